@@ -1,0 +1,109 @@
+"""The crypto seam: SHA-256 and Ed25519, behind one narrow interface.
+
+Every hash and signature check in the verifier goes through :func:`sha256` and
+:func:`ed25519_verify` here. Backends:
+
+- ``cryptography`` (CPython, fast; OpenSSL),
+- ``pure`` (pure Python; runs anywhere, Pyodide included; slow but exact),
+- ``webcrypto`` (the browser's WebCrypto through the Pyodide FFI; added by the extension).
+
+All backends must give the same accept/reject answer on every vector in
+``shared/vectors/ed25519`` (the "ref10" rule: reject non-canonical R, reject S >= L,
+cofactorless equation, accept non-canonical A encodings that decode) and on RFC 8032.
+SHA-256 is always ``hashlib`` (present in CPython and in Pyodide).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+from verifier.errors import CryptoError
+
+PUBLIC_KEY_SIZE = 32
+SIGNATURE_SIZE = 64
+SEED_SIZE = 32
+
+
+class Ed25519Backend(Protocol):
+    """What a backend provides. ``verify`` never raises on a bad signature: it returns False."""
+
+    name: str
+
+    def verify(self, public_key: bytes, signature: bytes, message: bytes) -> bool: ...
+
+    def sign(self, seed: bytes, message: bytes) -> bytes: ...
+
+    def public_key(self, seed: bytes) -> bytes: ...
+
+
+def sha256(data: bytes) -> bytes:
+    """SHA-256 of ``data`` (32 bytes)."""
+    return hashlib.sha256(data).digest()
+
+
+_backend: Ed25519Backend | None = None
+
+
+def _default_backend() -> Ed25519Backend:
+    try:
+        from verifier.crypto.cryptography_backend import CryptographyBackend
+
+        return CryptographyBackend()
+    except ImportError:
+        from verifier.crypto.pure_ed25519 import PureBackend
+
+        return PureBackend()
+
+
+def get_backend() -> Ed25519Backend:
+    """The backend in use: ``cryptography`` when importable, else pure Python."""
+    global _backend
+    if _backend is None:
+        _backend = _default_backend()
+    return _backend
+
+
+def set_backend(backend: Ed25519Backend | None) -> None:
+    """Install a backend (``None`` restores the default choice)."""
+    global _backend
+    _backend = backend
+
+
+def backend_by_name(name: str) -> Ed25519Backend:
+    """``cryptography`` or ``pure`` (``webcrypto`` is installed by the extension at runtime)."""
+    if name == "cryptography":
+        from verifier.crypto.cryptography_backend import CryptographyBackend
+
+        return CryptographyBackend()
+    if name == "pure":
+        from verifier.crypto.pure_ed25519 import PureBackend
+
+        return PureBackend()
+    raise CryptoError(f"unknown crypto backend {name!r}; use 'cryptography' or 'pure'")
+
+
+def ed25519_verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """True when ``signature`` is a valid Ed25519 signature of ``message`` by ``public_key``.
+
+    Wrong sizes are a :class:`CryptoError` (a caller bug or malformed input), not False.
+    """
+    if len(public_key) != PUBLIC_KEY_SIZE:
+        raise CryptoError(f"Ed25519 public key must be 32 bytes, got {len(public_key)}")
+    if len(signature) != SIGNATURE_SIZE:
+        raise CryptoError(f"Ed25519 signature must be 64 bytes, got {len(signature)}")
+    return get_backend().verify(public_key, signature, message)
+
+
+def ed25519_sign(seed: bytes, message: bytes) -> bytes:
+    """Sign ``message`` with the 32-byte private seed (servers and test fixtures only)."""
+    if len(seed) != SEED_SIZE:
+        raise CryptoError(f"Ed25519 private seed must be 32 bytes, got {len(seed)}")
+    return get_backend().sign(seed, message)
+
+
+def ed25519_public_key(seed: bytes) -> bytes:
+    """The 32-byte public key of a 32-byte private seed."""
+    if len(seed) != SEED_SIZE:
+        raise CryptoError(f"Ed25519 private seed must be 32 bytes, got {len(seed)}")
+    return get_backend().public_key(seed)
