@@ -1,0 +1,85 @@
+"""The per-fetch integrity check (integrity spec, "Integrity Check").
+
+Destinations:
+- active: document, frame, iframe, script, style, worker, sharedworker, serviceworker,
+  audioworklet, paintworklet, xslt, object: the URL must be in ``hashes`` (or every part
+  of a delimited bundle in ``wildcard_hashes``);
+- passive: image, font, audio, video, json: checked only when the URL is listed;
+- ``wasm``: bytes handed to WebAssembly compilation, checked against ``wasm_hashes``;
+- anything else ("", fetch, manifest, track, report, embed, ...) is not covered.
+
+Under a v1 header exactly the ``blocked-destinations`` are covered, each like an active one.
+"""
+
+from __future__ import annotations
+
+from verifier import urls
+from verifier.crypto import sha256
+from verifier.errors import WaictError
+from verifier.manifest import Manifest
+
+ACTIVE = frozenset(
+    (
+        "document",
+        "frame",
+        "iframe",
+        "script",
+        "style",
+        "worker",
+        "sharedworker",
+        "serviceworker",
+        "audioworklet",
+        "paintworklet",
+        "xslt",
+        "object",
+    )
+)
+PASSIVE = frozenset(("image", "font", "audio", "video", "json"))
+WASM = "wasm"
+
+# Spec reasons
+MISSING_FROM_MANIFEST = "missing_from_manifest"
+NO_MANIFEST_MATCH = "no_manifest_match"
+WASM_HASH_MISMATCH = "wasm_hash_mismatch"
+
+
+def is_covered(destination: str, blocked_destinations: tuple[str, ...] | None = None) -> bool:
+    """Whether a fetch of this destination is subject to WAICT at all."""
+    if blocked_destinations is not None:
+        return destination in blocked_destinations
+    return destination in ACTIVE or destination in PASSIVE or destination == WASM
+
+
+def check_fetch(
+    manifest: Manifest,
+    url: str,
+    destination: str,
+    body: bytes,
+    blocked_destinations: tuple[str, ...] | None = None,
+) -> str | None:
+    """The spec reason a covered fetch fails, or None when it passes (or is not covered)."""
+    if not is_covered(destination, blocked_destinations):
+        return None
+    if manifest.tombstone:
+        return None
+    digest = sha256(body)
+    if destination == WASM and blocked_destinations is None:
+        return None if digest in manifest.wasm_hashes else WASM_HASH_MISMATCH
+    try:
+        key: str | None = urls.canonicalize(url)
+    except WaictError:
+        key = None  # a URL we cannot canonicalize is not in the manifest
+    path_hash = manifest.hashes.get(key) if key is not None else None
+    passive = blocked_destinations is None and destination in PASSIVE
+    if passive and path_hash is None:
+        return None
+    if destination == "document" and digest in manifest.fallback_hashes:
+        return None
+    if path_hash is not None:
+        return None if path_hash == digest else NO_MANIFEST_MATCH
+    if manifest.wildcard_hashes and manifest.resource_delimiter:
+        parts = body.split(manifest.resource_delimiter)
+        if all(sha256(p) in manifest.wildcard_hashes for p in parts):
+            return None
+        return NO_MANIFEST_MATCH
+    return MISSING_FROM_MANIFEST
