@@ -56,7 +56,9 @@ class World:
     def public_key(self, witness: str) -> bytes:
         return ed25519_public_key(seed_for(witness))
 
-    def trust(self, quorum: int = 1, witnesses: Iterable[str] | None = None, **extra: Any) -> dict[str, Any]:
+    def trust(
+        self, quorum: int = 1, witnesses: Iterable[str] | None = None, **extra: Any
+    ) -> dict[str, Any]:
         names = self.witness_names[:2] if witnesses is None else tuple(witnesses)
         out: dict[str, Any] = {
             "transparency_services": [self.ts],
@@ -109,10 +111,16 @@ class World:
         """A note over the current root. ``cosigners``: witness -> timestamp (default: the
         first two witnesses, 10 and 9 minutes ago)."""
         if cosigners is None:
-            cosigners = {self.witness_names[0]: self.now - 600, self.witness_names[1]: self.now - 540}
+            cosigners = {
+                self.witness_names[0]: self.now - 600,
+                self.witness_names[1]: self.now - 540,
+            }
         items = list(cosigners.items()) if isinstance(cosigners, Mapping) else list(cosigners)
-        body = NoteBody.for_service(ts or self.ts, self.batch if batch is None else batch,
-                                    self.root() if root is None else root)
+        body = NoteBody.for_service(
+            ts or self.ts,
+            self.batch if batch is None else batch,
+            self.root() if root is None else root,
+        )
         sigs = tuple(cosign(body, name, seed_for(name), t) for name, t in items)
         return SignedNote(body, sigs)
 

@@ -87,7 +87,9 @@ def parse_dev_members(members: dict[str, Any]) -> DevMembers | None:
         return None
     ids = _identity_list(members["dev-ids"], "dev-ids") if "dev-ids" in members else None
     next_ids = (
-        _identity_list(members["dev-ids-next"], "dev-ids-next") if "dev-ids-next" in members else None
+        _identity_list(members["dev-ids-next"], "dev-ids-next")
+        if "dev-ids-next" in members
+        else None
     )
     inclusion = None
     if "dev-ids-inclusion" in members:
@@ -110,7 +112,9 @@ def parse_dev_members(members: dict[str, Any]) -> DevMembers | None:
         out: list[DevSignature] = []
         for item in raw:
             if not isinstance(item, dict) or not isinstance(item.get("sig"), str):
-                raise DevIdsError("each dev-sigs item needs id and sig", detail="dev_sigs_malformed")
+                raise DevIdsError(
+                    "each dev-sigs item needs id and sig", detail="dev_sigs_malformed"
+                )
             try:
                 sig = b64udecode(item["sig"], what="dev-sigs sig")
             except EncodingError as exc:
@@ -138,7 +142,9 @@ def verify_dev_ids(dev: DevMembers | None, host: str, trust: Any, now: int) -> t
     try:
         earlier = json.loads(dev.inclusion.manifest_line)
     except (ValueError, RecursionError):
-        raise DevIdsError("dev-ids-inclusion manifest is not JSON", detail="dev_ids_unproven") from None
+        raise DevIdsError(
+            "dev-ids-inclusion manifest is not JSON", detail="dev_ids_unproven"
+        ) from None
     if not isinstance(earlier, dict):
         raise DevIdsError("dev-ids-inclusion manifest is not an object", detail="dev_ids_unproven")
     try:
@@ -150,7 +156,8 @@ def verify_dev_ids(dev: DevMembers | None, host: str, trust: Any, now: int) -> t
     ]
     if dev.ids not in announced:
         raise DevIdsError(
-            "the earlier logged manifest did not announce these dev-ids (as dev-ids or dev-ids-next)",
+            "the earlier logged manifest did not announce these dev-ids "
+            "(as dev-ids or dev-ids-next)",
             detail="dev_ids_mismatch",
         )
     try:
@@ -165,7 +172,8 @@ def verify_dev_ids(dev: DevMembers | None, host: str, trust: Any, now: int) -> t
     except WaictError as exc:
         if exc.detail == "cooldown_not_met":
             raise DevIdsError(
-                f"dev-ids were committed less than the cooldown ago: {exc}", detail="dev_ids_cooldown"
+                f"dev-ids were committed less than the cooldown ago: {exc}",
+                detail="dev_ids_cooldown",
             ) from None
         raise DevIdsError(f"dev-ids inclusion proof: {exc}", detail="dev_ids_unproven") from None
     return tuple(c.timestamp for c in proven.counted)
@@ -177,7 +185,9 @@ def dev_sigs_payload(members: dict[str, Any]) -> bytes:
     try:
         return bytes(rfc8785.dumps(stripped))
     except Exception as exc:  # rfc8785 raises its own errors for floats / ints out of range
-        raise DevIdsError(f"manifest cannot be canonicalized: {exc}", detail="dev_sigs_malformed") from None
+        raise DevIdsError(
+            f"manifest cannot be canonicalized: {exc}", detail="dev_sigs_malformed"
+        ) from None
 
 
 def verify_dev_sig(identity: str, signature: bytes, payload: bytes) -> bool:

@@ -102,5 +102,7 @@ def parse_policy(value: str) -> Policy:
             endpoints = ()
     blocked: tuple[str, ...] | None = None
     if "blocked-destinations" in members:
-        blocked = _names(members["blocked-destinations"], "blocked-destinations", allow_strings=False)
+        blocked = _names(
+            members["blocked-destinations"], "blocked-destinations", allow_strings=False
+        )
     return Policy(max_age, str(mode), manifest, preload, endpoints, blocked)

@@ -176,7 +176,9 @@ def split_response(body: bytes) -> tuple[bytes, str]:
         raise ManifestError("manifest response is larger than 32 MiB")
     parts = body.split(b"\n")
     if len(parts) < 3:
-        raise ManifestError("manifest response must be a JSON line and a proof line, each ending in a newline")
+        raise ManifestError(
+            "manifest response must be a JSON line and a proof line, each ending in a newline"
+        )
     if len(parts) > 3 or parts[2] != b"":
         raise ManifestError("manifest response has bytes after the proof line")
     line, proof = parts[0], parts[1]

@@ -11,7 +11,9 @@ bit 0 is the most significant bit of byte 0.
 
 Inclusion proof (``41 + 33·k`` bytes)::
 
-    "mptproof" | 0x01 | value[32] | (u8 r | sibling[32]) * k      siblings leaf-to-root, r strictly decreasing
+    "mptproof" | 0x01 | value[32] | (u8 r | sibling[32]) * k
+
+Siblings run leaf to root; the split bits r strictly decrease.
 
 Non-inclusion proof (our wire form; the spec leaves it TODO)::
 
@@ -185,9 +187,7 @@ def prove_non_inclusion(leaves: Sequence[Leaf], key: bytes) -> bytes:
     index, segments = _path(keys, values, key)
     if keys[index] == key:
         raise TreeProofError("cannot prove non-inclusion: the key is in the tree")
-    return (
-        NONINCLUSION_MAGIC + b"\x01" + keys[index] + values[index] + _encode_segments(segments)
-    )
+    return NONINCLUSION_MAGIC + b"\x01" + keys[index] + values[index] + _encode_segments(segments)
 
 
 def verify_non_inclusion(root: bytes, key: bytes, proof: bytes) -> bool:

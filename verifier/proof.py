@@ -2,7 +2,8 @@
 
 Byte layout (big-endian)::
 
-    ChainHeadWithProof = ChainNode head (112 B) | u16 len | mpt proof | u24 len | signed note (UTF-8)
+    ChainHeadWithProof = ChainNode head (112 B) | u16 len | mpt proof
+                         | u24 len | signed note (UTF-8)
 
 Parsed strictly: exact lengths, no trailing bytes. On the wire it is base64 (with padding).
 """

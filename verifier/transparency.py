@@ -88,12 +88,12 @@ def verify_logged(
             detail="untrusted_ts",
         )
     head = proof.head
-    if not (allow_tombstone_head and head.entry.is_tombstone):
-        if head.entry.resource_hash != resource_hash(line):
-            raise TransparencyError(
-                "the logged chain head does not commit to this resource",
-                detail="resource_hash_mismatch",
-            )
+    skip_match = allow_tombstone_head and head.entry.is_tombstone
+    if not skip_match and head.entry.resource_hash != resource_hash(line):
+        raise TransparencyError(
+            "the logged chain head does not commit to this resource",
+            detail="resource_hash_mismatch",
+        )
     try:
         included = mpt.verify_inclusion(
             note.body.root, tree_key(host), tree_value(head), proof.tree_proof
@@ -142,13 +142,12 @@ def _count(
         )
     if future:
         raise TransparencyError(
-            f"{have} usable cosignatures; {future} are dated in the future", detail="future_cosignature"
+            f"{have} usable cosignatures; {future} are dated in the future",
+            detail="future_cosignature",
         )
     if stale:
         raise TransparencyError(
             f"{have} usable cosignatures; {stale} are older than {trust.max_cosignature_age} s",
             detail="stale_cosignature",
         )
-    raise TransparencyError(
-        f"{have} trusted witnesses cosigned this root", detail="quorum_not_met"
-    )
+    raise TransparencyError(f"{have} trusted witnesses cosigned this root", detail="quorum_not_met")

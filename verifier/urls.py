@@ -19,7 +19,9 @@ from urllib.parse import urljoin, urlsplit
 
 from verifier.errors import ManifestError
 
-_HOST_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_HOST_RE = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+)
 _IPV4_RE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -40,7 +42,9 @@ def canonicalize(url: str, base: str | None = None) -> str:
         raise ManifestError(f"not a usable URL: {url[:100]!r}", detail="invalid_url") from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise ManifestError(f"URL scheme must be http or https: {url[:100]!r}", detail="invalid_url")
+        raise ManifestError(
+            f"URL scheme must be http or https: {url[:100]!r}", detail="invalid_url"
+        )
     if parts.username is not None or parts.password is not None:
         raise ManifestError(f"URL must not carry credentials: {url[:100]!r}", detail="invalid_url")
     host = normalize_host(parts.hostname or "")
@@ -71,7 +75,9 @@ def normalize_host(host: str) -> str:
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
-            raise ManifestError(f"host {host[:100]!r} is not a valid name", detail="invalid_url") from None
+            raise ManifestError(
+                f"host {host[:100]!r} is not a valid name", detail="invalid_url"
+            ) from None
     host = host.lower()
     if not host or not (_HOST_RE.match(host) or _IPV4_RE.match(host)):
         raise ManifestError(f"host {host[:100]!r} is not a valid name", detail="invalid_url")

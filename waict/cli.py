@@ -1,6 +1,6 @@
 """The ``waict`` command line.
 
-    waict check SCENARIO.json   print the client's verdict for a scenario as JSON
+waict check SCENARIO.json   print the client's verdict for a scenario as JSON
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class Site:
         self,
         *,
         header: str | None = HEADER,
-        response: bytes | None | str = "default",
+        response: bytes | str | None = "default",
         extra: list[tuple[str, str, bytes]] | None = None,
         res: list[tuple[str, str, bytes]] | None = None,
         **kw: Any,
@@ -90,7 +90,9 @@ def assert_valid_all_allowed(verdict: dict[str, Any]) -> None:
     assert all(r["allowed"] and r["reason"] is None for r in verdict["resources"])
 
 
-def assert_invalid(verdict: dict[str, Any], reason: str, detail: str, *, navigation: str = "block") -> None:
+def assert_invalid(
+    verdict: dict[str, Any], reason: str, detail: str, *, navigation: str = "block"
+) -> None:
     assert verdict["manifest"]["status"] == "invalid", verdict["manifest"]
     assert verdict["manifest"]["reason"] == reason
     assert verdict["manifest"]["detail"] == detail, verdict["manifest"]
@@ -123,8 +125,19 @@ def test_tampered_document_blocks_navigation() -> None:
 
 @pytest.mark.parametrize(
     "destination",
-    ["script", "style", "worker", "sharedworker", "serviceworker", "iframe", "frame",
-     "audioworklet", "paintworklet", "xslt", "object"],
+    [
+        "script",
+        "style",
+        "worker",
+        "sharedworker",
+        "serviceworker",
+        "iframe",
+        "frame",
+        "audioworklet",
+        "paintworklet",
+        "xslt",
+        "object",
+    ],
 )
 def test_unlisted_active_resource_is_missing_from_manifest(destination: str) -> None:
     verdict = run(Site().scenario(extra=[(ORIGIN + "/extra", destination, b"x")]))
@@ -135,7 +148,11 @@ def test_unlisted_active_resource_is_missing_from_manifest(destination: str) -> 
 @pytest.mark.parametrize("destination", ["image", "font", "audio", "video", "json"])
 def test_unlisted_passive_resource_is_allowed(destination: str) -> None:
     verdict = run(Site().scenario(extra=[(ORIGIN + "/unlisted", destination, EVIL)]))
-    assert verdict["resources"][-1] == {"url": ORIGIN + "/unlisted", "allowed": True, "reason": None}
+    assert verdict["resources"][-1] == {
+        "url": ORIGIN + "/unlisted",
+        "allowed": True,
+        "reason": None,
+    }
 
 
 @pytest.mark.parametrize("destination", ["", "fetch", "manifest", "track", "report", "embed"])
@@ -148,15 +165,27 @@ def test_uncovered_destinations_always_allowed(destination: str) -> None:
 
 
 def test_wasm_checked_against_wasm_hashes() -> None:
-    verdict = run(Site().scenario(extra=[(ORIGIN + "/m.wasm", "wasm", WASM), (ORIGIN + "/x.wasm", "wasm", WASM + b"!")]))
+    verdict = run(
+        Site().scenario(
+            extra=[(ORIGIN + "/m.wasm", "wasm", WASM), (ORIGIN + "/x.wasm", "wasm", WASM + b"!")]
+        )
+    )
     assert verdict["resources"][-2]["allowed"] is True
-    assert verdict["resources"][-1] == {"url": ORIGIN + "/x.wasm", "allowed": False, "reason": "wasm_hash_mismatch"}
+    assert verdict["resources"][-1] == {
+        "url": ORIGIN + "/x.wasm",
+        "allowed": False,
+        "reason": "wasm_hash_mismatch",
+    }
 
 
 def test_fallback_hashes_only_for_documents() -> None:
     page = b"<!doctype html>generated error page"
     site = Site(site_manifest(fallback_hashes=[h64u(page)]))
-    verdict = run(site.scenario(extra=[(ORIGIN + "/missing", "document", page), (ORIGIN + "/x.js", "script", page)]))
+    verdict = run(
+        site.scenario(
+            extra=[(ORIGIN + "/missing", "document", page), (ORIGIN + "/x.js", "script", page)]
+        )
+    )
     assert verdict["resources"][-2]["allowed"] is True
     assert verdict["resources"][-1]["reason"] == "missing_from_manifest"
 
@@ -164,14 +193,28 @@ def test_fallback_hashes_only_for_documents() -> None:
 def test_wildcard_hashes_need_every_delimited_part() -> None:
     parts = [b"part one", b"part two"]
     delim = "/*--*/"
-    site = Site(site_manifest(wildcard_hashes=sorted(h64u(p) for p in parts), resource_delimiter=delim))
+    site = Site(
+        site_manifest(wildcard_hashes=sorted(h64u(p) for p in parts), resource_delimiter=delim)
+    )
     bundle = parts[0] + delim.encode() + parts[1]
-    verdict = run(site.scenario(extra=[
-        (ORIGIN + "/bundle.js", "script", bundle),
-        (ORIGIN + "/bad.js", "script", bundle + delim.encode() + b"evil"),
-        (ORIGIN + "/app.js", "script", parts[0]),  # listed URL: never falls back to wildcards
-    ]))
-    assert [r["reason"] for r in verdict["resources"][-3:]] == [None, "no_manifest_match", "no_manifest_match"]
+    verdict = run(
+        site.scenario(
+            extra=[
+                (ORIGIN + "/bundle.js", "script", bundle),
+                (ORIGIN + "/bad.js", "script", bundle + delim.encode() + b"evil"),
+                (
+                    ORIGIN + "/app.js",
+                    "script",
+                    parts[0],
+                ),  # listed URL: never falls back to wildcards
+            ]
+        )
+    )
+    assert [r["reason"] for r in verdict["resources"][-3:]] == [
+        None,
+        "no_manifest_match",
+        "no_manifest_match",
+    ]
 
 
 def test_wildcards_without_delimiter_do_not_apply() -> None:
@@ -181,12 +224,16 @@ def test_wildcards_without_delimiter_do_not_apply() -> None:
 
 
 def test_request_url_fragment_is_ignored_and_default_port_folded() -> None:
-    verdict = run(Site().scenario(extra=[(ORIGIN + ":443/app.js#frag", "script", FILES["/app.js"][1])]))
+    verdict = run(
+        Site().scenario(extra=[(ORIGIN + ":443/app.js#frag", "script", FILES["/app.js"][1])])
+    )
     assert verdict["resources"][-1]["allowed"] is True
 
 
 def test_report_mode_allows_but_reports() -> None:
-    verdict = run(Site().scenario(header=REPORT, res=resources(**{"/app.js": EVIL, "/index.html": EVIL})))
+    verdict = run(
+        Site().scenario(header=REPORT, res=resources(**{"/app.js": EVIL, "/index.html": EVIL}))
+    )
     assert verdict["navigation"] == "allow"
     assert all(r["allowed"] for r in verdict["resources"])
     assert reasons(verdict)["/app.js"] == "no_manifest_match"
@@ -198,9 +245,18 @@ def test_report_mode_allows_but_reports() -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [None, "", "mode=enforce, manifest=\"/m\"", "max-age=-1, mode=enforce, manifest=\"/m\"",
-     "max-age=1, mode=block, manifest=\"/m\"", "max-age=1, mode=enforce", "max-age=1, mode=\"enforce\", manifest=\"/m\"",
-     "max-age=1, mode=enforce, manifest=m", "max-age=1.5, mode=enforce, manifest=\"/m\"", "not a dictionary;;"],
+    [
+        None,
+        "",
+        'mode=enforce, manifest="/m"',
+        'max-age=-1, mode=enforce, manifest="/m"',
+        'max-age=1, mode=block, manifest="/m"',
+        "max-age=1, mode=enforce",
+        'max-age=1, mode="enforce", manifest="/m"',
+        "max-age=1, mode=enforce, manifest=m",
+        'max-age=1.5, mode=enforce, manifest="/m"',
+        "not a dictionary;;",
+    ],
 )
 def test_no_valid_header_means_not_enrolled(header: str | None) -> None:
     verdict = run(Site().scenario(header=header, res=resources(**{"/app.js": EVIL})))
@@ -219,7 +275,10 @@ def test_unknown_header_keys_are_ignored() -> None:
 def test_missing_manifest_is_unavailable_and_blocks_in_enforce() -> None:
     verdict = run(Site().scenario(response=None))
     assert_invalid(verdict, "manifest_unavailable", "manifest_unavailable")
-    assert all(r["allowed"] is False and r["reason"] == "manifest_unavailable" for r in verdict["resources"])
+    assert all(
+        r["allowed"] is False and r["reason"] == "manifest_unavailable"
+        for r in verdict["resources"]
+    )
 
 
 def test_missing_manifest_in_report_mode_allows() -> None:
@@ -243,7 +302,9 @@ def test_missing_manifest_in_report_mode_allows() -> None:
         lambda m: m["hashes"].update({ORIGIN + "/padded": b64encode(b"\0" * 32)}),
         lambda m: m["hashes"].update({ORIGIN + "/short": h64u(b"x")[:-2]}),
         lambda m: m["hashes"].update({ORIGIN + "/unused-image.png": "!!"}),
-        lambda m: m.update(wasm_hashes=[h64u(b"b"), h64u(b"a")][:: 1 if h64u(b"b") > h64u(b"a") else -1]),
+        lambda m: m.update(
+            wasm_hashes=[h64u(b"b"), h64u(b"a")][:: 1 if h64u(b"b") > h64u(b"a") else -1]
+        ),
         lambda m: m.update(wasm_hashes=[h64u(b"a"), h64u(b"a")]),
         lambda m: m.update(inline_js_hashes="not-a-list"),
         lambda m: m.update(emergency_opt_out="yes"),
@@ -261,8 +322,16 @@ def test_invalid_manifest_rejected_whole(mutate: Any) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json\n\n", b"[1,2]\n\n", b'{"hashes":{}}', b'{"hashes":{}}\n', b'{"hashes":{}}\nAAAA\nextra\n',
-     b'{"hashes":{},"x":NaN}\n\n', b"\xff\xfe\n\n", b"[" * 5000 + b"\n\n"],
+    [
+        b"not json\n\n",
+        b"[1,2]\n\n",
+        b'{"hashes":{}}',
+        b'{"hashes":{}}\n',
+        b'{"hashes":{}}\nAAAA\nextra\n',
+        b'{"hashes":{},"x":NaN}\n\n',
+        b"\xff\xfe\n\n",
+        b"[" * 5000 + b"\n\n",
+    ],
 )
 def test_unparseable_manifest_response(body: bytes) -> None:
     verdict = run(Site().scenario(header='max-age=0, mode=enforce, manifest="/m"', response=body))
@@ -378,16 +447,26 @@ def test_several_trusted_services() -> None:
     site = Site()
     proof = site.proof(note=site.world.note(ts="ts2.example"))
     trust = site.world.trust(transparency_services=["ts.example", "ts2.example"])
-    assert_valid_all_allowed(run(site.scenario(response=site.world.response(site.line, proof), trust=trust)))
+    assert_valid_all_allowed(
+        run(site.scenario(response=site.world.response(site.line, proof), trust=trust))
+    )
 
 
 def test_manifest_changed_after_logging() -> None:
     site = Site()
     proof = site.proof()
     altered = manifest_line(site_manifest(hashes={ORIGIN + "/app.js": h64u(EVIL)}))
-    verdict = run(site.scenario(response=site.world.response(altered, proof), res=[(ORIGIN + "/app.js", "script", EVIL)]))
+    verdict = run(
+        site.scenario(
+            response=site.world.response(altered, proof), res=[(ORIGIN + "/app.js", "script", EVIL)]
+        )
+    )
     assert_invalid(verdict, "invalid_manifest", "resource_hash_mismatch")
-    assert verdict["resources"][0] == {"url": ORIGIN + "/app.js", "allowed": False, "reason": "invalid_manifest"}
+    assert verdict["resources"][0] == {
+        "url": ORIGIN + "/app.js",
+        "allowed": False,
+        "reason": "invalid_manifest",
+    }
 
 
 def test_proof_for_another_host() -> None:
@@ -430,9 +509,15 @@ def test_quorum_counts_distinct_trusted_witnesses() -> None:
     now = site.world.now
     trust2 = site.world.trust(quorum=2)
     assert_valid_all_allowed(_with_note(site, {w1: now - 60, w2: now - 60}, trust2))
-    assert_invalid(_with_note(site, [(w1, now - 60), (w1, now - 30)], trust2), "invalid_manifest", "quorum_not_met")
+    assert_invalid(
+        _with_note(site, [(w1, now - 60), (w1, now - 30)], trust2),
+        "invalid_manifest",
+        "quorum_not_met",
+    )
     # w3 signs validly but is not trusted: ignored, not counted
-    assert_invalid(_with_note(site, {w1: now - 60, w3: now - 60}, trust2), "invalid_manifest", "quorum_not_met")
+    assert_invalid(
+        _with_note(site, {w1: now - 60, w3: now - 60}, trust2), "invalid_manifest", "quorum_not_met"
+    )
     assert_invalid(_with_note(site, {}), "invalid_manifest", "quorum_not_met")
 
 
@@ -446,7 +531,9 @@ def test_stale_and_future_cosignatures_not_counted() -> None:
     site = Site()
     w1, w2, _ = site.world.witness_names
     now = site.world.now
-    assert_invalid(_with_note(site, {w1: now - 7 * DAY - 1}), "invalid_manifest", "stale_cosignature")
+    assert_invalid(
+        _with_note(site, {w1: now - 7 * DAY - 1}), "invalid_manifest", "stale_cosignature"
+    )
     assert_valid_all_allowed(_with_note(site, {w1: now - 7 * DAY}))
     assert_invalid(_with_note(site, {w1: now + 601}), "invalid_manifest", "future_cosignature")
     assert_valid_all_allowed(_with_note(site, {w1: now + 600}))
@@ -493,27 +580,46 @@ def test_cosignature_timestamp_is_signed() -> None:
 # --- v1 compatibility ---------------------------------------------------------------------
 
 
-V1_HEADER = 'manifest="/waict-manifest.json", blocked-destinations=(script style), mode=enforce, max-age=0'
+V1_HEADER = (
+    'manifest="/waict-manifest.json", blocked-destinations=(script style), mode=enforce, max-age=0'
+)
 
 
 def v1_body() -> bytes:
-    obj = {"hashes": {"/app.js": b64encode(__import__("hashlib").sha256(FILES["/app.js"][1]).digest()),
-                      "/style.css": h64u(FILES["/style.css"][1])}}
+    obj = {
+        "hashes": {
+            "/app.js": b64encode(__import__("hashlib").sha256(FILES["/app.js"][1]).digest()),
+            "/style.css": h64u(FILES["/style.css"][1]),
+        }
+    }
     return json.dumps(obj, indent=4).encode()
 
 
 def test_v1_covers_exactly_blocked_destinations() -> None:
     site = Site()
-    verdict = run(site.scenario(header=V1_HEADER, response=v1_body(), extra=[
-        (ORIGIN + "/other.js", "script", b"x"), (ORIGIN + "/pic.png", "image", EVIL)]))
+    verdict = run(
+        site.scenario(
+            header=V1_HEADER,
+            response=v1_body(),
+            extra=[(ORIGIN + "/other.js", "script", b"x"), (ORIGIN + "/pic.png", "image", EVIL)],
+        )
+    )
     assert verdict["manifest"]["status"] == "valid"
-    assert reasons(verdict) == {"/index.html": None, "/app.js": None, "/style.css": None,
-                                "/worker.js": None, "/logo.png": None,
-                                "/other.js": "missing_from_manifest", "/pic.png": None}
+    assert reasons(verdict) == {
+        "/index.html": None,
+        "/app.js": None,
+        "/style.css": None,
+        "/worker.js": None,
+        "/logo.png": None,
+        "/other.js": "missing_from_manifest",
+        "/pic.png": None,
+    }
 
 
 def test_v1_with_positive_max_age_is_unsupported() -> None:
-    verdict = run(Site().scenario(header=V1_HEADER.replace("max-age=0", "max-age=60"), response=v1_body()))
+    verdict = run(
+        Site().scenario(header=V1_HEADER.replace("max-age=0", "max-age=60"), response=v1_body())
+    )
     assert_invalid(verdict, "invalid_manifest", "v1_transparency_unsupported")
 
 
@@ -542,4 +648,4 @@ def test_unusable_scenario_raises_scenario_error(mutate: Any) -> None:
 
 
 def test_zero_hash_constant() -> None:
-    assert ZERO_HASH == bytes(32) and HOUR == 3600
+    assert bytes(32) == ZERO_HASH and HOUR == 3600

@@ -21,7 +21,9 @@ EVIL = b"steal()"
 
 
 def page_manifest(host: str, **extra: Any) -> dict[str, Any]:
-    obj: dict[str, Any] = {"hashes": {f"https://{host}/": h64u(PAGE), f"https://{host}/app.js": h64u(APP)}}
+    obj: dict[str, Any] = {
+        "hashes": {f"https://{host}/": h64u(PAGE), f"https://{host}/app.js": h64u(APP)}
+    }
     obj.update(extra)
     return obj
 
@@ -30,31 +32,51 @@ def resources(host: str, app: bytes = APP) -> list[tuple[str, str, bytes]]:
     return [(f"https://{host}/", "document", PAGE), (f"https://{host}/app.js", "script", app)]
 
 
-def preload_body(world: World, entries: dict[str, dict[str, bool]], *, issued: int | None = None,
-                 expires: int | None = None, cosigners: Any = None) -> bytes:
+def preload_body(
+    world: World,
+    entries: dict[str, dict[str, bool]],
+    *,
+    issued: int | None = None,
+    expires: int | None = None,
+    cosigners: Any = None,
+) -> bytes:
     issued = world.now - DAY if issued is None else issued
     expires = world.now + 14 * DAY if expires is None else expires
-    line = json.dumps({"version": 1, "issued": issued, "expires": expires, "entries": entries},
-                      separators=(",", ":")).encode()
+    line = json.dumps(
+        {"version": 1, "issued": issued, "expires": expires, "entries": entries},
+        separators=(",", ":"),
+    ).encode()
     world.log("preload.example", line)
     return world.response(line, world.proof("preload.example", note=world.note(cosigners)))
 
 
-LISTED = {BANK: {"transparency": True, "dev-ids": False}, DEV: {"transparency": True, "dev-ids": True}}
+LISTED = {
+    BANK: {"transparency": True, "dev-ids": False},
+    DEV: {"transparency": True, "dev-ids": True},
+}
 
 
 def run(scenario: dict[str, Any]) -> dict[str, Any]:
     return decide(json.loads(json.dumps(scenario)))
 
 
-def bank_scenario(world: World, preload: bytes | None, *, header: str | None = HEADER,
-                  response: bytes | None | str = "log", app: bytes = APP, **kw: Any) -> dict[str, Any]:
+def bank_scenario(
+    world: World,
+    preload: bytes | None,
+    *,
+    header: str | None = HEADER,
+    response: bytes | str | None = "log",
+    app: bytes = APP,
+    **kw: Any,
+) -> dict[str, Any]:
     if response == "log":
         line = manifest_line(page_manifest(BANK))
         world.log(BANK, line)
         response = world.response(line, world.proof(BANK))
     assert not isinstance(response, str)
-    return world.scenario(f"https://{BANK}/", header, response, resources(BANK, app), preload=preload, **kw)
+    return world.scenario(
+        f"https://{BANK}/", header, response, resources(BANK, app), preload=preload, **kw
+    )
 
 
 # --- preload list -------------------------------------------------------------------------
@@ -71,15 +93,25 @@ def test_preloaded_host_without_header_is_blocked(mode: str) -> None:
     world = World()
     verdict = run(bank_scenario(world, preload_body(world, LISTED), header=None))
     assert verdict["navigation"] == "block"
-    assert verdict["manifest"] == {"status": "invalid", "reason": "invalid_manifest", "detail": "preload_unsatisfied"}
+    assert verdict["manifest"] == {
+        "status": "invalid",
+        "reason": "invalid_manifest",
+        "detail": "preload_unsatisfied",
+    }
     assert all(not r["allowed"] for r in verdict["resources"])
 
 
 def test_preloaded_host_cannot_escape_with_max_age_zero_and_no_proof() -> None:
     world = World()
     line = manifest_line(page_manifest(BANK))
-    verdict = run(bank_scenario(world, preload_body(world, LISTED), header='max-age=0, mode=report, manifest="/m"',
-                                response=world.response(line, "")))
+    verdict = run(
+        bank_scenario(
+            world,
+            preload_body(world, LISTED),
+            header='max-age=0, mode=report, manifest="/m"',
+            response=world.response(line, ""),
+        )
+    )
     assert verdict["navigation"] == "block"
     assert verdict["manifest"]["detail"] == "preload_unsatisfied"
 
@@ -89,8 +121,14 @@ def test_preloaded_host_in_report_mode_with_bad_proof_is_still_blocked() -> None
     line = manifest_line(page_manifest(BANK))
     world.log(BANK, line)
     proof = world.proof(BANK, note=world.note(ts="evil.example"))
-    verdict = run(bank_scenario(world, preload_body(world, LISTED), header='max-age=60, mode=report, manifest="/m"',
-                                response=world.response(line, proof)))
+    verdict = run(
+        bank_scenario(
+            world,
+            preload_body(world, LISTED),
+            header='max-age=60, mode=report, manifest="/m"',
+            response=world.response(line, proof),
+        )
+    )
     assert verdict["navigation"] == "block"
     assert verdict["manifest"]["detail"] == "untrusted_ts"
 
@@ -147,11 +185,15 @@ def test_preload_list_tampered_after_logging_is_not_used() -> None:
 TOMBSTONE = manifest_line({"hashes": {}, "emergency_opt_out": True})
 
 
-def tombstone_scenario(world: World, preload: bytes | None, *, age: int, zero_head: bool = True) -> dict[str, Any]:
+def tombstone_scenario(
+    world: World, preload: bytes | None, *, age: int, zero_head: bool = True
+) -> dict[str, Any]:
     world.log(BANK, manifest_line(page_manifest(BANK)), time_created=world.now - 30 * DAY)
     world.log(BANK, None if zero_head else TOMBSTONE, time_created=world.now - age)
     response = world.response(TOMBSTONE, world.proof(BANK))
-    return world.scenario(f"https://{BANK}/", HEADER, response, resources(BANK, EVIL), preload=preload)
+    return world.scenario(
+        f"https://{BANK}/", HEADER, response, resources(BANK, EVIL), preload=preload
+    )
 
 
 def test_preloaded_old_tombstone_lets_the_site_leave() -> None:
@@ -166,12 +208,18 @@ def test_preloaded_fresh_tombstone_is_blocked() -> None:
     world = World()
     verdict = run(tombstone_scenario(world, preload_body(world, LISTED), age=DAY - 1))
     assert verdict["navigation"] == "block"
-    assert verdict["manifest"] == {"status": "invalid", "reason": "invalid_manifest", "detail": "tombstone_too_recent"}
+    assert verdict["manifest"] == {
+        "status": "invalid",
+        "reason": "invalid_manifest",
+        "detail": "tombstone_too_recent",
+    }
 
 
 def test_preloaded_integrity_tombstone_needs_a_transparency_tombstone() -> None:
     world = World()
-    verdict = run(tombstone_scenario(world, preload_body(world, LISTED), age=10 * DAY, zero_head=False))
+    verdict = run(
+        tombstone_scenario(world, preload_body(world, LISTED), age=10 * DAY, zero_head=False)
+    )
     assert verdict["navigation"] == "block"
     assert verdict["manifest"]["detail"] == "preload_unsatisfied"
 
@@ -189,7 +237,11 @@ def test_transparency_tombstone_head_with_a_normal_manifest_is_invalid() -> None
     line = manifest_line(page_manifest(BANK))
     world.log(BANK, line)
     world.log(BANK, None)
-    verdict = run(world.scenario(f"https://{BANK}/", HEADER, world.response(line, world.proof(BANK)), resources(BANK)))
+    verdict = run(
+        world.scenario(
+            f"https://{BANK}/", HEADER, world.response(line, world.proof(BANK)), resources(BANK)
+        )
+    )
     assert verdict["manifest"]["detail"] == "resource_hash_mismatch"
     assert verdict["navigation"] == "block"
 
@@ -200,22 +252,36 @@ DEV_KEY = "ed25519:" + b64uencode(ed25519_public_key(b"\x05" * 32))
 DEV_KEY2 = "ed25519:" + b64uencode(ed25519_public_key(b"\x06" * 32))
 
 
-def dev_world(*, committed_age: int = 2 * DAY, earlier_extra: dict[str, Any] | None = None,
-              current_ids: list[str] | None = None, cosign_age: int | None = None,
-              include: bool = True) -> tuple[World, dict[str, Any]]:
+def dev_world(
+    *,
+    committed_age: int = 2 * DAY,
+    earlier_extra: dict[str, Any] | None = None,
+    current_ids: list[str] | None = None,
+    cosign_age: int | None = None,
+    include: bool = True,
+) -> tuple[World, dict[str, Any]]:
     world = World()
     earlier = page_manifest(DEV, **{"dev-ids": [DEV_KEY]}, **(earlier_extra or {}))
     earlier_line = manifest_line(earlier)
     t = world.now - committed_age
     world.log(DEV, earlier_line, time_created=t)
     cosign_t = t + 60 if cosign_age is None else world.now - cosign_age
-    earlier_proof = world.proof(DEV, note=world.note({"w1.example": cosign_t, "w2.example": cosign_t}))
-    current: dict[str, Any] = page_manifest(DEV, **{"dev-ids": current_ids if current_ids is not None else [DEV_KEY]})
+    earlier_proof = world.proof(
+        DEV, note=world.note({"w1.example": cosign_t, "w2.example": cosign_t})
+    )
+    current: dict[str, Any] = page_manifest(
+        DEV, **{"dev-ids": current_ids if current_ids is not None else [DEV_KEY]}
+    )
     if include:
-        current["dev-ids-inclusion"] = {"manifest": earlier_line.decode(), "proof": earlier_proof.to_b64()}
+        current["dev-ids-inclusion"] = {
+            "manifest": earlier_line.decode(),
+            "proof": earlier_proof.to_b64(),
+        }
     line = manifest_line(current)
     world.log(DEV, line)
-    scenario = world.scenario(f"https://{DEV}/", HEADER, world.response(line, world.proof(DEV)), resources(DEV))
+    scenario = world.scenario(
+        f"https://{DEV}/", HEADER, world.response(line, world.proof(DEV)), resources(DEV)
+    )
     return world, scenario
 
 
@@ -228,7 +294,11 @@ def test_dev_ids_committed_two_days_ago_are_valid() -> None:
 def test_dev_ids_inside_the_cooldown_are_invalid() -> None:
     _, scenario = dev_world(committed_age=HOUR)
     verdict = run(scenario)
-    assert verdict["manifest"] == {"status": "invalid", "reason": "invalid_manifest", "detail": "dev_ids_cooldown"}
+    assert verdict["manifest"] == {
+        "status": "invalid",
+        "reason": "invalid_manifest",
+        "detail": "dev_ids_cooldown",
+    }
     assert verdict["navigation"] == "block"
 
 
@@ -263,7 +333,9 @@ def test_dev_ids_inclusion_for_another_host_fails() -> None:
     world.log("other.example", other_line, time_created=world.now - 3 * DAY)
     body["dev-ids-inclusion"] = {
         "manifest": other_line.decode(),
-        "proof": world.proof("other.example", note=world.note({"w1.example": world.now - 3 * DAY})).to_b64(),
+        "proof": world.proof(
+            "other.example", note=world.note({"w1.example": world.now - 3 * DAY})
+        ).to_b64(),
     }
     line = manifest_line(body)
     world.log(DEV, line)
@@ -271,12 +343,19 @@ def test_dev_ids_inclusion_for_another_host_fails() -> None:
     assert run(scenario)["manifest"]["detail"] == "dev_ids_unproven"
 
 
-@pytest.mark.parametrize("bad", [["ed25519:short"], ["rsa:abc"], [DEV_KEY2, DEV_KEY][:: 1 if DEV_KEY2 > DEV_KEY else -1], "x"])
+@pytest.mark.parametrize(
+    "bad",
+    [["ed25519:short"], ["rsa:abc"], [DEV_KEY2, DEV_KEY][:: 1 if DEV_KEY2 > DEV_KEY else -1], "x"],
+)
 def test_malformed_dev_ids_make_the_manifest_invalid(bad: Any) -> None:
     world = World()
     line = manifest_line(page_manifest(DEV, **{"dev-ids": bad}))
     world.log(DEV, line)
-    verdict = run(world.scenario(f"https://{DEV}/", HEADER, world.response(line, world.proof(DEV)), resources(DEV)))
+    verdict = run(
+        world.scenario(
+            f"https://{DEV}/", HEADER, world.response(line, world.proof(DEV)), resources(DEV)
+        )
+    )
     assert verdict["manifest"]["status"] == "invalid"
     assert verdict["manifest"]["reason"] == "invalid_manifest"
 
@@ -286,7 +365,15 @@ def test_preload_requiring_dev_ids() -> None:
     body = preload_body(world, LISTED)
     line = manifest_line(page_manifest(DEV))
     world.log(DEV, line)
-    verdict = run(world.scenario(f"https://{DEV}/", HEADER, world.response(line, world.proof(DEV)), resources(DEV), preload=body))
+    verdict = run(
+        world.scenario(
+            f"https://{DEV}/",
+            HEADER,
+            world.response(line, world.proof(DEV)),
+            resources(DEV),
+            preload=body,
+        )
+    )
     assert verdict["manifest"]["detail"] == "dev_ids_missing"
     assert verdict["navigation"] == "block"
 

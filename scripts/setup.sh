@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Set up a development / CI machine for this project (Debian, run as root). Idempotent:
+# steps whose result is already there are skipped, so running it again costs a few seconds.
+#
+#   - Debian packages, only those missing: nodejs + npm when `node` is absent
+#   - .venv (python3 -m venv) with the project installed editable with its test extras
+#   - node_modules from package-lock.json (npm ci): Pyodide for the in-WebAssembly tests
+#   - build/wheels: the wheels the verifier needs under Pyodide (scripts/fetch_wheels.py)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$PWD"
+VENV="$ROOT/.venv"
+export DEBIAN_FRONTEND=noninteractive
+
+say() { printf '==> %s\n' "$*"; }
+
+hash_of() { sha256sum "$@" | sha256sum | cut -d' ' -f1; }
+
+# --- Debian packages -------------------------------------------------------------------
+apt_missing=()
+if ! command -v node >/dev/null 2>&1; then
+  apt_missing+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  apt_missing+=(npm)
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+  apt_missing+=(python3 python3-venv)
+elif [ ! -x "$VENV/bin/python" ] && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  apt_missing+=(python3-venv)
+fi
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "ERROR: missing ${apt_missing[*]}; run this script as root (it uses apt-get)" >&2
+    exit 1
+  fi
+  say "apt-get update"
+  apt-get update -qq
+  say "apt-get install ${apt_missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+else
+  say "system packages present (node $(node --version), npm $(npm --version), $(python3 --version))"
+fi
+
+# --- Python virtual environment --------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV with $(python3 --version)"
+  python3 -m venv "$VENV"
+fi
+# Reinstall only when pyproject.toml changed since the last successful install.
+pip_stamp="$VENV/.waict-setup-stamp"
+pip_want="$(hash_of pyproject.toml)"
+if [ "$(cat "$pip_stamp" 2>/dev/null || true)" != "$pip_want" ] || [ ! -x "$VENV/bin/waict" ]; then
+  say "pip install -e '.[test]' (+ setuptools>=68, wheel: offline builds of the project wheel)"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q 'setuptools>=68' wheel
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[test]'
+  printf '%s\n' "$pip_want" >"$pip_stamp"
+else
+  say "$VENV up to date with pyproject.toml"
+fi
+
+# --- npm packages (Pyodide) ------------------------------------------------------------
+if [ -f package-lock.json ]; then
+  npm_stamp="node_modules/.waict-setup-stamp"
+  npm_want="$(hash_of package.json package-lock.json)"
+  if [ "$(cat "$npm_stamp" 2>/dev/null || true)" != "$npm_want" ] \
+    || [ ! -f node_modules/pyodide/pyodide.mjs ]; then
+    say "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+    printf '%s\n' "$npm_want" >"$npm_stamp"
+  else
+    say "node_modules up to date with package-lock.json"
+  fi
+else
+  say "npm install (no package-lock.json yet)"
+  npm install --no-audit --no-fund --loglevel=error
+fi
+
+# --- wheels for Pyodide ----------------------------------------------------------------
+say "fetching / building the wheels for Pyodide (build/wheels)"
+"$VENV/bin/python" scripts/fetch_wheels.py
+
+say "setup done"
