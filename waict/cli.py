@@ -17,10 +17,17 @@ from verifier.errors import WaictError
 DESCRIPTION = """\
 WAICT (Web Application Integrity, Consistency and Transparency) tools.
 
-Commands:
+Client decision:
   check SCENARIO.json   Run the browser's whole decision (verifier.decide) on a scenario
                         and print the verdict as JSON. Exit 0 when it could decide, exit 2
                         with a one-line error when the file is unusable.
+
+Ecosystem servers:
+  serve-ts              Transparency service: chains, prefix tree, batches, cosigned proofs.
+  serve-witness         Witness: replays every batch on its own tree, cosigns each root.
+  keygen                Create an Ed25519 key file (witnesses) and print its public key.
+
+Run `waict COMMAND --help` for the options of each command.
 """
 
 
@@ -46,6 +53,88 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _witness_arg(text: str) -> tuple[str, str]:
+    name, sep, key = text.partition("=")
+    if not sep or not name or not key:
+        raise argparse.ArgumentTypeError("use NAME=BASE64KEY")
+    return name, key
+
+
+def _cmd_serve_ts(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from verifier.encoding import b64decode
+    from verifier.note import Witness
+    from waict.http import system_clock
+    from waict.store import SqliteStore
+    from waict.ts import TransparencyService, create_ts_app, http_enroll_fetcher
+
+    witnesses = [Witness(n, b64decode(k, what=f"key of {n}")) for n, k in args.witness]
+    if not witnesses:
+        print("waict serve-ts: name at least one --witness NAME=BASE64KEY", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    service = TransparencyService(
+        SqliteStore(args.db),
+        args.name,
+        witnesses,
+        args.quorum,
+        system_clock(args.clock_offset),
+        http_enroll_fetcher(args.enroll_scheme, args.enroll_port, connect=args.enroll_connect),
+        batch_interval=args.batch_interval,
+    )
+    print(
+        f"transparency service {args.name}: {service.count} batches, "
+        f"{service.store.domain_count()} domains, on http://{args.host}:{args.port}",
+        flush=True,
+    )
+    uvicorn.run(create_ts_app(service), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _cmd_serve_witness(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from waict.http import system_clock
+    from waict.keys import load_or_create_seed, public_key_b64
+    from waict.witness import WitnessService, create_witness_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    seed = load_or_create_seed(Path(args.key_file))
+    service = WitnessService(
+        args.db,
+        args.name,
+        seed,
+        args.ts,
+        args.ts_name,
+        system_clock(args.clock_offset),
+        past_window=args.past_window,
+    )
+    print(
+        f"witness {args.name} (key {public_key_b64(seed)}) following {args.ts}, "
+        f"at {service.count} batches; status on http://{args.host}:{args.port}/status",
+        flush=True,
+    )
+    uvicorn.run(create_witness_app(service), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from waict.keys import load_or_create_seed, public_key_b64
+
+    path = Path(args.out)
+    existed = path.exists()
+    seed = load_or_create_seed(path)
+    print(json.dumps({"name": args.name, "key": public_key_b64(seed)}))
+    if existed:
+        print(f"(kept the existing key in {path})", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="waict",
@@ -63,6 +152,47 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("scenario", help="scenario JSON file, or - for standard input")
     check.add_argument("--pretty", action="store_true", help="indent the JSON output")
     check.set_defaults(func=_cmd_check)
+
+    ts = sub.add_parser("serve-ts", help="run a transparency service")
+    ts.add_argument("--db", required=True, help="SQLite file (created if absent)")
+    ts.add_argument("--name", required=True, help="the service's domain, e.g. ts.example")
+    ts.add_argument(
+        "--witness",
+        action="append",
+        type=_witness_arg,
+        default=[],
+        metavar="NAME=KEY",
+        help="a witness whose cosignatures count (repeat)",
+    )
+    ts.add_argument("--quorum", type=int, default=1, help="cosignatures needed (default 1)")
+    ts.add_argument("--host", default="127.0.0.1")
+    ts.add_argument("--port", type=int, default=8001)
+    ts.add_argument("--batch-interval", type=float, default=0.2, help="seconds between batches")
+    ts.add_argument("--enroll-scheme", default="https", choices=["https", "http"])
+    ts.add_argument("--enroll-port", type=int, default=None, help="port of sites' well-known")
+    ts.add_argument(
+        "--enroll-connect", default=None, metavar="ADDR",
+        help="connect to ADDR for every enrollment fetch (loopback: 127.0.0.1)",
+    )
+    ts.add_argument("--clock-offset", type=int, default=0, help="shift the clock (seconds)")
+    ts.set_defaults(func=_cmd_serve_ts)
+
+    wit = sub.add_parser("serve-witness", help="run a witness that cosigns a service's roots")
+    wit.add_argument("--db", required=True, help="SQLite file for the witness state")
+    wit.add_argument("--name", required=True, help="witness name, e.g. w1.example")
+    wit.add_argument("--key-file", required=True, help="Ed25519 seed file (created if absent)")
+    wit.add_argument("--ts", required=True, help="base URL of the transparency service")
+    wit.add_argument("--ts-name", required=True, help="the service's domain (note origin)")
+    wit.add_argument("--host", default="127.0.0.1")
+    wit.add_argument("--port", type=int, default=8011)
+    wit.add_argument("--clock-offset", type=int, default=0)
+    wit.add_argument("--past-window", type=int, default=3600, help="oldest event age accepted")
+    wit.set_defaults(func=_cmd_serve_witness)
+
+    kg = sub.add_parser("keygen", help="create an Ed25519 key file and print its public key")
+    kg.add_argument("name", help="the key's name (e.g. the witness name)")
+    kg.add_argument("--out", required=True, help="seed file to create (kept if it exists)")
+    kg.set_defaults(func=_cmd_keygen)
     return parser
 
 

@@ -1,0 +1,78 @@
+"""Small HTTP helpers shared by the servers: typed JSON errors, tile-index paths, clocks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.responses import JSONResponse
+
+Clock = Callable[[], int]
+
+
+def system_clock(offset: int = 0) -> Clock:
+    """Unix seconds, shifted by ``offset`` (the demo runs part of its world 48 h in the past)."""
+
+    def now() -> int:
+        return int(time.time()) + offset
+
+    return now
+
+
+class HttpError(Exception):
+    """An error with an HTTP status, a message saying what to do, and a detail code."""
+
+    def __init__(self, status: int, message: str, detail: str = "error") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": str(self), "detail": self.detail}, status_code=self.status)
+
+
+@dataclass(frozen=True)
+class TileIndex:
+    n: int
+    width: int | None  # set for partial tiles (".p/<W>")
+
+
+def encode_index(n: int) -> str:
+    """Tile-index path encoding: 3-digit elements, all but the last prefixed with ``x``."""
+    if n < 0:
+        raise ValueError("index must be non-negative")
+    groups: list[str] = []
+    while True:
+        groups.append(f"{n % 1000:03d}")
+        n //= 1000
+        if n == 0:
+            break
+    groups.reverse()
+    return "/".join([f"x{g}" for g in groups[:-1]] + [groups[-1]])
+
+
+def parse_index(path: str, *, limit: int, allow_partial: bool = False) -> TileIndex:
+    """Inverse of :func:`encode_index`, with an optional ``.p/<W>`` partial-tile suffix."""
+    width: int | None = None
+    if allow_partial and ".p/" in path:
+        path, _, w = path.partition(".p/")
+        if not w.isdigit() or w.startswith("0") or not 1 <= int(w) < 256:
+            raise HttpError(400, f"partial tile width {w!r} must be 1..255", "bad_index")
+        width = int(w)
+    parts = path.split("/")
+    if not parts or any(not p for p in parts):
+        raise HttpError(400, f"bad index path {path!r}", "bad_index")
+    for p in parts[:-1]:
+        if len(p) != 4 or p[0] != "x" or not p[1:].isdigit():
+            raise HttpError(400, f"bad index element {p!r} (want x000..x999)", "bad_index")
+    if len(parts[-1]) != 3 or not parts[-1].isdigit():
+        raise HttpError(400, f"bad index element {parts[-1]!r} (want 000..999)", "bad_index")
+    n = 0
+    for p in parts:
+        n = n * 1000 + int(p.lstrip("x"))
+    if encode_index(n) != path:
+        raise HttpError(400, f"index path {path!r} is not in canonical form", "bad_index")
+    if n >= limit:
+        raise HttpError(400, f"index {n} out of range", "bad_index")
+    return TileIndex(n, width)

@@ -1,0 +1,574 @@
+"""The transparency service: per-domain hash chains, the prefix tree over all domains,
+event batches for witnesses, and cosigned proofs for sites.
+
+Life of an append (``POST /append/<domain>``):
+
+1. authenticate (SHA-256 of the bearer token equals the hash bound at enrollment) and check
+   ``prev``: the chain hash the new node will carry, i.e. ``H("waict-ch" || current head)``.
+   A replayed or concurrent stale append carries an old ``prev`` and is refused (409);
+2. build the tree event, apply it to the domain's newest node with the replay rule of
+   :mod:`verifier.events` (the same code every witness runs) and durably record it;
+3. every ``batch_interval`` seconds the pending events become the next immutable batch: the
+   service replays them, applies the new heads to a persistent :class:`~waict.tree.PrefixTree`
+   (old versions stay valid for proofs), and stores batch, nodes and root in one transaction;
+4. witnesses fetch the batch, check it, and upload cosignatures of the new root; the service
+   verifies each one against its configured witnesses;
+5. once a root at or after the event's batch has a quorum, the append answers with the
+   domain's ``ChainHeadWithProof`` under that root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from verifier.chain import ZERO_HASH, ChainNode, asset_hosts_hash, encode_asset_hosts
+from verifier.crypto import ed25519_verify, sha256
+from verifier.encoding import b64decode, b64udecode
+from verifier.errors import WaictError
+from verifier.events import (
+    EventError,
+    TreeEvent,
+    apply_event,
+    check_domain,
+    decode_event,
+    encode_batch,
+)
+from verifier.note import NoteBody, Witness, parse_note, signed_message
+from verifier.proof import ChainHeadWithProof
+from verifier.transparency import tree_key
+from waict.http import Clock, HttpError, parse_index
+from waict.store import TransparencyStore
+from waict.tree import PrefixTree
+
+log = logging.getLogger("waict.ts")
+
+MAX_ASSET_HOSTS = 16
+WELL_KNOWN_ENROLL = "/.well-known/waict-enroll"
+
+EnrollFetcher = Callable[[str], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    resource_hash: bytes
+    asset_hosts: tuple[str, ...]
+    token_sha256: bytes | None = None
+    prev: bytes | None = None
+
+
+def parse_new_entry(raw: bytes, *, enrolling: bool) -> NewEntry:
+    """The "New Entry Data" JSON (plus ``token_sha256`` at enrollment, ``prev`` at append)."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise HttpError(400, "body is not JSON: send New Entry Data", "bad_request") from None
+    if not isinstance(obj, dict):
+        raise HttpError(400, "New Entry Data must be a JSON object", "bad_request")
+    try:
+        rh = b64decode(obj.get("resource_hash"), what="resource_hash")  # type: ignore[arg-type]
+    except WaictError as exc:
+        raise HttpError(400, str(exc), "bad_request") from None
+    if len(rh) != 32:
+        raise HttpError(400, "resource_hash must decode to 32 bytes", "bad_request")
+    hosts = obj.get("asset_hosts")
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise HttpError(400, "asset_hosts must be a list of URLs", "bad_request")
+    if len(hosts) > MAX_ASSET_HOSTS:
+        raise HttpError(400, f"at most {MAX_ASSET_HOSTS} asset hosts", "bad_request")
+    for h in hosts:
+        if not h.startswith(("https://", "http://")) or not 1 <= len(h.encode()) <= 511:
+            raise HttpError(400, f"asset host {h[:80]!r} is not an http(s) URL", "bad_request")
+    token_hash = prev = None
+    try:
+        if enrolling:
+            token_hash = b64udecode(obj.get("token_sha256"), what="token_sha256")  # type: ignore[arg-type]
+            if len(token_hash) != 32:
+                raise HttpError(400, "token_sha256 must be 32 bytes", "bad_request")
+        else:
+            prev = b64decode(obj.get("prev"), what="prev")  # type: ignore[arg-type]
+            if len(prev) != 32:
+                raise HttpError(400, "prev must be 32 bytes", "bad_request")
+    except WaictError as exc:
+        raise HttpError(400, str(exc), "bad_request") from None
+    return NewEntry(rh, tuple(sorted(set(hosts))), token_hash, prev)
+
+
+class TransparencyService:
+    def __init__(
+        self,
+        store: TransparencyStore,
+        name: str,
+        witnesses: Sequence[Witness],
+        quorum: int,
+        clock: Clock,
+        enroll_fetch: EnrollFetcher,
+        *,
+        batch_interval: float = 0.2,
+        max_batch: int = 5000,
+        append_timeout: float = 60.0,
+    ) -> None:
+        if quorum < 1 or quorum > len({w.name for w in witnesses}):
+            raise ValueError("quorum must be between 1 and the number of witnesses")
+        self.store = store
+        self.name = name
+        self.witnesses = {(w.name, w.key_id): w for w in witnesses}
+        self.quorum = quorum
+        self.clock = clock
+        self.enroll_fetch = enroll_fetch
+        self.batch_interval = batch_interval
+        self.max_batch = max_batch
+        self.append_timeout = append_timeout
+        self._tip: dict[str, ChainNode] = {}  # newest node per domain incl. pending events
+        self._changed = asyncio.Condition()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.count = store.batch_count()
+        self.trees: dict[int, PrefixTree] = {}
+        self.cosigned = 0
+        self._load()
+
+    # --- start-up ---------------------------------------------------------------------------
+    def _tree_at(self, count: int) -> PrefixTree:
+        heads = self.store.heads() if count == self.count else self.store.heads_at(count)
+        return PrefixTree.build((tree_key(d), node.next_chain_hash()) for d, node in heads)
+
+    def _load(self) -> None:
+        self.trees[self.count] = self._tree_at(self.count)
+        if self.count:
+            stored = self.store.batch(self.count - 1)
+            assert stored is not None
+            if self.trees[self.count].root() != stored[1]:
+                raise RuntimeError(
+                    "stored tree does not match the last batch root: storage corrupt"
+                )
+        for c in range(self.count, 0, -1):
+            if self._has_quorum(c):
+                self.cosigned = c
+                break
+        if self.cosigned and self.cosigned not in self.trees:
+            self.trees[self.cosigned] = self._tree_at(self.cosigned)
+        # pending events were already applied to tips when accepted; recompute tips
+        for ev in self.store.pending_events(10**9):
+            event = decode_event(ev.event)
+            self._tip[ev.domain] = apply_event(self._newest(ev.domain), event)
+
+    def _newest(self, domain: str) -> ChainNode | None:
+        return self._tip.get(domain) or self.store.head(domain)
+
+    # --- batches ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.batch_interval)
+            try:
+                await self.cut_batch()
+            except Exception:  # keep serving; the error is logged
+                log.exception("cutting a batch failed")
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def cut_batch(self) -> int | None:
+        """Publish the pending events as the next batch; returns its number (or None)."""
+        async with self._lock:
+            pending = self.store.pending_events(self.max_batch)
+            if not pending:
+                return None
+            events = [decode_event(p.event) for p in pending]
+            heads: dict[str, ChainNode | None] = {}
+            nodes: list[tuple[str, ChainNode]] = []
+            hosts: list[tuple[bytes, bytes]] = []
+            for event in events:
+                prev = (
+                    heads[event.domain] if event.domain in heads else self.store.head(event.domain)
+                )
+                node = apply_event(prev, event)
+                heads[event.domain] = node
+                nodes.append((event.domain, node))
+                if event.asset_hosts is not None:
+                    hosts.append(
+                        (asset_hosts_hash(event.asset_hosts), encode_asset_hosts(event.asset_hosts))
+                    )
+            tree = self.trees[self.count].set_many(
+                (tree_key(d), n.next_chain_hash()) for d, n in heads.items() if n is not None
+            )
+            n = self.count
+            self.store.publish_batch(
+                n,
+                encode_batch(events),
+                tree.root(),
+                self.clock(),
+                [p.seq for p in pending],
+                nodes,
+                hosts,
+            )
+            self.trees[n + 1] = tree
+            self.count = n + 1
+        async with self._changed:
+            self._changed.notify_all()
+        log.info(
+            "published batch %d (%d events), root %s",
+            n,
+            len(events),
+            base64.b64encode(tree.root()).decode(),
+        )
+        return n
+
+    def batch_body(self, n: int) -> bytes | None:
+        stored = self.store.batch(n)
+        return stored[0] if stored else None
+
+    async def wait_for_batch(self, n: int, timeout: float) -> bytes | None:
+        body = self.batch_body(n)
+        if body is not None or timeout <= 0:
+            return body
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._changed:
+                    await self._changed.wait_for(lambda: self.count > n)
+        except TimeoutError:
+            return None
+        return self.batch_body(n)
+
+    # --- cosignatures -----------------------------------------------------------------------
+    def note_body(self, count: int) -> NoteBody:
+        stored = self.store.batch(count - 1)
+        if stored is None:
+            raise HttpError(404, f"no batch {count - 1} yet", "not_found")
+        return NoteBody.for_service(self.name, count, stored[1])
+
+    def _has_quorum(self, count: int) -> bool:
+        return len({c.witness for c in self.store.cosignatures(count)}) >= self.quorum
+
+    async def upload_cosignatures(self, count: int, body: bytes) -> int:
+        if not 1 <= count <= self.count:
+            raise HttpError(404, f"no tree after {count} batches (have {self.count})", "not_found")
+        note_body = self.note_body(count)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HttpError(400, "cosignature lines must be UTF-8", "bad_cosignature") from None
+        if not text.endswith("\n") or not text.strip():
+            raise HttpError(
+                400,
+                "send one or more '— name base64' lines, each ending in a newline",
+                "bad_cosignature",
+            )
+        try:
+            note = parse_note(note_body.encode() + b"\n" + body)
+        except WaictError as exc:
+            raise HttpError(400, f"malformed cosignature line: {exc}", "bad_cosignature") from None
+        accepted = 0
+        for sig in note.cosignatures:
+            witness = self.witnesses.get((sig.name, sig.key_id))
+            if witness is None:
+                raise HttpError(
+                    400, f"{sig.name} is not a witness of this service", "unknown_witness"
+                )
+            if not ed25519_verify(
+                witness.public_key, sig.signature, signed_message(note_body, sig.timestamp)
+            ):
+                raise HttpError(
+                    400,
+                    f"cosignature of {sig.name} does not verify for the root after {count} batches",
+                    "bad_cosignature",
+                )
+            self.store.add_cosignature(count, sig.name, sig.timestamp, sig.line())
+            accepted += 1
+        if count > self.cosigned and self._has_quorum(count):
+            self.cosigned = count
+            for c in [c for c in self.trees if c < count]:
+                del self.trees[c]
+            log.info("root after %d batches has a quorum", count)
+        async with self._changed:
+            self._changed.notify_all()
+        return accepted
+
+    def signed_note(self, count: int) -> bytes:
+        body = self.note_body(count)
+        lines = "".join(c.line for c in self.store.cosignatures(count))
+        return body.encode() + b"\n" + lines.encode()
+
+    # --- proofs -----------------------------------------------------------------------------
+    def proof(self, domain: str) -> ChainHeadWithProof:
+        if not self.cosigned:
+            raise HttpError(503, "no cosigned root yet; try again shortly", "not_cosigned")
+        count = self.cosigned
+        tree = self.trees[count]
+        key = tree_key(domain)
+        if tree.get(key) is None:
+            raise HttpError(404, f"{domain} is not in the cosigned tree", "not_found")
+        head = self.store.head(domain) if count == self.count else self._head_at(domain, count)
+        assert head is not None
+        return ChainHeadWithProof(head, tree.prove_inclusion(key), self.signed_note(count))
+
+    def _head_at(self, domain: str, count: int) -> ChainNode | None:
+        nodes = dict(self.store.heads_at(count))  # rare path: only while a batch awaits quorum
+        return nodes.get(domain)
+
+    async def wait_for_proof(self, domain: str, seq: int) -> ChainHeadWithProof:
+        def ready() -> bool:
+            b = self.store.event_batch(seq)
+            return b is not None and self.cosigned >= b + 1
+
+        try:
+            async with asyncio.timeout(self.append_timeout):
+                async with self._changed:
+                    await self._changed.wait_for(ready)
+        except TimeoutError:
+            raise HttpError(
+                503,
+                "the append is recorded but no quorum of witnesses cosigned it in time; "
+                "fetch GET /leaf/<domain> later",
+                "not_cosigned",
+            ) from None
+        return self.proof(domain)
+
+    # --- enroll and append --------------------------------------------------------------------
+    async def _accept(self, domain: str, entry: NewEntry, *, check_prev: bool) -> int:
+        async with self._lock:
+            previous = self._newest(domain)
+            if check_prev:
+                expected = previous.next_chain_hash() if previous is not None else ZERO_HASH
+                if entry.prev != expected:
+                    raise HttpError(
+                        409,
+                        "prev does not match the chain's current head "
+                        "(a replayed or stale append?); "
+                        "fetch GET /leaf/<domain> and retry with H('waict-ch' || head)",
+                        "stale_prev",
+                    )
+            hosts: tuple[str, ...] | None = entry.asset_hosts
+            if previous is not None and previous.entry.asset_hosts_hash == asset_hosts_hash(
+                entry.asset_hosts
+            ):
+                hosts = None
+            now = self.clock()
+            if previous is not None and previous.entry.time_created > now:
+                now = previous.entry.time_created
+            event = TreeEvent(domain, hosts, entry.resource_hash, now)
+            try:
+                node = apply_event(previous, event)
+            except EventError as exc:
+                raise HttpError(400, str(exc), exc.detail) from None
+            seq = self.store.add_event(domain, event.encode())
+            self._tip[domain] = node
+            return seq
+
+    async def enroll(self, domain: str) -> ChainHeadWithProof:
+        domain = _domain(domain)
+        try:
+            raw = await self.enroll_fetch(domain)
+        except Exception as exc:
+            raise HttpError(
+                502,
+                f"could not fetch {WELL_KNOWN_ENROLL} from {domain}: {exc}; "
+                "serve New Entry Data there",
+                "enroll_fetch_failed",
+            ) from None
+        entry = parse_new_entry(raw, enrolling=True)
+        assert entry.token_sha256 is not None
+        self.store.set_token_hash(domain, entry.token_sha256, self.clock())
+        seq = await self._accept(domain, entry, check_prev=False)
+        return await self.wait_for_proof(domain, seq)
+
+    async def append(self, domain: str, token: str | None, raw: bytes) -> ChainHeadWithProof:
+        domain = _domain(domain)
+        bound = self.store.token_hash(domain)
+        if bound is None:
+            raise HttpError(
+                400, f"{domain} is not enrolled: POST /enroll/{domain} first", "not_enrolled"
+            )
+        if token is None or not secrets.compare_digest(sha256(token.encode()), bound):
+            raise HttpError(401, "missing or wrong bearer token for this domain", "unauthorized")
+        entry = parse_new_entry(raw, enrolling=False)
+        seq = await self._accept(domain, entry, check_prev=True)
+        return await self.wait_for_proof(domain, seq)
+
+
+def _domain(domain: str) -> str:
+    try:
+        return check_domain(domain.lower().rstrip("."))
+    except EventError as exc:
+        raise HttpError(400, str(exc), "bad_domain") from None
+
+
+# --- HTTP ---------------------------------------------------------------------------------
+
+OCTETS = "application/octet-stream"
+
+
+def http_enroll_fetcher(
+    scheme: str = "https",
+    port: int | None = None,
+    timeout: float = 10.0,
+    connect: str | None = None,
+) -> EnrollFetcher:
+    """Fetch ``<scheme>://<domain>[:port]/.well-known/waict-enroll``.
+
+    Loopback tests and the demo use ``scheme="http"``, a port, and ``connect="127.0.0.1"``:
+    the request goes to that address with ``Host: <domain>[:port]``.
+    """
+
+    async def fetch(domain: str) -> bytes:
+        netloc = domain if port is None else f"{domain}:{port}"
+        target = netloc if connect is None else (connect if port is None else f"{connect}:{port}")
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            response = await client.get(
+                f"{scheme}://{target}{WELL_KNOWN_ENROLL}", headers={"Host": netloc}
+            )
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}")
+        if len(response.content) > 64 * 1024:
+            raise RuntimeError("enrollment document larger than 64 KiB")
+        return response.content
+
+    return fetch
+
+
+def create_ts_app(service: TransparencyService) -> Starlette:
+    def guard(
+        handler: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HttpError as exc:
+                return exc.response()
+
+        return wrapped
+
+    def proof_response(proof: ChainHeadWithProof) -> Response:
+        return Response(proof.encode(), media_type=OCTETS, headers={"Cache-Control": "no-store"})
+
+    async def enroll(request: Request) -> Response:
+        return proof_response(await service.enroll(request.path_params["domain"]))
+
+    async def append(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        token = auth[7:] if auth.lower().startswith("bearer ") else None
+        body = await request.body()
+        return proof_response(await service.append(request.path_params["domain"], token, body))
+
+    async def leaf(request: Request) -> Response:
+        return proof_response(service.proof(_domain(request.path_params["domain"])))
+
+    async def entries_tile(request: Request) -> Response:
+        domain = _domain(request.path_params["domain"])
+        index = parse_index(request.path_params["index"], limit=2**24, allow_partial=True)
+        start = index.n * 256
+        nodes = service.store.chain_nodes(domain, start, start + (index.width or 256))
+        if not nodes or (index.width is not None and len(nodes) != index.width):
+            raise HttpError(404, "no such tile (yet)", "not_found")
+        if index.width is None and len(nodes) != 256:
+            raise HttpError(404, f"tile {index.n} is partial: ask for .p/{len(nodes)}", "not_found")
+        return Response(b"".join(n.entry.encode() for n in nodes), media_type=OCTETS)
+
+    async def chain_hash(request: Request) -> Response:
+        domain = _domain(request.path_params["domain"])
+        index = parse_index(request.path_params["index"], limit=2**32)
+        nodes = service.store.chain_nodes(domain, index.n, index.n + 1)
+        if not nodes:
+            raise HttpError(404, f"{domain} has no entry {index.n}", "not_found")
+        return Response(nodes[0].next_chain_hash(), media_type=OCTETS)
+
+    async def asset_hosts(request: Request) -> Response:
+        text = request.path_params["digest"]
+        if not text.startswith("sha256-"):
+            raise HttpError(400, "digest must be sha256-<base64url>", "bad_digest")
+        try:
+            digest = b64udecode(text[7:], what="digest")
+        except WaictError as exc:
+            raise HttpError(400, str(exc), "bad_digest") from None
+        vector = service.store.asset_hosts(digest)
+        if vector is None:
+            raise HttpError(404, "unknown asset-hosts hash", "not_found")
+        return Response(
+            vector,
+            media_type=OCTETS,
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
+
+    async def tree_event_batch(request: Request) -> Response:
+        index = parse_index(request.path_params["index"], limit=2**63)
+        try:
+            wait = min(float(request.query_params.get("wait", "0")), 60.0)
+        except ValueError:
+            raise HttpError(400, "wait must be a number of seconds", "bad_request") from None
+        body = await service.wait_for_batch(index.n, wait)
+        if body is None:
+            raise HttpError(404, f"batch {index.n} is not published yet", "not_found")
+        return Response(
+            body,
+            media_type=OCTETS,
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
+
+    async def upload_cosignature(request: Request) -> Response:
+        index = parse_index(request.path_params["index"], limit=2**63)
+        await service.upload_cosignatures(index.n, await request.body())
+        return Response(status_code=204)
+
+    async def checkpoint(request: Request) -> Response:
+        if not service.cosigned:
+            raise HttpError(503, "no cosigned root yet", "not_cosigned")
+        return Response(
+            service.signed_note(service.cosigned), media_type="text/plain; charset=utf-8"
+        )
+
+    async def status(request: Request) -> Response:
+        tree = service.trees.get(service.count)
+        return JSONResponse(
+            {
+                "name": service.name,
+                "batches": service.count,
+                "cosigned": service.cosigned,
+                "root": base64.b64encode(tree.root()).decode() if tree else None,
+                "domains": service.store.domain_count(),
+                "quorum": service.quorum,
+                "witnesses": sorted({w.name for w in service.witnesses.values()}),
+            }
+        )
+
+    routes = [
+        Route("/enroll/{domain}", guard(enroll), methods=["POST"]),
+        Route("/append/{domain}", guard(append), methods=["POST"]),
+        Route("/leaf/{domain}", guard(leaf), methods=["GET"]),
+        Route("/entries-tile/{domain}/{index:path}", guard(entries_tile), methods=["GET"]),
+        Route("/chain-hash/{domain}/{index:path}", guard(chain_hash), methods=["GET"]),
+        Route("/asset-hosts/{digest}", guard(asset_hosts), methods=["GET"]),
+        Route("/tree-event-batch/{index:path}", guard(tree_event_batch), methods=["GET"]),
+        Route("/upload-cosignature/{index:path}", guard(upload_cosignature), methods=["POST"]),
+        Route("/checkpoint", guard(checkpoint), methods=["GET"]),
+        Route("/status", guard(status), methods=["GET"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    return Starlette(routes=routes, lifespan=lifespan)

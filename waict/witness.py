@@ -1,0 +1,272 @@
+"""A witness: replays the transparency service's event batches on its own tree and
+cosigns each resulting root.
+
+For each batch N, in order: fetch ``/tree-event-batch/N``, parse it strictly, check every
+event's timestamp against its own clock, replay the events with the rule of
+:mod:`verifier.events` on its own copy of every domain's chain head (refusing unknown
+domains without asset hosts, position or chain discontinuities, time going backwards,
+malformed lengths), compute the new root, **persist** the new state together with the
+signed root, and only then upload the cosignature line for ``N+1``.
+
+It never signs two different roots for the same batch count: the ``signed`` table is keyed
+by count, and a second, different root for a count already signed is refused, across
+crashes and restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from verifier.chain import ChainNode
+from verifier.crypto import ed25519_public_key, sha256
+from verifier.errors import WaictError
+from verifier.events import EventError, decode_batch, replay
+from verifier.mpt import EMPTY_ROOT
+from verifier.note import NoteBody, cosign
+from verifier.transparency import tree_key
+from waict.http import Clock, encode_index
+from waict.tree import PrefixTree
+
+log = logging.getLogger("waict.witness")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS heads (domain TEXT PRIMARY KEY, node BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS signed (
+    count INTEGER PRIMARY KEY, root BLOB NOT NULL, timestamp INTEGER NOT NULL, line TEXT NOT NULL,
+    batch_sha256 BLOB NOT NULL);
+"""
+
+
+class ConflictingRootError(WaictError):
+    """Asked to sign a second, different root for a batch count already signed."""
+
+    detail = "conflicting_root"
+
+
+@dataclass(frozen=True)
+class SignedRoot:
+    count: int
+    root: bytes
+    timestamp: int
+    line: str
+    batch_sha256: bytes
+
+
+class WitnessService:
+    def __init__(
+        self,
+        db_path: Path | str,
+        name: str,
+        seed: bytes,
+        ts_url: str,
+        ts_name: str,
+        clock: Clock,
+        *,
+        past_window: int = 3600,
+        future_skew: int = 600,
+        poll_wait: float = 10.0,
+    ) -> None:
+        self.name = name
+        self.seed = seed
+        self.public_key = ed25519_public_key(seed)
+        self.ts_url = ts_url.rstrip("/")
+        self.ts_name = ts_name
+        self.clock = clock
+        self.past_window = past_window
+        self.future_skew = future_skew
+        self.poll_wait = poll_wait
+        self.last_error: str | None = None
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._task: asyncio.Task[None] | None = None
+        self.count, stored_root = self._meta()
+        rows = self._db.execute("SELECT domain, node FROM heads").fetchall()
+        self.tree = PrefixTree.build(
+            (tree_key(str(d)), ChainNode.decode(bytes(n)).next_chain_hash()) for d, n in rows
+        )
+        if self.tree.root() != stored_root:
+            raise RuntimeError(
+                f"witness state in {db_path} is inconsistent (tree root differs from the stored "
+                "root); refusing to run"
+            )
+
+    # --- state --------------------------------------------------------------------------
+    def _meta(self) -> tuple[int, bytes]:
+        rows = dict(self._db.execute("SELECT k, v FROM meta").fetchall())
+        count = int(rows.get("count", 0))
+        root = bytes(rows.get("root", EMPTY_ROOT))
+        return count, root
+
+    def _head(self, domain: str) -> ChainNode | None:
+        row = self._db.execute("SELECT node FROM heads WHERE domain=?", (domain,)).fetchone()
+        return ChainNode.decode(bytes(row[0])) if row else None
+
+    def signed(self, count: int) -> SignedRoot | None:
+        row = self._db.execute(
+            "SELECT root, timestamp, line, batch_sha256 FROM signed WHERE count=?", (count,)
+        ).fetchone()
+        if row is None:
+            return None
+        return SignedRoot(count, bytes(row[0]), int(row[1]), str(row[2]), bytes(row[3]))
+
+    # --- the rule -----------------------------------------------------------------------
+    def process_batch(self, n: int, body: bytes) -> SignedRoot:
+        """Check and apply batch ``n``; returns the persisted signed root for ``n + 1``."""
+        with self._lock:
+            count = n + 1
+            digest = sha256(body)
+            if n != self.count:
+                earlier = self.signed(count)
+                if earlier is None:
+                    raise EventError(f"batch {n} is out of order: expected batch {self.count}")
+                if earlier.batch_sha256 != digest:
+                    # A different batch n means a different history, hence another root for
+                    # a count this witness has already signed.
+                    raise ConflictingRootError(
+                        f"batch {n} differs from the one cosigned for {count} batches; refusing"
+                    )
+                return earlier
+            events = decode_batch(body)
+            now = self.clock()
+            for e in events:
+                if e.timestamp > now + self.future_skew:
+                    raise EventError(
+                        f"event for {e.domain} is dated {e.timestamp - now} s in the future",
+                        detail="timestamp_out_of_range",
+                    )
+                if e.timestamp < now - self.past_window:
+                    raise EventError(
+                        f"event for {e.domain} is dated {now - e.timestamp} s in the past",
+                        detail="timestamp_out_of_range",
+                    )
+            new = replay(self._head, events)
+            tree = self.tree.set_many(
+                (tree_key(d), nodes[-1].next_chain_hash()) for d, nodes in new.items()
+            )
+            root = tree.root()
+            earlier = self.signed(count)
+            if earlier is not None and earlier.root != root:
+                raise ConflictingRootError(
+                    f"already signed a different root for {count} batches; refusing"
+                )
+            timestamp = now
+            note_body = NoteBody.for_service(self.ts_name, count, root)
+            line = cosign(note_body, self.name, self.seed, timestamp).line()
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT INTO heads(domain, node) VALUES (?,?) "
+                    "ON CONFLICT(domain) DO UPDATE SET node=excluded.node",
+                    [(d, nodes[-1].encode()) for d, nodes in new.items()],
+                )
+                db.executemany(
+                    "INSERT INTO meta(k, v) VALUES (?,?) ON CONFLICT(k) DO UPDATE SET v=excluded.v",
+                    [("count", str(count).encode()), ("root", root)],
+                )
+                db.execute(
+                    "INSERT INTO signed(count, root, timestamp, line, batch_sha256) "
+                    "VALUES (?,?,?,?,?)",
+                    (count, root, timestamp, line, digest),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self.tree = tree
+            self.count = count
+            return SignedRoot(count, root, timestamp, line, digest)
+
+    # --- the loop -----------------------------------------------------------------------
+    async def upload(self, client: httpx.AsyncClient, signed: SignedRoot) -> None:
+        url = f"{self.ts_url}/upload-cosignature/{encode_index(signed.count)}"
+        response = await client.post(url, content=signed.line.encode())
+        if response.status_code != 204:
+            raise RuntimeError(f"upload refused: HTTP {response.status_code} {response.text[:200]}")
+
+    async def step(self, client: httpx.AsyncClient) -> bool:
+        """Fetch, check and cosign the next batch; False when none was available."""
+        url = f"{self.ts_url}/tree-event-batch/{encode_index(self.count)}"
+        response = await client.get(url, params={"wait": str(self.poll_wait)})
+        if response.status_code == 404:
+            return False
+        response.raise_for_status()
+        signed = await asyncio.to_thread(self.process_batch, self.count, response.content)
+        await self.upload(client, signed)
+        log.info("%s cosigned the root after %d batches", self.name, signed.count)
+        return True
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=self.poll_wait + 10) as client:
+            latest = self.signed(self.count)
+            if latest is not None:  # the upload may have been lost in a crash: send it again
+                with contextlib.suppress(Exception):
+                    await self.upload(client, latest)
+            while True:
+                try:
+                    await self.step(client)
+                    self.last_error = None
+                except WaictError as exc:
+                    self.last_error = f"{exc.detail}: {exc}"
+                    log.error("%s refuses batch %d: %s", self.name, self.count, exc)
+                    await asyncio.sleep(2.0)
+                except (httpx.HTTPError, RuntimeError) as exc:
+                    self.last_error = f"transport: {exc}"
+                    await asyncio.sleep(0.5)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def status(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "key": base64.b64encode(self.public_key).decode(),
+            "transparency_service": self.ts_name,
+            "count": self.count,
+            "root": base64.b64encode(self.tree.root()).decode(),
+            "last_error": self.last_error,
+        }
+
+
+def create_witness_app(service: WitnessService) -> Starlette:
+    async def status(request: Request) -> JSONResponse:
+        return JSONResponse(service.status())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    return Starlette(routes=[Route("/status", status)], lifespan=lifespan)
