@@ -76,6 +76,10 @@ class TransparencyStore(ABC):
         """Durably record an accepted event; returns its sequence number."""
 
     @abstractmethod
+    def add_events(self, events: Sequence[tuple[str, bytes]]) -> None:
+        """Durably record many accepted events at once (bulk loads, benchmarks)."""
+
+    @abstractmethod
     def pending_events(self, limit: int) -> list[PendingEvent]: ...
 
     @abstractmethod
@@ -164,6 +168,16 @@ class SqliteStore(TransparencyStore):
                 "INSERT INTO events(domain, event) VALUES (?,?)", (domain, event)
             )
             return int(cur.lastrowid or 0)
+
+    def add_events(self, events: Sequence[tuple[str, bytes]]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT INTO events(domain, event) VALUES (?,?)", events)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def pending_events(self, limit: int) -> list[PendingEvent]:
         with self._lock:
