@@ -82,11 +82,12 @@ def evaluate_manifest(
 ) -> ManifestVerdict:
     """Judge the navigation's header and manifest response (and the preload rule)."""
     try:
-        host = urls.tree_host(url)
+        host: str | None = urls.tree_host(url)
         origin = urls.origin_of(url)
-    except WaictError as exc:
-        return _invalid(INVALID_MANIFEST, "invalid_url", str(exc))
-    preload = preload_list.lookup(host) if preload_list is not None else None
+    except WaictError:
+        host = None  # a URL we cannot read cannot be preloaded, nor judged below
+        origin = ""
+    preload = preload_list.lookup(host) if preload_list is not None and host else None
 
     policy: Policy | None
     try:
@@ -104,6 +105,10 @@ def evaluate_manifest(
         return ManifestVerdict("none")
 
     kw: dict[str, Any] = {"policy": policy, "preload": preload}
+    if host is None:
+        return _invalid(
+            INVALID_MANIFEST, "invalid_url", f"cannot read the page URL {url[:100]!r}", **kw
+        )
     if manifest_response is None:
         return _invalid(MANIFEST_UNAVAILABLE, "manifest_unavailable", "no manifest response", **kw)
     try:

@@ -54,7 +54,31 @@ def load_json_object(text: str, what: str) -> dict[str, Any]:
         raise ManifestError(f"{what} is not valid JSON: {str(exc)[:120]}") from None
     if not isinstance(value, dict):
         raise ManifestError(f"{what} must be a JSON object")
+    _reject_lone_surrogates(value, what)
     return value
+
+
+def _reject_lone_surrogates(value: Any, what: str) -> None:
+    """I-JSON (RFC 7493): strings must be valid Unicode; ``"\\ud800"`` escapes are refused
+    here once, so no later ``.encode("utf-8")`` can fail."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            strings: list[str] = [item]
+        elif isinstance(item, dict):
+            strings = list(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+            continue
+        else:
+            continue
+        for text in strings:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ManifestError(f"{what} holds a string that is not valid Unicode") from None
 
 
 @dataclass(frozen=True)

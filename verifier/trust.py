@@ -13,12 +13,16 @@ proof then fails, closed).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from verifier.encoding import b64decode
-from verifier.errors import EncodingError, TrustConfigError
+from verifier.errors import EncodingError, TrustConfigError, WaictError
 from verifier.note import Witness
+from verifier.urls import normalize_host
+
+_NAME_RE = re.compile(r"^[\x21-\x7e]+$")
 
 DEFAULT_MAX_COSIGNATURE_AGE = 7 * 24 * 3600
 DEFAULT_MAX_FUTURE_SKEW = 600
@@ -74,8 +78,10 @@ def parse_trust(obj: Any) -> TrustConfig:
         if not isinstance(w, dict) or not isinstance(w.get("name"), str) or not w["name"]:
             raise TrustConfigError("trust: each witness needs a name and a key")
         name = w["name"]
-        if any(c.isspace() for c in name):
-            raise TrustConfigError(f"trust: witness name {name!r} must not contain spaces")
+        if not _NAME_RE.match(name):
+            raise TrustConfigError(
+                f"trust: witness name {name[:60]!r} must be printable ASCII without spaces"
+            )
         try:
             key = b64decode(w.get("key"), what=f"key of witness {name}")  # type: ignore[arg-type]
         except EncodingError as exc:
@@ -87,8 +93,18 @@ def parse_trust(obj: Any) -> TrustConfig:
     if quorum < 1:
         raise TrustConfigError("trust: quorum must be at least 1")
     preload = obj.get("preload_domain")
-    if preload is not None and (not isinstance(preload, str) or not preload):
-        raise TrustConfigError("trust: preload_domain must be a domain name")
+    if preload is not None:
+        if not isinstance(preload, str):
+            raise TrustConfigError("trust: preload_domain must be a domain name")
+        try:
+            preload = normalize_host(preload)
+        except WaictError:
+            raise TrustConfigError(
+                f"trust: preload_domain {preload[:60]!r} is not a host name"
+            ) from None
+    for ts in services:
+        if not _NAME_RE.match(ts):
+            raise TrustConfigError(f"trust: transparency service {ts[:60]!r} is not a domain name")
     return TrustConfig(
         transparency_services=tuple(services),
         witnesses=tuple(witnesses),
@@ -96,5 +112,5 @@ def parse_trust(obj: Any) -> TrustConfig:
         max_cosignature_age=_int(obj, "max_cosignature_age", DEFAULT_MAX_COSIGNATURE_AGE),
         max_future_skew=_int(obj, "max_future_skew", DEFAULT_MAX_FUTURE_SKEW),
         cooldown=_int(obj, "cooldown", DEFAULT_COOLDOWN),
-        preload_domain=preload.lower() if preload else None,
+        preload_domain=preload,
     )

@@ -14,6 +14,7 @@ the safe direction for a security check. Documented in docs/decisions.md.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import urljoin, urlsplit
 
@@ -33,9 +34,9 @@ def canonicalize(url: str, base: str | None = None) -> str:
     """
     if not isinstance(url, str) or not url or any(c in url for c in " \t\r\n\\"):
         raise ManifestError(f"not a usable URL: {str(url)[:100]!r}", detail="invalid_url")
-    if base is not None:
-        url = urljoin(base, url)
     try:
+        if base is not None:
+            url = urljoin(base, url)
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
@@ -48,6 +49,8 @@ def canonicalize(url: str, base: str | None = None) -> str:
     if parts.username is not None or parts.password is not None:
         raise ManifestError(f"URL must not carry credentials: {url[:100]!r}", detail="invalid_url")
     host = normalize_host(parts.hostname or "")
+    if ":" in host:
+        host = f"[{host}]"
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     path = parts.path or "/"
     if not path.startswith("/"):
@@ -67,7 +70,15 @@ def is_canonical(url: str) -> bool:
 
 
 def normalize_host(host: str) -> str:
-    """Lower-case ASCII host name, no trailing dot, IDNs as punycode (``xn--``)."""
+    """Lower-case ASCII host name, no trailing dot, IDNs as punycode (``xn--``); IPv6
+    literals in their compressed form (without brackets)."""
+    if ":" in host:
+        try:
+            return ipaddress.IPv6Address(host.strip("[]")).compressed
+        except ValueError:
+            raise ManifestError(
+                f"host {host[:100]!r} is not a valid name", detail="invalid_url"
+            ) from None
     host = host.rstrip(".") if host.endswith(".") and host != "." else host
     try:
         host.encode("ascii")
@@ -95,4 +106,6 @@ def tree_host(url: str) -> str:
     """The host a site is enrolled under: lower-case, punycode, no port, no trailing dot."""
     canon = canonicalize(url)
     netloc = canon.split("://", 1)[1].split("/", 1)[0]
+    if netloc.startswith("["):
+        return netloc[1 : netloc.index("]")]
     return netloc.rsplit(":", 1)[0] if ":" in netloc else netloc
