@@ -171,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--enroll-scheme", default="https", choices=["https", "http"])
     ts.add_argument("--enroll-port", type=int, default=None, help="port of sites' well-known")
     ts.add_argument(
-        "--enroll-connect", default=None, metavar="ADDR",
+        "--enroll-connect",
+        default=None,
+        metavar="ADDR",
         help="connect to ADDR for every enrollment fetch (loopback: 127.0.0.1)",
     )
     ts.add_argument("--clock-offset", type=int, default=0, help="shift the clock (seconds)")
