@@ -116,6 +116,10 @@ class TransparencyStore(ABC):
     def head(self, domain: str) -> ChainNode | None: ...
 
     @abstractmethod
+    def head_at(self, domain: str, count: int) -> ChainNode | None:
+        """The domain's head after the first ``count`` batches."""
+
+    @abstractmethod
     def chain_nodes(self, domain: str, start: int, end: int) -> list[ChainNode]: ...
 
     @abstractmethod
@@ -256,6 +260,14 @@ class SqliteStore(TransparencyStore):
 
     def head(self, domain: str) -> ChainNode | None:
         row = self._one("SELECT node FROM heads WHERE domain=?", domain)
+        return ChainNode.decode(bytes(row[0])) if row else None  # type: ignore[call-overload]
+
+    def head_at(self, domain: str, count: int) -> ChainNode | None:
+        row = self._one(
+            "SELECT node FROM chain WHERE domain=? AND batch<? ORDER BY position DESC LIMIT 1",
+            domain,
+            count,
+        )
         return ChainNode.decode(bytes(row[0])) if row else None  # type: ignore[call-overload]
 
     def chain_nodes(self, domain: str, start: int, end: int) -> list[ChainNode]:

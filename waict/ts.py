@@ -318,13 +318,9 @@ class TransparencyService:
         key = tree_key(domain)
         if tree.get(key) is None:
             raise HttpError(404, f"{domain} is not in the cosigned tree", "not_found")
-        head = self.store.head(domain) if count == self.count else self._head_at(domain, count)
+        head = self.store.head(domain) if count == self.count else self.store.head_at(domain, count)
         assert head is not None
         return ChainHeadWithProof(head, tree.prove_inclusion(key), self.signed_note(count))
-
-    def _head_at(self, domain: str, count: int) -> ChainNode | None:
-        nodes = dict(self.store.heads_at(count))  # rare path: only while a batch awaits quorum
-        return nodes.get(domain)
 
     async def wait_for_proof(self, domain: str, seq: int) -> ChainHeadWithProof:
         def ready() -> bool:

@@ -1,0 +1,112 @@
+"""The service's state machine without HTTP: proofs while a batch awaits its quorum."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from pathlib import Path
+
+import pytest
+from world import seed_for
+
+from verifier import chain, mpt
+from verifier.crypto import ed25519_public_key, sha256
+from verifier.encoding import b64uencode
+from verifier.note import NoteBody, Witness, cosign, parse_note
+from verifier.transparency import tree_key
+from waict.http import HttpError, system_clock
+from waict.store import SqliteStore
+from waict.ts import TransparencyService
+
+W = ("w1.example", "w2.example")
+
+
+def doc(host: str) -> bytes:
+    return json.dumps(
+        {
+            "resource_hash": base64.b64encode(chain.resource_hash(host.encode())).decode(),
+            "asset_hosts": [],
+            "token_sha256": b64uencode(sha256(b"tok")),
+        }
+    ).encode()
+
+
+def make(tmp: Path) -> TransparencyService:
+    async def fetch(domain: str) -> bytes:
+        return doc(domain)
+
+    witnesses = [Witness(n, ed25519_public_key(seed_for(n))) for n in W]
+    return TransparencyService(
+        SqliteStore(tmp / "ts.sqlite"),
+        "ts.example",
+        witnesses,
+        1,
+        system_clock(),
+        fetch,
+        append_timeout=0.5,
+    )
+
+
+async def cosign_count(service: TransparencyService, count: int) -> None:
+    body = service.note_body(count)
+    line = cosign(body, W[0], seed_for(W[0]), int(time.time())).line()
+    await service.upload_cosignatures(count, line.encode())
+
+
+def test_proof_uses_the_last_cosigned_root_while_the_next_batch_waits(tmp_path: Path) -> None:
+    async def run() -> None:
+        service = make(tmp_path)
+        enroll_a = asyncio.create_task(service.enroll("a.example"))
+        await asyncio.sleep(0.05)
+        assert await service.cut_batch() == 0
+        await cosign_count(service, 1)
+        proof_a = await enroll_a
+        enroll_b = asyncio.create_task(service.enroll("b.example"))
+        await asyncio.sleep(0.05)
+        assert await service.cut_batch() == 1
+        assert service.count == 2 and service.cosigned == 1
+        # a's proof is still served under root 1, b is not there yet
+        again = service.proof("a.example")
+        assert again.head == proof_a.head
+        note = parse_note(again.note)
+        assert note.body.batch_count == 1
+        assert mpt.verify_inclusion(
+            note.body.root, tree_key("a.example"), again.head.next_chain_hash(), again.tree_proof
+        )
+        with pytest.raises(HttpError) as info:
+            service.proof("b.example")
+        assert info.value.status == 404
+        await cosign_count(service, 2)
+        proof_b = await enroll_b
+        assert parse_note(proof_b.note).body.batch_count == 2
+        assert 1 not in service.trees  # older versions are released
+        service.store.close()
+
+    asyncio.run(run())
+
+
+def test_append_without_quorum_times_out_but_is_kept(tmp_path: Path) -> None:
+    async def run() -> None:
+        service = make(tmp_path)
+        task = asyncio.create_task(service.enroll("a.example"))
+        await asyncio.sleep(0.05)
+        await service.cut_batch()
+        with pytest.raises(HttpError) as info:
+            await task
+        assert info.value.status == 503 and info.value.detail == "not_cosigned"
+        service.store.close()
+        restarted = make(tmp_path)
+        assert restarted.count == 1 and restarted.store.head("a.example") is not None
+        await cosign_count(restarted, 1)
+        assert restarted.proof("a.example").head.position == 0
+        # a cosignature over another root is refused
+        bad = cosign(
+            NoteBody.for_service("ts.example", 1, bytes(32)), W[1], seed_for(W[1]), 1
+        ).line()
+        with pytest.raises(HttpError):
+            await restarted.upload_cosignatures(1, bad.encode())
+        restarted.store.close()
+
+    asyncio.run(run())
