@@ -24,8 +24,8 @@ run() {
 
 run .venv/bin/ruff check .
 run .venv/bin/ruff format --check .
-# Type check: the verifier library only, for now (strict config in pyproject.toml).
-run .venv/bin/mypy -p verifier
+# Type check (strict config in pyproject.toml).
+run .venv/bin/mypy -p verifier -p waict
 
 say ".venv/bin/pytest -q tests $*"
 set +e
