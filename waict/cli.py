@@ -25,7 +25,17 @@ Client decision:
 Ecosystem servers:
   serve-ts              Transparency service: chains, prefix tree, batches, cosigned proofs.
   serve-witness         Witness: replays every batch on its own tree, cosigns each root.
+  serve-assets          Asset host: content-addressed store of logged manifests and assets.
   keygen                Create an Ed25519 key file (witnesses) and print its public key.
+
+Site operator:
+  manifest build DIR    Hash a built site into a one-line integrity manifest.
+  publish DIR           Upload assets, enroll or append, wait for the cosigned proof, write
+                        the manifest response and the header to serve.
+  serve-site DIR        Static server sending the header and the manifest response.
+  verify URL            Fetch a site and run exactly the browser's decision on it.
+  monitor DOMAIN        Report every new entry, tombstone or asset-host change of a domain.
+  preload build|body    Build the preload list, and its logged response body.
 
 Run `waict COMMAND --help` for the options of each command.
 """
@@ -90,7 +100,13 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
         f"{service.store.domain_count()} domains, on http://{args.host}:{args.port}",
         flush=True,
     )
-    uvicorn.run(create_ts_app(service), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        create_ts_app(service),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
     return 0
 
 
@@ -119,7 +135,13 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
         f"at {service.count} batches; status on http://{args.host}:{args.port}/status",
         flush=True,
     )
-    uvicorn.run(create_witness_app(service), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        create_witness_app(service),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
     return 0
 
 
@@ -195,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     kg.add_argument("name", help="the key's name (e.g. the witness name)")
     kg.add_argument("--out", required=True, help="seed file to create (kept if it exists)")
     kg.set_defaults(func=_cmd_keygen)
+
+    from waict.site import add_site_tool_parsers
+
+    add_site_tool_parsers(sub)
     return parser
 
 

@@ -1,0 +1,2 @@
+// A dedicated worker: answers the page once it runs.
+postMessage("ran");

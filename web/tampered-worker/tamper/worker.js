@@ -1,0 +1,4 @@
+// A dedicated worker: answers the page once it runs.
+postMessage("ran");
+
+// tampered after publishing
