@@ -37,6 +37,9 @@ Site operator:
   monitor DOMAIN        Report every new entry, tombstone or asset-host change of a domain.
   preload build|body    Build the preload list, and its logged response body.
 
+Demo:
+  demo                  Run the local ecosystem with the sample sites of web/ and check each.
+
 Run `waict COMMAND --help` for the options of each command.
 """
 
@@ -221,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     from waict.site import add_site_tool_parsers
 
     add_site_tool_parsers(sub)
+
+    from waict.demo import add_demo_parser
+
+    add_demo_parser(sub)
     return parser
 
 

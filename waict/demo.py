@@ -1,0 +1,451 @@
+"""The local WAICT ecosystem with the sample sites of ``web/``, for the demo and the tests.
+
+``waict demo`` starts, as real processes on loopback: a transparency service, two witnesses
+(quorum 2), an asset host, and one virtual-host web server for every sample site; then it
+publishes the sites the way their ``site.json`` says, in two phases:
+
+1. the service and witnesses run with their clocks 48 hours in the past (``--clock-offset``)
+   and the "old" steps are published (old tombstones, dev-ids announced long ago);
+2. both are restarted on the real clock (same databases: the restart is part of the demo)
+   and the "now" steps are published, the preload list last;
+
+then it copies the tampered files over the published ones, writes ``demo.json`` (where each
+site is, its expected verdict, the trust file and the preload list), checks every site with
+``waict verify`` (the browser's own decision) and prints a table.
+
+Host names are ``<site>.waict.test``: the browser maps them to 127.0.0.1
+(``--host-resolver-rules``); the tools use their ``--resolve`` equivalent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from verifier.trust import parse_trust
+from waict.keys import load_or_create_seed, public_key_b64
+from waict.preload_tool import build_preload_line, parse_hosts, preload_body_from_state
+from waict.site_common import make_client
+from waict.site_publish import PublishOptions, publish
+from waict.verify import VerifyReport, verify_site
+
+TS_NAME = "ts.waict.test"
+WITNESSES = ("w1.waict.test", "w2.waict.test")
+PRELOAD_DOMAIN = "preload.waict.test"
+OLD_OFFSET = -48 * 3600
+ASSET_TOKEN = "demo-asset-upload-token"
+DEFAULT_WEB = Path(__file__).resolve().parents[1] / "web"
+
+if TYPE_CHECKING:
+    from waict.site_common import Subparsers
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class Ports:
+    sites: int = 8100
+    ts: int = 8101
+    assets: int = 8102
+    witness_base: int = 8111
+
+    @classmethod
+    def from_base(cls, base: int) -> Ports:
+        return cls(base, base + 1, base + 2, base + 11)
+
+
+class ServerProcess:
+    """One `waict` server as a child process, started and stopped cleanly."""
+
+    def __init__(self, name: str, args: list[str], ready_url: str, log: Path) -> None:
+        self.name = name
+        self.args = args
+        self.ready_url = ready_url
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "waict.cli", *self.args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start; see {self.log}")
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(self.ready_url, timeout=1.0)
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer {self.ready_url} in {timeout} s")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@dataclass
+class DemoSite:
+    name: str
+    host: str
+    root: Path
+    spec: dict[str, Any]
+    expected: dict[str, Any] | None
+
+
+@dataclass
+class DemoEcosystem:
+    workdir: Path
+    ports: Ports = field(default_factory=Ports)
+    web: Path = DEFAULT_WEB
+    quiet: bool = False
+    servers: dict[str, ServerProcess] = field(default_factory=dict)
+    sites: dict[str, DemoSite] = field(default_factory=dict)
+    preload_body: bytes | None = None
+
+    # --- layout -------------------------------------------------------------------------
+    @property
+    def trust_path(self) -> Path:
+        return self.workdir / "trust.json"
+
+    @property
+    def preload_path(self) -> Path:
+        return self.workdir / "preload.waict"
+
+    def origin(self, host: str) -> str:
+        return f"http://{host}:{self.ports.sites}"
+
+    def url(self, site: DemoSite) -> str:
+        return self.origin(site.host) + "/"
+
+    def trust(self) -> dict[str, Any]:
+        return dict(json.loads(self.trust_path.read_text()))
+
+    def _prepare(self) -> None:
+        if self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        (self.workdir / "sites").mkdir(parents=True)
+        witnesses = []
+        for name in WITNESSES:
+            seed = load_or_create_seed(self.workdir / "keys" / f"{name}.key")
+            witnesses.append({"name": name, "key": public_key_b64(seed)})
+        trust = {
+            "transparency_services": [TS_NAME],
+            "witnesses": witnesses,
+            "quorum": 2,
+            "max_cosignature_age": 7 * 24 * 3600,
+            "max_future_skew": 600,
+            "cooldown": 24 * 3600,
+            "preload_domain": PRELOAD_DOMAIN,
+        }
+        self.trust_path.write_text(json.dumps(trust, indent=2) + "\n")
+        for spec_path in sorted(self.web.glob("*/site.json")):
+            spec = json.loads(spec_path.read_text())
+            root = self.workdir / "sites" / spec["name"]
+            shutil.copytree(spec_path.parent / "public", root)
+            expected_path = spec_path.parent / "expected.json"
+            expected = json.loads(expected_path.read_text()) if expected_path.exists() else None
+            self.sites[spec["name"]] = DemoSite(spec["name"], spec["host"], root, spec, expected)
+
+    # --- servers ------------------------------------------------------------------------
+    def _start(self, name: str, args: list[str], ready: str) -> None:
+        server = ServerProcess(name, args, ready, self.workdir / "logs" / f"{name}.log")
+        self.servers[name] = server.start()
+
+    def _stop(self, name: str) -> None:
+        server = self.servers.pop(name, None)
+        if server is not None:
+            server.stop()
+
+    def _start_log(self, offset: int) -> None:
+        p = self.ports
+        witness_args = [
+            f"{name}={public_key_b64(load_or_create_seed(self.workdir / 'keys' / f'{name}.key'))}"
+            for name in WITNESSES
+        ]
+        args = [
+            "serve-ts", "--db", str(self.workdir / "ts.sqlite"), "--name", TS_NAME,
+            "--quorum", "2", "--port", str(p.ts), "--batch-interval", "0.1",
+            "--enroll-scheme", "http", "--enroll-port", str(p.sites),
+            "--enroll-connect", "127.0.0.1", "--clock-offset", str(offset),
+        ]  # fmt: skip
+        for w in witness_args:
+            args += ["--witness", w]
+        self._start("ts", args, f"http://127.0.0.1:{p.ts}/status")
+        for i, name in enumerate(WITNESSES):
+            port = p.witness_base + i
+            self._start(
+                name,
+                [
+                    "serve-witness",
+                    "--db",
+                    str(self.workdir / f"{name}.sqlite"),
+                    "--name",
+                    name,
+                    "--key-file",
+                    str(self.workdir / "keys" / f"{name}.key"),
+                    "--ts",
+                    f"http://127.0.0.1:{p.ts}",
+                    "--ts-name",
+                    TS_NAME,
+                    "--port",
+                    str(port),
+                    "--clock-offset",
+                    str(offset),
+                ],
+                f"http://127.0.0.1:{port}/status",
+            )
+
+    def _stop_log(self) -> None:
+        for name in (*WITNESSES, "ts"):
+            self._stop(name)
+
+    # --- publishing ---------------------------------------------------------------------
+    def _publish_step(self, site: DemoSite, step: dict[str, Any], now: int) -> None:
+        from waict.site import add_site_tool_parsers
+
+        preload_json = self.workdir / "preload.json"
+        args = [a.replace("{preload_json}", str(preload_json)) for a in step["args"]]
+        parser = argparse.ArgumentParser()
+        add_site_tool_parsers(parser.add_subparsers())
+        ns = parser.parse_args(["publish", str(site.root), "--origin", "https://x.test", *args])
+        opts = PublishOptions(
+            site_dir=site.root,
+            origin=self.origin(site.host),
+            ts_url=None if ns.v1 is not None else f"http://127.0.0.1:{self.ports.ts}",
+            assets_url=f"http://127.0.0.1:{self.ports.assets}",
+            assets_token=ASSET_TOKEN,
+            max_age=ns.max_age,
+            mode=ns.mode,
+            inline=ns.inline,
+            unenroll=ns.unenroll,
+            v1=tuple(ns.v1) if ns.v1 is not None else None,
+            dev_ids=tuple(ns.dev_ids) if ns.dev_ids is not None else None,
+            dev_ids_next=tuple(ns.dev_ids_next) if ns.dev_ids_next is not None else None,
+            line_file=Path(ns.line) if ns.line else None,
+            trust=parse_trust(self.trust()),
+            now=now,
+            timeout=60,
+            resolve={site.host: "127.0.0.1"},
+            quiet=True,
+        )
+        publish(opts)
+
+    def _publish_phase(self, clock: str, offset: int) -> None:
+        for site in self.sites.values():
+            for step in site.spec.get("steps", []):
+                if step["clock"] == clock and site.name != "preload":
+                    if not self.quiet:
+                        say(f"publish {site.host} ({clock}): {' '.join(step['args']) or '-'}")
+                    self._publish_step(site, step, int(time.time()) + offset)
+
+    def _publish_preload(self) -> None:
+        site = self.sites["preload"]
+        plist = site.spec["preload_list"]
+        entries = parse_hosts((self.web / "preload" / plist["hosts"]).read_text())
+        issued = int(time.time()) - 3600
+        line = build_preload_line(entries, issued, issued + int(plist["expires_in"]))
+        (self.workdir / "preload.json").write_bytes(line + b"\n")
+        for step in site.spec["steps"]:
+            if not self.quiet:
+                say(f"publish the preload list on {site.host}: {', '.join(sorted(entries))}")
+            self._publish_step(site, step, int(time.time()))
+        self.preload_body = preload_body_from_state(site.root / ".waict")
+        self.preload_path.write_bytes(self.preload_body)
+
+    def _tamper(self) -> None:
+        for site in self.sites.values():
+            tamper = site.spec.get("tamper")
+            if tamper:
+                source = self.web / site.name / tamper["with"]
+                shutil.copyfile(source, site.root / tamper["file"])
+                if not self.quiet:
+                    say(f"tamper {site.host}: {tamper['file']} replaced after publishing")
+
+    # --- the whole thing ----------------------------------------------------------------
+    def start(self) -> DemoEcosystem:
+        self._prepare()
+        p = self.ports
+        say(f"work directory {self.workdir}")
+        self._start(
+            "assets",
+            [
+                "serve-assets",
+                "--dir",
+                str(self.workdir / "assets"),
+                "--token-file",
+                str(self._asset_token_file()),
+                "--port",
+                str(p.assets),
+            ],
+            f"http://127.0.0.1:{p.assets}/fetch/sha256-{'A' * 43}",
+        )
+        site_args = ["serve-site", "--port", str(p.sites)]
+        for site in self.sites.values():
+            site_args += ["--site", f"{site.host}={site.root}"]
+        self._start("sites", site_args, f"http://127.0.0.1:{p.sites}/")
+        say("phase 1: transparency service and witnesses 48 h in the past")
+        self._start_log(OLD_OFFSET)
+        self._publish_phase("old", OLD_OFFSET)
+        self._stop_log()
+        say("phase 2: restart them on the real clock (same databases)")
+        self._start_log(0)
+        self._publish_phase("now", 0)
+        self._publish_preload()
+        self._tamper()
+        self._write_summary()
+        return self
+
+    def _asset_token_file(self) -> Path:
+        path = self.workdir / "assets.token"
+        path.write_text(ASSET_TOKEN + "\n")
+        os.chmod(path, 0o600)
+        return path
+
+    def _write_summary(self) -> None:
+        summary = {
+            "trust": str(self.trust_path),
+            "preload": str(self.preload_path),
+            "host_resolver_rules": "MAP *.waict.test 127.0.0.1",
+            "transparency_service": f"http://127.0.0.1:{self.ports.ts}",
+            "sites": {
+                s.name: {"host": s.host, "url": self.url(s), "expected": s.expected}
+                for s in self.sites.values()
+                if s.expected is not None
+            },
+        }
+        (self.workdir / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    def verify(self, site: DemoSite) -> VerifyReport:
+        with make_client(resolve={site.host: "127.0.0.1"}, follow_redirects=True) as client:
+            return verify_site(
+                self.url(site), self.trust(), preload=self.preload_body, client=client
+            )
+
+    def stop(self) -> None:
+        for name in list(self.servers)[::-1]:
+            self._stop(name)
+
+
+def compare(expected: dict[str, Any], verdict: dict[str, Any]) -> list[str]:
+    """Differences between a site's expected.json and a verdict (empty: as expected)."""
+    problems: list[str] = []
+    if verdict["navigation"] != expected["navigation"]:
+        problems.append(f"navigation {verdict['navigation']} != {expected['navigation']}")
+    if verdict["manifest"] != expected["manifest"]:
+        problems.append(f"manifest {verdict['manifest']} != {expected['manifest']}")
+    default = expected["resources"].get("*", {"allowed": True, "reason": None})
+    for r in verdict["resources"]:
+        path = httpx.URL(r["url"]).path
+        want = expected["resources"].get(path, default)
+        if (r["allowed"], r["reason"]) != (want["allowed"], want["reason"]):
+            problems.append(f"{path}: allowed={r['allowed']} reason={r['reason']}")
+    return problems
+
+
+@contextlib.contextmanager
+def running(
+    workdir: Path, ports: Ports | None = None, quiet: bool = True
+) -> Iterator[DemoEcosystem]:
+    eco = DemoEcosystem(workdir, ports or Ports(), quiet=quiet)
+    try:
+        yield eco.start()
+    finally:
+        eco.stop()
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    eco = DemoEcosystem(Path(args.workdir).resolve(), Ports.from_base(args.port_base))
+    try:
+        eco.start()
+        print()
+        print(f"{'site':24} {'url':44} {'expected':28} {'waict verify':28} ok")
+        failures = 0
+        for site in eco.sites.values():
+            if site.expected is None:
+                continue
+            report = eco.verify(site)
+            problems = compare(site.expected, report.verdict)
+            failures += bool(problems)
+            want = _short(site.expected)
+            got = _short(report.verdict)
+            ok = "yes" if not problems else "NO"
+            print(f"{site.name:24} {eco.url(site):44} {want:28} {got:28} {ok}")
+            for p in problems:
+                print(f"    {p}")
+        print()
+        print(f"trust: {eco.trust_path}   preload list: {eco.preload_path}")
+        print(
+            "browser: map *.waict.test to 127.0.0.1, e.g. chromium "
+            "--host-resolver-rules='MAP *.waict.test 127.0.0.1'"
+        )
+        if failures:
+            say(f"{failures} site(s) did not give their expected verdict")
+        if args.exit:
+            return 1 if failures else 0
+        say("the ecosystem keeps running; Ctrl-C stops it")
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+        return 0
+    except RuntimeError as exc:
+        print(f"waict demo: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        eco.stop()
+
+
+def _short(verdict: dict[str, Any]) -> str:
+    """``allow valid 1 blocked`` for a verdict or an expected.json."""
+    m = verdict["manifest"]
+    resources = verdict["resources"]
+    detail = f"/{m['detail']}" if m.get("detail") else ""
+    head = f"{verdict['navigation']} {m['status']}{detail}"
+    if isinstance(resources, dict):  # expected.json: path -> verdict, "*" for the rest
+        if not resources.get("*", {"allowed": True})["allowed"]:
+            return f"{head} all blocked"
+        entries = [r for k, r in resources.items() if k != "*"]
+    else:
+        entries = resources
+        if entries and not any(r["allowed"] for r in entries):
+            return f"{head} all blocked"
+    return f"{head} {sum(1 for r in entries if not r['allowed'])} blocked"
+
+
+def add_demo_parser(subparsers: Subparsers) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="run the local ecosystem with the sample sites and check each one",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--workdir", default="build/demo", help="where state goes (wiped first)")
+    p.add_argument("--port-base", type=int, default=8100, help="sites on this port, servers above")
+    p.add_argument("--exit", action="store_true", help="stop after checking the sites")
+    p.set_defaults(func=_cmd_demo)
