@@ -1,24 +1,11 @@
 #!/usr/bin/env bash
-# Demo (placeholder until the real one): set up, then check one example scenario with the CLI.
+# The demo (README): set up, then run the local WAICT ecosystem on loopback (transparency
+# service, two witnesses, asset host, the sample sites of web/), publish every site, check
+# each one with `waict verify` (the browser's own decision) and keep everything running
+# until Ctrl-C. Extra arguments go to `waict demo` (e.g. --exit to stop after the checks).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-say() { printf '==> %s\n' "$*"; }
-
 bash scripts/setup.sh
-
-scenario=tests/vectors/scenarios/valid-enforce.json
-say "waict check $scenario"
-set +e
-verdict="$(.venv/bin/waict check "$scenario")"
-rc=$?
-set -e
-printf '%s\n' "$verdict"
-if [ "$rc" -ne 0 ]; then
-  say "waict check exited with status $rc"
-  exit "$rc"
-fi
-navigation="$(printf '%s' "$verdict" | .venv/bin/python -c \
-  'import json, sys; print(json.load(sys.stdin).get("navigation", "?"))' 2>/dev/null || echo '?')"
-say "verdict: navigation=$navigation (expected: allow)"
+exec .venv/bin/waict demo "$@"
