@@ -32,6 +32,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from scenario_gen import generate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VECTORS_DIR = REPO_ROOT / "tests" / "vectors"
@@ -41,6 +42,8 @@ PYODIDE_DIR = REPO_ROOT / "node_modules" / "pyodide"
 SETUP_HINT = "run `bash scripts/setup.sh` from the repository root"
 #: Where tests/vectors is mounted inside Pyodide.
 GUEST_VECTORS = "/vectors"
+#: Where the scenarios generated in CPython (tests/scenario_gen.py) are mounted.
+GUEST_GENERATED = "/generated"
 #: Upper bound for the whole Pyodide run (914 Ed25519 verifies in pure Python included).
 RUN_TIMEOUT_S = 900
 
@@ -84,7 +87,7 @@ def _check_prerequisites(fetch_wheels: ModuleType) -> list[Path]:
     return deps
 
 
-def _pyodide_main(vectors_dir: str) -> dict[str, Any]:
+def _pyodide_main(vectors_dir: str, generated_dir: str) -> dict[str, Any]:
     """Runs INSIDE Pyodide: the verifier's actual answers on every vector, JSON-ready.
 
     Self-contained (its source is sent to Pyodide): imports inside, no module globals.
@@ -200,6 +203,13 @@ def _pyodide_main(vectors_dir: str) -> dict[str, Any]:
             results[path.stem] = step(verifier.decide, scenario)
         return results
 
+    def generated() -> dict[str, Any]:
+        verifier = importlib.import_module("verifier")
+        return {
+            path.stem: step(verifier.decide, json.loads(path.read_text()))
+            for path in sorted(Path(generated_dir).glob("*.json"))
+        }
+
     def with_pure_backend(body: Any) -> Any:
         def run() -> Any:
             crypto = importlib.import_module("verifier.crypto")
@@ -260,6 +270,7 @@ def _pyodide_main(vectors_dir: str) -> dict[str, Any]:
     group("mpt_inclusion", mpt_inclusion)
     group("mpt_invalid", mpt_invalid)
     group("scenarios", scenarios)
+    group("generated", generated)
     group("ed25519", with_pure_backend(ed25519))
     if (vectors / "rfc8032.json").is_file():
         group("rfc8032", with_pure_backend(rfc8032))
@@ -268,7 +279,8 @@ def _pyodide_main(vectors_dir: str) -> dict[str, Any]:
 
 def _program() -> str:
     source = textwrap.dedent(inspect.getsource(_pyodide_main))
-    return f"from typing import Any\n\n{source}\n\nRESULT = _pyodide_main({GUEST_VECTORS!r})\n"
+    call = f"_pyodide_main({GUEST_VECTORS!r}, {GUEST_GENERATED!r})"
+    return f"from typing import Any\n\n{source}\n\nRESULT = {call}\n"
 
 
 @pytest.fixture(scope="session")
@@ -283,12 +295,17 @@ def pyodide_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         project_wheel = fetch_wheels.build_project_wheel(workdir / "wheels", source)
     except fetch_wheels.FetchError as exc:
         pytest.fail(f"could not build the project wheel for Pyodide: {exc}", pytrace=False)
+    generated_dir = workdir / "generated"
+    generated_dir.mkdir()
+    for name, scenario, _ in generate():
+        (generated_dir / f"{name}.json").write_text(json.dumps(scenario))
     program = workdir / "program.py"
     program.write_text(_program())
     cmd = ["node", str(RUNNER), str(program)]
     for wheel in [*deps, project_wheel]:
         cmd += ["--wheels", str(wheel)]
     cmd += ["--mount", f"{VECTORS_DIR}:{GUEST_VECTORS}"]
+    cmd += ["--mount", f"{generated_dir}:{GUEST_GENERATED}"]
     try:
         proc = subprocess.run(
             cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=REPO_ROOT

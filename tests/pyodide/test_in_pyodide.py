@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scenario_gen import generate
+
+from verifier import decide
 
 pytestmark = pytest.mark.pyodide
 
@@ -171,3 +174,16 @@ def test_rfc8032_pure_backend(
     assert public_key.hex() == case["public_key"].lower()
     signature = base64.b64decode(_ok(answer["sign"], "ed25519_sign"))
     assert signature.hex() == case["signature"].lower()
+
+
+GENERATED = list(generate())
+
+
+@pytest.mark.parametrize("name", [name for name, _, _ in GENERATED])
+def test_generated_scenario_same_verdict_as_cpython(
+    pyodide_results: dict[str, Any], name: str
+) -> None:
+    """The whole decision, byte for byte the same in Pyodide as in CPython."""
+    cases = _cases(pyodide_results, "generated", len(GENERATED))
+    scenario = next(s for n, s, _ in GENERATED if n == name)
+    assert _ok(cases[name], name) == decide(scenario)
