@@ -309,7 +309,7 @@ def read_token(path: Path) -> str:
 
 
 def _cmd_serve_assets(args: argparse.Namespace) -> int:
-    import uvicorn
+    from waict.http import serve
 
     root = Path(args.dir)
     try:
@@ -329,13 +329,13 @@ def _cmd_serve_assets(args: argparse.Namespace) -> int:
         f"on {scheme}://{args.host}:{args.port}",
         flush=True,
     )
-    uvicorn.run(
+    serve(
         app,
-        host=args.host,
-        port=args.port,
+        args.host,
+        args.port,
         log_level=args.log_level,
-        ssl_certfile=args.tls_cert,
-        ssl_keyfile=args.tls_key,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     return 0
 

@@ -76,11 +76,9 @@ def _witness_arg(text: str) -> tuple[str, str]:
 def _cmd_serve_ts(args: argparse.Namespace) -> int:
     import logging
 
-    import uvicorn
-
     from verifier.encoding import b64decode
     from verifier.note import Witness
-    from waict.http import system_clock
+    from waict.http import serve, system_clock
     from waict.store import SqliteStore
     from waict.ts import TransparencyService, create_ts_app, http_enroll_fetcher
 
@@ -103,22 +101,14 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
         f"{service.store.domain_count()} domains, on http://{args.host}:{args.port}",
         flush=True,
     )
-    uvicorn.run(
-        create_ts_app(service),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
+    serve(create_ts_app(service), args.host, args.port)
     return 0
 
 
 def _cmd_serve_witness(args: argparse.Namespace) -> int:
     import logging
 
-    import uvicorn
-
-    from waict.http import system_clock
+    from waict.http import serve, system_clock
     from waict.keys import load_or_create_seed, public_key_b64
     from waict.witness import WitnessService, create_witness_app
 
@@ -138,13 +128,7 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
         f"at {service.count} batches; status on http://{args.host}:{args.port}/status",
         flush=True,
     )
-    uvicorn.run(
-        create_witness_app(service),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
+    serve(create_witness_app(service), args.host, args.port)
     return 0
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
+from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 
 Clock = Callable[[], int]
@@ -76,3 +80,59 @@ def parse_index(path: str, *, limit: int, allow_partial: bool = False) -> TileIn
     if n >= limit:
         raise HttpError(400, f"index {n} out of range", "bad_index")
     return TileIndex(n, width)
+
+
+class BackgroundLoop:
+    """A server's background coroutine (batch cutting, witnessing), run for the app's life."""
+
+    def __init__(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._body = body
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._body())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def lifespan(self) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+        """A Starlette lifespan that runs the loop while the app serves."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return lifespan
+
+
+def serve(
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    log_level: str = "warning",
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+) -> None:
+    """Run an ASGI app with uvicorn until interrupted (graceful shutdown capped at 2 s, so
+    long-polling clients do not hold a stop)."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        timeout_graceful_shutdown=2,
+    )

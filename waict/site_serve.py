@@ -160,7 +160,7 @@ def _site_arg(text: str) -> tuple[str, Path]:
 
 
 def _cmd_serve_site(args: argparse.Namespace) -> int:
-    import uvicorn
+    from waict.http import serve
 
     try:
         if args.dir is None and not args.site:
@@ -184,13 +184,13 @@ def _cmd_serve_site(args: argparse.Namespace) -> int:
         print(f"serving {args.dir} (state {state}) on {where}", flush=True)
     for host, directory in args.site:
         print(f"serving {directory} for {host} on {where}", flush=True)
-    uvicorn.run(
+    serve(
         app,
-        host=args.host,
-        port=args.port,
+        args.host,
+        args.port,
         log_level=args.log_level,
-        ssl_certfile=args.tls_cert,
-        ssl_keyfile=args.tls_key,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     return 0
 

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -49,7 +48,7 @@ from verifier.events import (
 from verifier.note import NoteBody, Witness, parse_note, signed_message
 from verifier.proof import ChainHeadWithProof
 from verifier.transparency import tree_key
-from waict.http import Clock, HttpError, parse_index
+from waict.http import BackgroundLoop, Clock, HttpError, parse_index
 from waict.store import TransparencyStore
 from waict.tree import PrefixTree
 
@@ -134,7 +133,7 @@ class TransparencyService:
         self._tip: dict[str, ChainNode] = {}  # newest node per domain incl. pending events
         self._changed = asyncio.Condition()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self.loop = BackgroundLoop(self.run)
         self.count = store.batch_count()
         self.trees: dict[int, PrefixTree] = {}
         self.cosigned = 0
@@ -176,17 +175,6 @@ class TransparencyService:
                 await self.cut_batch()
             except Exception:  # keep serving; the error is logged
                 log.exception("cutting a batch failed")
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def cut_batch(self) -> int | None:
         """Publish the pending events as the next batch; returns its number (or None)."""
@@ -559,12 +547,4 @@ def create_ts_app(service: TransparencyService) -> Starlette:
         Route("/status", guard(status), methods=["GET"]),
     ]
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        service.start()
-        try:
-            yield
-        finally:
-            await service.stop()
-
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=service.loop.lifespan())

@@ -21,7 +21,6 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from verifier.events import EventError, decode_batch, replay
 from verifier.mpt import EMPTY_ROOT
 from verifier.note import NoteBody, cosign
 from verifier.transparency import tree_key
-from waict.http import Clock, encode_index
+from waict.http import BackgroundLoop, Clock, encode_index
 from waict.tree import PrefixTree
 
 log = logging.getLogger("waict.witness")
@@ -96,7 +95,7 @@ class WitnessService:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
-        self._task: asyncio.Task[None] | None = None
+        self.loop = BackgroundLoop(self.run)
         self.count, stored_root = self._meta()
         rows = self._db.execute("SELECT domain, node FROM heads").fetchall()
         self.tree = PrefixTree.build(
@@ -232,17 +231,6 @@ class WitnessService:
                     self.last_error = f"transport: {exc}"
                     await asyncio.sleep(0.5)
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
     def close(self) -> None:
         self._db.close()
 
@@ -261,12 +249,4 @@ def create_witness_app(service: WitnessService) -> Starlette:
     async def status(request: Request) -> JSONResponse:
         return JSONResponse(service.status())
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        service.start()
-        try:
-            yield
-        finally:
-            await service.stop()
-
-    return Starlette(routes=[Route("/status", status)], lifespan=lifespan)
+    return Starlette(routes=[Route("/status", status)], lifespan=service.loop.lifespan())

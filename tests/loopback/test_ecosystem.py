@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ServerThread
+from servers import ServerThread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
