@@ -99,6 +99,12 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"{self.name} did not answer {self.ready_url} in {timeout} s")
 
+    def kill(self) -> None:
+        """SIGKILL: a crash, no chance to clean up (tests of durability)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
