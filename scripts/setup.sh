@@ -80,4 +80,24 @@ fi
 say "fetching / building the wheels for Pyodide (build/wheels)"
 "$VENV/bin/python" scripts/fetch_wheels.py
 
+# --- Chromium and Playwright for the extension's end-to-end tests (tests/e2e) -----------
+# Debian's chromium (never `playwright install`: no browser download host is reachable);
+# the Python driver (playwright) comes from PyPI with the test extras.
+if ! [ -x /usr/lib/chromium/chromium ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "ERROR: chromium is missing; run this script as root (it uses apt-get)" >&2
+    exit 1
+  else
+    say "apt-get install chromium (browser end-to-end tests)"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends chromium
+  fi
+else
+  say "chromium present"
+fi
+
+# --- the extension, ready for "Load unpacked" ------------------------------------------------
+say "building the extension (extension/dist)"
+"$VENV/bin/python" scripts/build_extension.py
+
 say "setup done"

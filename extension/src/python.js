@@ -1,0 +1,100 @@
+// Pyodide in the extension's service worker: boot, wheels, and the calls into verifier.browser.
+//
+// Everything is loaded from the extension's own files (no network): the Pyodide runtime in
+// pyodide/, the wheels listed in wheels.json (extracted into site-packages with zipfile, so
+// no micropip and no loadPackage are needed). Every call into Python goes through one queue
+// (Python runs one call at a time) and through `callPromising`, so that the WebCrypto
+// backend can block on crypto.subtle promises with JSPI (pyodide.ffi.run_sync).
+
+import createPyodideModule from "./pyodide/pyodide.asm.mjs";
+import { loadPyodide } from "./pyodide/pyodide.mjs";
+
+const BOOT_PY = `
+import json, sys, zipfile, io, site
+def _install(names, blobs):
+    target = site.getsitepackages()[0]
+    for name, blob in zip(names, blobs):
+        with zipfile.ZipFile(io.BytesIO(bytes(blob))) as zf:
+            zf.extractall(target)
+    import importlib
+    importlib.invalidate_caches()
+`;
+
+const SETUP_PY = `
+import json
+from verifier import browser as _browser
+from verifier import crypto as _crypto
+from verifier.crypto.webcrypto import WebCryptoBackend as _WebCryptoBackend
+
+_webcrypto = _WebCryptoBackend()
+
+def _use_backend(name):
+    if name == "webcrypto":
+        _crypto.set_backend(_webcrypto)
+    else:
+        _crypto.set_backend(_crypto.backend_by_name(name))
+    return _crypto.get_backend().name
+
+_use_backend("webcrypto")
+
+def _call(fn_name, request):
+    fn = getattr(_browser, fn_name)
+    return fn(request)
+
+def _backend_info():
+    return json.dumps({"backend": _crypto.get_backend().name, "available": _webcrypto.available,
+                       "stats": _webcrypto.stats})
+`;
+
+let pyodide = null;
+let callFn = null;
+let queue = Promise.resolve();
+export const timings = {};
+
+async function boot() {
+  const t0 = performance.now();
+  pyodide = await loadPyodide({
+    indexURL: chrome.runtime.getURL("pyodide/"),
+    createPyodideModule,
+    stdout: (m) => console.log("[py]", m),
+    stderr: (m) => console.warn("[py]", m),
+  });
+  timings.runtime_ms = Math.round(performance.now() - t0);
+  const names = await (await fetch(chrome.runtime.getURL("wheels/wheels.json"))).json();
+  const blobs = await Promise.all(
+    names.map(async (n) => new Uint8Array(await (await fetch(chrome.runtime.getURL(`wheels/${n}`))).arrayBuffer())),
+  );
+  pyodide.runPython(BOOT_PY);
+  pyodide.globals.get("_install")(names, blobs);
+  pyodide.runPython(SETUP_PY);
+  callFn = pyodide.globals.get("_call");
+  timings.ready_ms = Math.round(performance.now() - t0);
+  timings.jspi = typeof WebAssembly.Suspending === "function";
+  return pyodide;
+}
+
+export const ready = boot();
+
+// Call verifier.browser.<name>(JSON) -> parsed JSON. Serialized; never concurrent.
+export function call(name, request) {
+  const run = async () => {
+    await ready;
+    const out = await callFn.callPromising(name, JSON.stringify(request));
+    return JSON.parse(out);
+  };
+  const p = queue.then(run, run);
+  queue = p.catch(() => {});
+  return p;
+}
+
+// Run arbitrary Python (tests and benchmarks only), serialized with the calls.
+export function runPython(code) {
+  const run = async () => {
+    await ready;
+    const r = await pyodide.runPythonAsync(code);
+    return r && r.toJs ? r.toJs({ dict_converter: Object.fromEntries }) : r;
+  };
+  const p = queue.then(run, run);
+  queue = p.catch(() => {});
+  return p;
+}

@@ -1,0 +1,127 @@
+"""A real HTTP server on loopback for the fixture sites (virtual hosts by ``Host``).
+
+One ``ThreadingHTTPServer`` serves every site of a :class:`sites.Fixture`: the ``Host``
+header picks the site, the path picks the file. Documents (``/`` and ``*.html``) carry the
+site's ``Integrity-Policy-WAICT-v1`` header; the manifest path answers the manifest
+response. A site with ``manifest_gate`` holds its manifest until :meth:`FixtureServer.release`
+is called (the service-worker-kill test). Every request is logged (``requests``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import sites
+
+
+class FixtureServer:
+    def __init__(self) -> None:
+        self.fixture: sites.Fixture | None = None
+        self.requests: list[tuple[str, str]] = []
+        self.manifest_requested: dict[str, threading.Event] = {}
+        self.gates: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.handle(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port: int = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self, fixture: sites.Fixture) -> None:
+        self.fixture = fixture
+        for label in fixture.sites:
+            self.manifest_requested[label] = threading.Event()
+            gate = threading.Event()
+            if not fixture.sites[label].manifest_gate:
+                gate.set()
+            self.gates[label] = gate
+        self._thread.start()
+
+    def stop(self) -> None:
+        for gate in self.gates.values():
+            gate.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def release(self, label: str) -> None:
+        self.gates[label].set()
+
+    def hold(self, label: str) -> None:
+        self.gates[label].clear()
+        self.manifest_requested[label].clear()
+
+    def requested(self, label: str) -> list[str]:
+        host = f"{label}.{sites.DOMAIN}"
+        with self._lock:
+            return [path for h, path in self.requests if h == host]
+
+    def handle(self, req: BaseHTTPRequestHandler) -> None:
+        assert self.fixture is not None
+        host = (req.headers.get("Host") or "").split(":")[0].lower()
+        path = req.path.split("?", 1)[0]
+        with self._lock:
+            self.requests.append((host, path))
+        label = host.removesuffix("." + sites.DOMAIN)
+        site = self.fixture.sites.get(label)
+        if site is None:
+            self._send(req, 404, b"no such site\n", "text/plain")
+            return
+        if path == sites.MANIFEST_PATH:
+            self.manifest_requested[label].set()
+            self.gates[label].wait(timeout=60)
+            if site.manifest_response is None:
+                self._send(req, 404, b"no manifest\n", "text/plain")
+            else:
+                self._send(req, 200, site.manifest_response, "application/waict-integrity-manifest")
+            return
+        body = site.files.get(path)
+        if body is None:
+            self._send(req, 404, b"not found\n", "text/plain")
+            return
+        headers = dict(site.extra_headers)
+        is_document = path == "/" or path.endswith(".html")
+        if is_document and site.header is not None:
+            headers["Integrity-Policy-WAICT-v1"] = site.header
+        self._send(req, 200, body, sites.content_type(path), headers)
+
+    @staticmethod
+    def _send(
+        req: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        ctype: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        req.send_response(status)
+        req.send_header("Content-Type", ctype)
+        req.send_header("Content-Length", str(len(body)))
+        req.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            req.send_header(name, value)
+        req.end_headers()
+        req.wfile.write(body)
+
+
+@contextmanager
+def serving(fixture_factory: Any) -> Iterator[FixtureServer]:
+    """Start a server whose fixture is built by ``fixture_factory(port)``."""
+    server = FixtureServer()
+    server.start(fixture_factory(server.port))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,365 @@
+"""Fixture sites for the extension's end-to-end tests, built with the test World.
+
+Every site is a small static app (document, inline script, external script, style, image,
+iframe, dedicated worker, shared worker, WebAssembly) whose manifest is logged in one
+deterministic :class:`world.World`, so its proofs really verify under the trust settings
+made from the World's witness keys (:func:`trust_json`). Each page script marks what ran
+by setting ``data-m-<name>`` on ``<html>``; a test reads the markers.
+
+Hosts (all under ``.waict.test``, mapped to 127.0.0.1 by ``--host-resolver-rules``):
+
+- ``valid``: everything listed and served as listed;
+- ``t-<asset>``: as ``valid`` but one asset is served with other bytes than the listed
+  ones (``TAMPERS``); ``t-inline`` carries an inline script that is not listed;
+- ``m-<case>``: manifest-level failures (``MANIFEST_FAILURES``);
+- ``report``: a tampered script, in report mode;
+- ``plain``: no WAICT at all;
+- ``slow``: valid, but its manifest is answered only when the test releases it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from world import DAY, HOUR, World, b64, h64u, manifest_line
+
+from verifier.crypto import sha256
+from verifier.encoding import b64uencode
+
+DOMAIN = "waict.test"
+PRELOAD_DOMAIN = "preload.waict.test"
+HEADER = 'max-age=3600, mode=enforce, manifest="/.well-known/waict-manifest"'
+REPORT_HEADER = 'max-age=3600, mode=report, manifest="/.well-known/waict-manifest"'
+MANIFEST_PATH = "/.well-known/waict-manifest"
+
+# (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+ADD_WASM = bytes.fromhex(
+    "0061736d0100000001070160027f7f017f030201000707010361646400000a09010700200020016a0b"
+)
+# The same module with the body computing a - b (i32.sub) instead: a tampered module.
+SUB_WASM = ADD_WASM[:-2] + b"\x6b\x0b"
+PNG_1PX = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+PNG_1PX_RED = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
+
+INLINE_JS = "document.documentElement.dataset.mInline = '1';"
+EVIL_INLINE_JS = "document.documentElement.dataset.mEvilInline = '1';"
+
+MARK = "function mark(n) { document.documentElement.setAttribute('data-m-' + n, '1'); }\n"
+
+APP_JS = (
+    MARK
+    + """mark('script');
+try { eval('1'); mark('eval'); } catch (e) { mark('eval-blocked'); }
+try {
+  const w = new Worker('/worker.js');
+  w.onmessage = (e) => mark(e.data);
+  w.onerror = () => mark('worker-error');
+  w.postMessage('go');
+} catch (e) { mark('worker-error'); }
+try {
+  const s = new SharedWorker('/shared.js');
+  s.port.onmessage = (e) => mark(e.data);
+  s.onerror = () => mark('sharedworker-error');
+  s.port.start();
+} catch (e) { mark('sharedworker-error'); }
+WebAssembly.instantiateStreaming(fetch('/add.wasm')).then(
+  (r) => mark(r.instance.exports.add(2, 3) === 5 ? 'wasm' : 'wasm-wrong'),
+  () => mark('wasm-error'));
+const b64bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+try { new WebAssembly.Module(b64bytes('ADD_B64')); mark('wasm-bytes'); }
+catch (e) { mark('wasm-bytes-blocked'); }
+WebAssembly.instantiate(b64bytes('SUB_B64')).then(
+  () => mark('wasm-evil'), () => mark('wasm-evil-blocked'));
+addEventListener('load', () => {
+  const style = getComputedStyle(document.documentElement).getPropertyValue('--waict-style');
+  mark(style.trim() === 'ok' ? 'style' : 'style-missing');
+  const img = document.getElementById('img');
+  mark(img && img.naturalWidth > 0 ? 'image' : 'image-error');
+  mark('loaded');
+});
+mark('script-end');
+"""
+)
+APP_JS = APP_JS.replace("ADD_B64", b64(ADD_WASM)).replace("SUB_B64", b64(SUB_WASM))
+WORKER_JS = "onmessage = () => postMessage('worker');\n"
+WORKER_IMPORT_JS = "self.importedOk = true;\n"
+SHARED_JS = "onconnect = (e) => { e.ports[0].postMessage('sharedworker'); };\n"
+STYLE_CSS = "html { --waict-style: ok; }\nbody { font-family: sans-serif; }\n"
+FRAME_HTML = (
+    "<!doctype html><meta charset=utf-8><title>frame</title>"
+    "<p>frame</p><script src=/frame.js></script>\n"
+)
+FRAME_JS = "parent.document.documentElement.setAttribute('data-m-iframe', '1');\n"
+
+TAMPERED_SUFFIX = "\n/* tampered */ document.documentElement.dataset.mEvil = '1';\n"
+
+
+def index_html(extra_inline: str | None = None) -> str:
+    evil = f"<script>{extra_inline}</script>" if extra_inline else ""
+    return (
+        "<!doctype html><html><head><meta charset=utf-8><title>WAICT fixture</title>"
+        '<link rel=stylesheet href="/style.css">'
+        f"<script>{INLINE_JS}</script>{evil}"
+        '<script src="/app.js"></script></head>'
+        '<body><h1>WAICT fixture</h1><img id=img src="/img.png" alt="">'
+        '<iframe id=frame src="/frame.html"></iframe></body></html>\n'
+    )
+
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".png": "image/png",
+    ".wasm": "application/wasm",
+}
+
+
+def content_type(path: str) -> str:
+    for ext, ctype in CONTENT_TYPES.items():
+        if path.endswith(ext):
+            return ctype
+    if path == "/":
+        return CONTENT_TYPES[".html"]
+    return "application/octet-stream"
+
+
+def base_files() -> dict[str, bytes]:
+    return {
+        "/": index_html().encode(),
+        "/app.js": APP_JS.encode(),
+        "/style.css": STYLE_CSS.encode(),
+        "/img.png": PNG_1PX,
+        "/frame.html": FRAME_HTML.encode(),
+        "/frame.js": FRAME_JS.encode(),
+        "/worker.js": WORKER_JS.encode(),
+        "/shared.js": SHARED_JS.encode(),
+        "/add.wasm": ADD_WASM,
+    }
+
+
+#: Tamper cases: host label -> (path served with other bytes, the tampered bytes, the
+#: marker that must be missing). ``t-inline`` is special: an unlisted inline script.
+TAMPERS: dict[str, tuple[str, bytes, str]] = {
+    "t-document": ("/", index_html().replace("WAICT fixture", "WAICT f1xture").encode(), ""),
+    "t-script": ("/app.js", (APP_JS + TAMPERED_SUFFIX).encode(), "script"),
+    "t-style": ("/style.css", b"html { --waict-style: evil; }\n", "style"),
+    "t-worker": ("/worker.js", (WORKER_JS + "/* x */\n").encode(), "worker"),
+    "t-sharedworker": ("/shared.js", (SHARED_JS + "/* x */\n").encode(), "sharedworker"),
+    "t-wasm": ("/add.wasm", SUB_WASM, "wasm"),
+    "t-iframe": ("/frame.html", FRAME_HTML.replace("frame</p>", "fr4me</p>").encode(), "iframe"),
+    "t-image": ("/img.png", PNG_1PX_RED, "image"),
+    "t-inline": ("/", index_html(EVIL_INLINE_JS).encode(), "evil-inline"),
+}
+
+#: Markers a fully working fixture page sets (``eval-blocked``: the inline CSP forbids eval).
+ALL_MARKERS = frozenset(
+    {
+        "inline",
+        "script",
+        "script-end",
+        "eval-blocked",
+        "style",
+        "image",
+        "iframe",
+        "worker",
+        "sharedworker",
+        "wasm",
+        "wasm-bytes",
+        "wasm-evil-blocked",
+        "loaded",
+    }
+)
+
+#: What a page without WAICT enforcement shows: no CSP (eval runs), no WebAssembly guard.
+UNGUARDED_MARKERS = (ALL_MARKERS - {"eval-blocked", "wasm-evil-blocked"}) | {"eval", "wasm-evil"}
+
+#: Markers that say the page's script has finished its asynchronous work (one of each pair).
+SETTLED = (
+    ("loaded",),
+    ("worker", "worker-error"),
+    ("sharedworker", "sharedworker-error"),
+    ("wasm", "wasm-error", "wasm-wrong"),
+    ("wasm-evil", "wasm-evil-blocked"),
+)
+
+#: Manifest-level failures: host label -> the detail code the block page must name.
+MANIFEST_FAILURES: dict[str, str] = {
+    "m-badproof": "tree_proof_failed",
+    "m-untrusted": "quorum_not_met",
+    "m-stale": "stale_cosignature",
+    "m-preload": "preload_unsatisfied",
+    "m-tombstone": "tombstone_too_recent",
+    "m-devids": "dev_ids_cooldown",
+}
+
+
+@dataclass
+class Site:
+    host: str
+    files: dict[str, bytes]
+    header: str | None
+    manifest_response: bytes | None = None
+    manifest_gate: bool = False  # the server holds the manifest until released
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Fixture:
+    world: World
+    port: int
+    sites: dict[str, Site]
+    trust: dict[str, Any]
+    preload: bytes
+
+    def origin(self, label: str) -> str:
+        return f"http://{label}.{DOMAIN}:{self.port}"
+
+    def url(self, label: str, path: str = "/") -> str:
+        return self.origin(label) + path
+
+    def origins(self) -> list[str]:
+        return [f"http://{s.host}:{self.port}" for s in self.sites.values()]
+
+
+def _manifest(origin: str, files: Mapping[str, bytes], **extra: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "hashes": {origin + path: h64u(body) for path, body in sorted(files.items())},
+        "wasm_hashes": sorted({h64u(files["/add.wasm"])}),
+        "inline_js_hashes": sorted({h64u(INLINE_JS.encode())}),
+    }
+    obj.update(extra)
+    return obj
+
+
+def build(port: int, now: int) -> Fixture:
+    """Every fixture site, logged in one World at ``now``, for a server on ``port``."""
+    world = World(now=now, ts="ts.waict.test")
+    sites: dict[str, Site] = {}
+    pending: list[tuple[str, bytes, dict[str, Any]]] = []  # (label, line, proof options)
+
+    def host(label: str) -> str:
+        return f"{label}.{DOMAIN}"
+
+    def origin(label: str) -> str:
+        return f"http://{host(label)}:{port}"
+
+    def add(
+        label: str,
+        files: dict[str, bytes],
+        line: bytes | None,
+        header: str | None,
+        **proof_opts: Any,
+    ) -> None:
+        sites[label] = Site(host(label), files, header)
+        if line is not None:
+            pending.append((label, line, proof_opts))
+
+    # valid, slow, report, plain and the tamper cases
+    for label in ("valid", "valid2", "slow"):
+        files = base_files()
+        add(label, files, manifest_line(_manifest(origin(label), files)), HEADER)
+    sites["slow"].manifest_gate = True
+    for label, (path, bad, _marker) in TAMPERS.items():
+        files = base_files()
+        served = dict(files)
+        served[path] = bad
+        if label == "t-inline":
+            files = served  # the document is listed as served; its extra inline code is not
+        line = manifest_line(_manifest(origin(label), files))
+        add(label, served, line, HEADER)
+    files = base_files()
+    report_line = manifest_line(_manifest(origin("report"), files))
+    served = dict(files)
+    served["/app.js"] = (APP_JS + TAMPERED_SUFFIX).encode()
+    add("report", served, report_line, REPORT_HEADER)
+    sites["plain"] = Site(host("plain"), base_files(), None)
+
+    # manifest-level failures
+    for label in ("m-badproof", "m-untrusted", "m-stale"):
+        files = base_files()
+        add(label, files, manifest_line(_manifest(origin(label), files)), HEADER)
+    files = base_files()
+    sites["m-preload"] = Site(
+        host("m-preload"),
+        files,
+        'max-age=0, mode=enforce, manifest="/.well-known/waict-manifest"',
+        manifest_line(_manifest(origin("m-preload"), files)) + b"\n\n",
+    )
+    # a preloaded host that unenrolled an hour ago (cooldown: a day)
+    tomb_host = host("m-tombstone")
+    files = base_files()
+    world.log(tomb_host, manifest_line(_manifest(origin("m-tombstone"), files)), now - 30 * DAY)
+    world.log(tomb_host, None, time_created=now - HOUR)
+    tomb_line = manifest_line({"hashes": {}, "emergency_opt_out": True})
+    sites["m-tombstone"] = Site(tomb_host, files, HEADER)
+    pending.append(("m-tombstone", tomb_line, {"relog": False}))
+    # dev-ids committed an hour ago (cooldown: a day)
+    dev_host = host("m-devids")
+    files = base_files()
+    dev_key = "ed25519:" + b64uencode(bytes(range(32)))
+    earlier_line = manifest_line(_manifest(origin("m-devids"), files, **{"dev-ids": [dev_key]}))
+    world.log(dev_host, earlier_line, time_created=now - HOUR)
+    earlier_proof = world.proof(dev_host, note=world.note({"w1.example": now - HOUR + 60}))
+    current = _manifest(
+        origin("m-devids"),
+        files,
+        **{
+            "dev-ids": [dev_key],
+            "dev-ids-inclusion": {
+                "manifest": earlier_line.decode(),
+                "proof": earlier_proof.to_b64(),
+            },
+        },
+    )
+    add("m-devids", files, manifest_line(current), HEADER)
+
+    # log every pending line first, then make the proofs (one tree for all of them)
+    for label, line, opts in pending:
+        if opts.get("relog", True):
+            world.log(sites[label].host, line)
+    preload_line = json.dumps(
+        {
+            "version": 1,
+            "issued": now - DAY,
+            "expires": now + 14 * DAY,
+            "entries": {
+                host("m-preload"): {"transparency": True, "dev-ids": False},
+                host("m-tombstone"): {"transparency": True, "dev-ids": False},
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+    world.log(PRELOAD_DOMAIN, preload_line)
+    for label, line, _opts in pending:
+        h = sites[label].host
+        note = None
+        if label == "m-untrusted":
+            note = world.note({"w3.example": now - 600})
+        elif label == "m-stale":
+            note = world.note({"w1.example": now - 8 * DAY, "w2.example": now - 9 * DAY})
+        proof = world.proof(h, note=note)
+        if label == "m-badproof":
+            raw = bytearray(proof.tree_proof)
+            raw[-1] ^= 0x01  # flip a bit of the last sibling hash
+            proof = type(proof)(proof.head, bytes(raw), proof.note)
+        sites[label].manifest_response = world.response(line, proof)
+    preload = world.response(preload_line, world.proof(PRELOAD_DOMAIN))
+    trust = world.trust(quorum=1, preload_domain=PRELOAD_DOMAIN)
+    return Fixture(world, port, sites, trust, preload)
+
+
+def trust_json(fixture: Fixture) -> str:
+    return json.dumps(fixture.trust, indent=2) + "\n"
+
+
+def digest_b64(data: bytes) -> str:
+    return b64(sha256(data))
