@@ -44,5 +44,21 @@ class ServerThread:
         self.thread.join(timeout=15)
 
 
-def run_async(coro: Any) -> Any:
-    return asyncio.run(coro)
+def run_async(make_coro: Any) -> Any:
+    """``asyncio.run`` on a fresh thread: safe even when the test session's main thread has
+    an event loop running (the Playwright sync API leaves one there)."""
+
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(make_coro())
+        except BaseException as exc:  # re-raised in the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")

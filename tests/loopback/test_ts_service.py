@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from servers import run_async
 from world import seed_for
 
 from verifier import chain, mpt
@@ -84,7 +85,7 @@ def test_proof_uses_the_last_cosigned_root_while_the_next_batch_waits(tmp_path: 
         assert 1 not in service.trees  # older versions are released
         service.store.close()
 
-    asyncio.run(run())
+    run_async(run)
 
 
 def test_append_without_quorum_times_out_but_is_kept(tmp_path: Path) -> None:
@@ -109,4 +110,4 @@ def test_append_without_quorum_times_out_but_is_kept(tmp_path: Path) -> None:
             await restarted.upload_cosignatures(1, bad.encode())
         restarted.store.close()
 
-    asyncio.run(run())
+    run_async(run)
