@@ -10,10 +10,9 @@ import json
 from typing import Any
 
 import pytest
-from world import DAY, HOUR, World, h64u, manifest_line
+from world import DAY, World, h64u, manifest_line
 
 from verifier import decide
-from verifier.chain import ZERO_HASH
 from verifier.encoding import b64encode
 from verifier.errors import ScenarioError
 from verifier.proof import ChainHeadWithProof
@@ -645,7 +644,3 @@ def test_unusable_scenario_raises_scenario_error(mutate: Any) -> None:
     mutate(scenario)
     with pytest.raises(ScenarioError):
         decide(scenario)
-
-
-def test_zero_hash_constant() -> None:
-    assert bytes(32) == ZERO_HASH and HOUR == 3600
