@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from verifier.trust import parse_trust
+from waict.demo_browser import DemoBrowser, add_demo_browser_options, run_demo_browser
 from waict.keys import load_or_create_seed, public_key_b64
 from waict.preload_tool import build_preload_line, parse_hosts, preload_body_from_state
 from waict.site_common import make_client
@@ -388,6 +389,7 @@ def running(
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     eco = DemoEcosystem(Path(args.workdir).resolve(), Ports.from_base(args.port_base))
+    browser: DemoBrowser | None = None
     try:
         eco.start()
         print()
@@ -405,6 +407,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             print(f"{site.name:24} {eco.url(site):44} {want:28} {got:28} {ok}")
             for p in problems:
                 print(f"    {p}")
+        browser_failures, browser = run_demo_browser(eco, args)
         print()
         print(f"trust: {eco.trust_path}   preload list: {eco.preload_path}")
         print(
@@ -414,7 +417,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         if failures:
             say(f"{failures} site(s) did not give their expected verdict")
         if args.exit:
-            return 1 if failures else 0
+            return 1 if failures or browser_failures else 0
         say("the ecosystem keeps running; Ctrl-C stops it")
         with contextlib.suppress(KeyboardInterrupt):
             while True:
@@ -424,6 +427,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"waict demo: {exc}", file=sys.stderr)
         return 2
     finally:
+        if browser is not None:
+            browser.close()
         eco.stop()
 
 
@@ -454,4 +459,5 @@ def add_demo_parser(subparsers: Subparsers) -> None:
     p.add_argument("--workdir", default="build/demo", help="where state goes (wiped first)")
     p.add_argument("--port-base", type=int, default=8100, help="sites on this port, servers above")
     p.add_argument("--exit", action="store_true", help="stop after checking the sites")
+    add_demo_browser_options(p)
     p.set_defaults(func=_cmd_demo)
