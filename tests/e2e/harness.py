@@ -30,6 +30,10 @@ from server import FixtureServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
+#: The dev-sigs plugin (loaded from source, next to the built extension).
+DEV_SIGS_PLUGIN = REPO_ROOT / "plugins" / "dev-sigs"
+#: The extension's id, pinned by the ``key`` in extension/src/manifest.json.
+EXTENSION_ID = "jjjinacfkghmlcgnadipofmhdmcgflbb"
 SETUP_HINT = "run `bash scripts/setup.sh` from the repository root"
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 QUIET_FLAGS = [
@@ -65,11 +69,13 @@ def load_build_extension() -> Any:
     return module
 
 
-def chromium_args(ext: Path, origins: list[str]) -> list[str]:
+def chromium_args(ext: Path, origins: list[str], extra: tuple[Path, ...] = ()) -> list[str]:
+    """Chromium's flags; ``extra``: more unpacked extensions to load (plugins)."""
+    exts = ",".join(str(e) for e in (ext, *extra))
     return [
         *QUIET_FLAGS,
-        f"--disable-extensions-except={ext}",
-        f"--load-extension={ext}",
+        f"--disable-extensions-except={exts}",
+        f"--load-extension={exts}",
         f"--host-resolver-rules=MAP *.{sites.DOMAIN} 127.0.0.1",
         "--unsafely-treat-insecure-origin-as-secure=" + ",".join(origins),
     ]
@@ -92,10 +98,70 @@ class Browser:
         return self.context.wait_for_event("serviceworker", timeout=30000)
 
     def new_page(self) -> Any:
-        """A new tab, once the extension has gated it (attached its debugger)."""
+        """A new tab, once the extension has gated it (attached its debugger).
+
+        ``chrome.tabs`` may list the new tab a moment after Playwright has it: wait for a
+        tab id that was not there before, and until every tab is gated (else the first
+        navigation can hit the extension's not-gated-yet block rule, ERR_BLOCKED_BY_CLIENT).
+        """
+        before = self.sw.evaluate("chrome.tabs.query({}).then((all) => all.map((t) => t.id))")
         page = self.context.new_page()
-        self.sw.evaluate("waict.whenAllTabsGated()")
+        gated = self.sw.evaluate(
+            """async (before) => {
+                for (let i = 0; i < 400; i++) {
+                    const all = await chrome.tabs.query({});
+                    if (all.some((t) => !before.includes(t.id))) {
+                        const state = await waict.whenAllTabsGated();
+                        if (state.every(([, ok]) => ok)) return true;
+                    }
+                    await new Promise((r) => setTimeout(r, 25));
+                }
+                return false;
+            }""",
+            before,
+        )
+        assert gated, "the extension did not gate the new tab"
         return page
+
+    def tab_id(self, page: Any) -> int:
+        """The extension's tab id of a page (found by its URL)."""
+        tab_id = self.sw.evaluate(
+            """async (url) => {
+                const tab = (await chrome.tabs.query({})).find((t) => t.url === url);
+                return tab ? tab.id : null;
+            }""",
+            page.url,
+        )
+        assert isinstance(tab_id, int), f"no tab shows {page.url}"
+        return tab_id
+
+    def extension_page(self, path: str) -> Any:
+        """A new tab showing one of the extension's own pages (popup.html?tab=..., ...)."""
+        page = self.new_page()
+        page.goto(f"chrome-extension://{self.extension_id}/{path}", wait_until="load")
+        return page
+
+
+@dataclass
+class PluginBrowser(Browser):
+    """A browser with the extension and the dev-sigs plugin (``plugin_id``)."""
+
+    plugin_id: str = ""
+
+    @property
+    def plugin_sw(self) -> Any:
+        return extension_worker(self.context, self.plugin_id)
+
+
+def extension_worker(context: Any, extension_id: str, timeout: float = 30000) -> Any:
+    """The service worker of the extension ``extension_id`` (waits for it to start)."""
+    prefix = f"chrome-extension://{extension_id}/"
+    for worker in context.service_workers:
+        if worker.url.startswith(prefix):
+            return worker
+    return context.wait_for_event(
+        "serviceworker", predicate=lambda w: w.url.startswith(prefix), timeout=timeout
+    )
 
 
 def markers(page: Any) -> set[str]:
@@ -123,5 +189,19 @@ def wait_settled(page: Any, timeout: float = 15000) -> set[str]:
 
 
 def screenshot(page: Any, name: str) -> None:
+    """Save a screenshot of the page to ``test-artifacts/<name>.png``.
+
+    Headless Chromium sometimes draws a freshly opened tab's content twice (a second copy
+    below the first) in the first few hundred milliseconds after the viewport is set, even
+    for a plain ``data:`` page; the DOM holds one copy. So frames are captured until two
+    in a row are identical (at most ~3 s).
+    """
     with contextlib.suppress(Exception):  # an artifact is nice to have, never a failure
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        previous = None
+        for _ in range(20):
+            png = page.screenshot()
+            if png == previous:
+                break
+            previous = png
+            page.wait_for_timeout(150)
+        (ARTIFACTS / f"{name}.png").write_bytes(png)

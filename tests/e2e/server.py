@@ -4,24 +4,38 @@ One ``ThreadingHTTPServer`` serves every site of a :class:`sites.Fixture`: the `
 header picks the site, the path picks the file. Documents (``/`` and ``*.html``) carry the
 site's ``Integrity-Policy-WAICT-v1`` header; the manifest path answers the manifest
 response. A site with ``manifest_gate`` holds its manifest until :meth:`FixtureServer.release`
-is called (the service-worker-kill test). Every request is logged (``requests``).
+is called (the service-worker-kill test). Every request is logged (``requests``); every
+POST (the extension's ``waict-violation`` reports) is recorded with its headers and body
+(``posts``) and answered ``204``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import sites
 
 
+@dataclass(frozen=True)
+class Post:
+    host: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
 class FixtureServer:
     def __init__(self) -> None:
         self.fixture: sites.Fixture | None = None
         self.requests: list[tuple[str, str]] = []
+        self.posts: list[Post] = []
+        self.post_delays: dict[str, float] = {}  # path prefix -> seconds before answering
         self.manifest_requested: dict[str, threading.Event] = {}
         self.gates: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
@@ -35,6 +49,9 @@ class FixtureServer:
 
             def do_GET(self) -> None:
                 server.handle(self)
+
+            def do_POST(self) -> None:
+                server.handle_post(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -68,6 +85,38 @@ class FixtureServer:
         host = f"{label}.{sites.DOMAIN}"
         with self._lock:
             return [path for h, path in self.requests if h == host]
+
+    def posted(self, path_prefix: str) -> list[Post]:
+        with self._lock:
+            return [p for p in self.posts if p.path.startswith(path_prefix)]
+
+    def wait_posts(self, path_prefix: str, count: int = 1, timeout: float = 15) -> list[Post]:
+        """The POSTs to paths starting with ``path_prefix``, once there are ``count``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.posted(path_prefix)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        return self.posted(path_prefix)
+
+    def handle_post(self, req: BaseHTTPRequestHandler) -> None:
+        host = (req.headers.get("Host") or "").split(":")[0].lower()
+        length = int(req.headers.get("Content-Length") or 0)
+        body = req.rfile.read(length) if length > 0 else b""
+        post = Post(host, req.path, {k.lower(): v for k, v in req.headers.items()}, body)
+        with self._lock:
+            self.requests.append((host, req.path))
+            self.posts.append(post)
+            delay = max(
+                (d for prefix, d in self.post_delays.items() if req.path.startswith(prefix)),
+                default=0.0,
+            )
+        if delay:
+            time.sleep(delay)  # a slow endpoint (the page must not wait for it)
+        req.send_response(204)
+        req.send_header("Content-Length", "0")
+        req.end_headers()
 
     def handle(self, req: BaseHTTPRequestHandler) -> None:
         assert self.fixture is not None

@@ -14,7 +14,15 @@ Hosts (all under ``.waict.test``, mapped to 127.0.0.1 by ``--host-resolver-rules
 - ``m-<case>``: manifest-level failures (``MANIFEST_FAILURES``);
 - ``report``: a tampered script, in report mode;
 - ``plain``: no WAICT at all;
-- ``slow``: valid, but its manifest is answered only when the test releases it.
+- ``slow``: valid, but its manifest is answered only when the test releases it;
+- ``sw`` (and ``sw-update``, whose files a test changes): a page that registers a service
+  worker (which imports a script) and starts a shared worker that imports a script;
+  ``t-serviceworker``, ``t-swimport`` and
+  ``t-sharedimport`` serve one of those scripts tampered (``SW_TAMPERS``);
+- ``r-*``: sites that name reporting endpoints (``REPORT_SITES``); their reports go to
+  the fixture server, which records every POST;
+- ``d-*``: sites with developer identities proven a cooldown ago and developer
+  signatures (``DEV_SIG_SITES``), for the dev-sigs plugin.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ from typing import Any
 
 from world import DAY, HOUR, World, b64, h64u, manifest_line
 
-from verifier.crypto import sha256
+from verifier.crypto import ed25519_public_key, ed25519_sign, sha256
+from verifier.devids import dev_sigs_payload
 from verifier.encoding import b64uencode
 
 DOMAIN = "waict.test"
@@ -101,6 +110,55 @@ FRAME_JS = "parent.document.documentElement.setAttribute('data-m-iframe', '1');\
 
 TAMPERED_SUFFIX = "\n/* tampered */ document.documentElement.dataset.mEvil = '1';\n"
 
+# The service-worker page: a service worker that imports a script (its evaluation fails,
+# so register() rejects, when the import is refused) and a shared worker that imports one
+# (it reports whether the import ran).
+SW_APP_JS = (
+    MARK
+    + """mark('script');
+const within = (ms, p) => Promise.race([p, new Promise((r) => setTimeout(() => r('timeout'), ms))]);
+within(6000, navigator.serviceWorker.register('/sw.js')
+  .then(() => navigator.serviceWorker.ready)
+  .then(() => 'serviceworker', () => 'serviceworker-error'))
+  .then((v) => mark(v === 'timeout' ? 'serviceworker-timeout' : v));
+try {
+  const s = new SharedWorker('/shared-imp.js');
+  within(6000, new Promise((resolve) => {
+    s.port.onmessage = (e) => resolve(e.data);
+    s.onerror = () => resolve('sharedimport-error');
+    s.port.start();
+  })).then((v) => mark(v === 'timeout' ? 'sharedimport-timeout' : v));
+} catch (e) { mark('sharedimport-error'); }
+"""
+)
+SW_JS = (
+    "importScripts('/sw-import.js');\n"
+    "self.addEventListener('install', () => self.skipWaiting());\n"
+    "self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()));\n"
+)
+SW_IMPORT_JS = "self.importedOk = true;\n"
+SHARED_IMP_JS = (
+    "let imported = false;\n"
+    "try { importScripts('/shared-import.js'); imported = self.importedOk === true; }\n"
+    "catch (e) { imported = false; }\n"
+    "onconnect = (e) => e.ports[0].postMessage(imported ? 'sharedimport' : "
+    "'sharedimport-blocked');\n"
+)
+SHARED_IMPORT_JS = "self.importedOk = true;\n"
+SW_INDEX_HTML = (
+    "<!doctype html><html><head><meta charset=utf-8><title>WAICT service worker fixture"
+    '</title><script src="/swapp.js"></script></head><body><h1>service worker</h1>'
+    "</body></html>\n"
+)
+
+#: The service-worker page's markers when everything runs.
+SW_MARKERS = frozenset({"script", "serviceworker", "sharedimport"})
+#: Markers that say the service-worker page settled (one of each group).
+SW_SETTLED = (
+    ("serviceworker", "serviceworker-error", "serviceworker-timeout"),
+    ("sharedimport", "sharedimport-blocked", "sharedimport-error", "sharedimport-timeout"),
+)
+
 
 def index_html(extra_inline: str | None = None) -> str:
     evil = f"<script>{extra_inline}</script>" if extra_inline else ""
@@ -144,6 +202,61 @@ def base_files() -> dict[str, bytes]:
         "/shared.js": SHARED_JS.encode(),
         "/add.wasm": ADD_WASM,
     }
+
+
+def sw_files() -> dict[str, bytes]:
+    return {
+        "/": SW_INDEX_HTML.encode(),
+        "/swapp.js": SW_APP_JS.encode(),
+        "/sw.js": SW_JS.encode(),
+        "/sw-import.js": SW_IMPORT_JS.encode(),
+        "/shared-imp.js": SHARED_IMP_JS.encode(),
+        "/shared-import.js": SHARED_IMPORT_JS.encode(),
+        "/add.wasm": ADD_WASM,  # listed in wasm_hashes by every fixture manifest
+    }
+
+
+#: Service-worker tamper cases: host label -> (path served with other bytes, the
+#: markers the page must show).
+SW_TAMPERS: dict[str, tuple[str, frozenset[str]]] = {
+    "t-serviceworker": ("/sw.js", frozenset({"script", "serviceworker-error", "sharedimport"})),
+    "t-swimport": ("/sw-import.js", frozenset({"script", "serviceworker-error", "sharedimport"})),
+    "t-sharedimport": (
+        "/shared-import.js",
+        frozenset({"script", "serviceworker", "sharedimport-blocked"}),
+    ),
+}
+
+#: Sites that name reporting endpoints: label -> (header, what is wrong). Their documents
+#: carry ``Reporting-Endpoints: waict="/reports/<label>", other=...``.
+REPORT_SITES: dict[str, tuple[str, str]] = {
+    "r-report": (
+        'max-age=3600, mode=report, manifest="/.well-known/waict-manifest", endpoints=("waict")',
+        "script",
+    ),
+    "r-enforce": (
+        'max-age=3600, mode=enforce, manifest="/.well-known/waict-manifest", '
+        'endpoints=("waict" "collector")',
+        "script",
+    ),
+    "r-manifest": (
+        'max-age=3600, mode=enforce, manifest="/.well-known/waict-manifest", endpoints=("waict")',
+        "proof",
+    ),
+}
+COLLECTOR = "collector"  # the host label of the absolute reporting endpoint
+
+#: Developer-signature sites: label -> what the dev-sigs plugin must say.
+DEV_SIG_SITES: dict[str, str] = {
+    "d-signed": "approve",
+    "d-badsig": "veto",
+    "d-nosig": "veto",
+}
+#: The developer key of the d-* sites (Ed25519 seed), and its identity.
+DEV_SEED = sha256(b"waict-e2e-developer")
+DEV_ID = "ed25519:" + b64uencode(ed25519_public_key(DEV_SEED))
+#: An extension member the d-* manifests carry (the plugin API returns it).
+EXTENSION_MEMBER = ("x-e2e-note", {"release": "2026.1", "signed": True})
 
 
 #: Tamper cases: host label -> (path served with other bytes, the tampered bytes, the
@@ -322,6 +435,56 @@ def build(port: int, now: int) -> Fixture:
     )
     add("m-devids", files, manifest_line(current), HEADER)
 
+    # the service-worker page, valid and tampered
+    for label in ("sw", "sw-update"):
+        files = sw_files()
+        add(label, files, manifest_line(_manifest(origin(label), files)), HEADER)
+    for label, (path, _markers) in SW_TAMPERS.items():
+        files = sw_files()
+        served = dict(files)
+        served[path] = files[path] + b"/* tampered */\n"
+        add(label, served, manifest_line(_manifest(origin(label), files)), HEADER)
+
+    # reporting: each site names its endpoints in Reporting-Endpoints
+    for label, (header, wrong) in REPORT_SITES.items():
+        files = base_files()
+        served = dict(files)
+        if wrong == "script":
+            served["/app.js"] = (APP_JS + TAMPERED_SUFFIX).encode()
+        add(label, served, manifest_line(_manifest(origin(label), files)), header)
+        sites[label].extra_headers["Reporting-Endpoints"] = (
+            f'waict="/reports/{label}", collector="{origin(COLLECTOR)}/collect/{label}"'
+        )
+    sites[COLLECTOR] = Site(host(COLLECTOR), {}, None)
+
+    # developer signatures: dev-ids announced two days ago (cooled), then signed manifests
+    for label in DEV_SIG_SITES:
+        h = host(label)
+        files = base_files()
+        earlier = manifest_line(_manifest(origin(label), files, **{"dev-ids": [DEV_ID]}))
+        world.log(h, earlier, time_created=now - 2 * DAY)
+        inclusion = world.proof(h, note=world.note({"w1.example": now - 2 * DAY + 60}))
+        members = _manifest(
+            origin(label),
+            files,
+            **{
+                "dev-ids": [DEV_ID],
+                EXTENSION_MEMBER[0]: EXTENSION_MEMBER[1],
+                "dev-ids-inclusion": {"manifest": earlier.decode(), "proof": inclusion.to_b64()},
+            },
+        )
+        payload = dev_sigs_payload(members)
+        if label == "d-signed":
+            members["dev-sigs"] = [
+                {"id": DEV_ID, "sig": b64uencode(ed25519_sign(DEV_SEED, payload))}
+            ]
+        elif label == "d-badsig":
+            wrong_payload = payload.replace(b"2026.1", b"2026.2")
+            members["dev-sigs"] = [
+                {"id": DEV_ID, "sig": b64uencode(ed25519_sign(DEV_SEED, wrong_payload))}
+            ]
+        add(label, files, manifest_line(members), HEADER)
+
     # log every pending line first, then make the proofs (one tree for all of them)
     for label, line, opts in pending:
         if opts.get("relog", True):
@@ -347,7 +510,7 @@ def build(port: int, now: int) -> Fixture:
         elif label == "m-stale":
             note = world.note({"w1.example": now - 8 * DAY, "w2.example": now - 9 * DAY})
         proof = world.proof(h, note=note)
-        if label == "m-badproof":
+        if label in ("m-badproof", "r-manifest"):
             raw = bytearray(proof.tree_proof)
             raw[-1] ^= 0x01  # flip a bit of the last sibling hash
             proof = type(proof)(proof.head, bytes(raw), proof.note)

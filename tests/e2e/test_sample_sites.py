@@ -17,7 +17,6 @@ import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -32,13 +31,6 @@ SETUP_HINT = "run `bash scripts/setup.sh` from the repository root"
 
 #: Known gap, not a wrong expectation: Chromium fetches service-worker scripts in the browser
 #: process, outside the tab's debugger session (extension/README.md, "Not covered yet").
-SERVICE_WORKER_GAP = "the extension does not gate service-worker scripts yet"
-
-
-def _param(name: str) -> Any:
-    if name == "tampered-serviceworker":
-        return pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=SERVICE_WORKER_GAP))
-    return name
 
 
 def free_port_base() -> int:
@@ -77,7 +69,7 @@ def _context(obs: Observation) -> str:
     return f"{obs.final_url}: {describe_observed(obs)} (screenshot {obs.screenshot})"
 
 
-@pytest.mark.parametrize("name", [_param(n) for n in SITES])
+@pytest.mark.parametrize("name", SITES)
 def test_sample_site_in_chromium_with_the_extension(demo_browser: DemoBrowser, name: str) -> None:
     site = demo_browser.eco.sites[name]
     assert site.expected is not None
