@@ -233,9 +233,12 @@ async function recoverTabs() {
   // loads until they are re-gated below).
   const rules = await chrome.declarativeNetRequest.getSessionRules();
   const old = rules.find((r) => r.id === SAFETY_RULE_ID);
-  for (const id of (old && old.condition.excludedTabIds) || []) if (id !== -1) gatedTabs.add(id);
+  const restored = ((old && old.condition.excludedTabIds) || []).filter((id) => id !== -1);
+  for (const id of restored) gatedTabs.add(id);
   const ids = await gateAll();
-  for (const id of [...gatedTabs]) if (!ids.includes(id)) gatedTabs.delete(id);
+  // Forget only restored tabs that are gone: a tab created and gated while gateAll ran is
+  // not in `ids` but must stay exempt (pruning it blocked it forever).
+  for (const id of restored) if (!ids.includes(id) && !tabs.has(id)) gatedTabs.delete(id);
   await updateSafetyRule();
   const restarted = await getSession("started");
   await chrome.storage.session.set({ started: Date.now() });
@@ -1303,11 +1306,20 @@ chrome.webNavigation.onCommitted.addListener(async (d) => {
 });
 
 // A navigation the safety rule blocked (its tab was not gated yet): gate, then retry it.
+const safetyRetries = new Map(); // tab id -> retries after a safety-rule block
+
 chrome.webNavigation.onErrorOccurred.addListener(async (d) => {
   if (d.frameId !== 0 || !/ERR_BLOCKED_BY_CLIENT/.test(d.error) || !/^https?:/.test(d.url)) return;
   const wasGated = gatedTabs.has(d.tabId);
   if (wasGated) return; // blocked by a verdict, not by the safety rule
   if (await gate(d.tabId)) {
+    if (!gatedTabs.has(d.tabId)) {
+      gatedTabs.add(d.tabId); // gated, so it must be exempt from the safety rule
+      await updateSafetyRule();
+    }
+    const tries = (safetyRetries.get(d.tabId) || 0) + 1;
+    safetyRetries.set(d.tabId, tries);
+    if (tries > 3) return; // never loop: the user can reload
     await chrome.tabs.update(d.tabId, { url: d.url });
   }
 });
