@@ -80,6 +80,10 @@ fi
 say "fetching / building the wheels for Pyodide (build/wheels)"
 "$VENV/bin/python" scripts/fetch_wheels.py
 
+# --- sample sites (web/*/public, web/*/tamper) from their one generator ----------------------
+say "generating the sample sites' files (web/generate.py)"
+"$VENV/bin/python" web/generate.py
+
 # --- Chromium and Playwright for the extension's end-to-end tests (tests/e2e) -----------
 # Debian's chromium (never `playwright install`: no browser download host is reachable);
 # the Python driver (playwright) comes from PyPI with the test extras.

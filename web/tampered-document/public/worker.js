@@ -1,2 +1,0 @@
-// A dedicated worker: answers the page once it runs.
-postMessage("ran");

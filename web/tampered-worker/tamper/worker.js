@@ -1,4 +1,0 @@
-// A dedicated worker: answers the page once it runs.
-postMessage("ran");
-
-// tampered after publishing

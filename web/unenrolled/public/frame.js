@@ -1,3 +1,0 @@
-// Runs inside the iframe: marks the frame and tells the parent page.
-document.documentElement.setAttribute("data-waict-frame", "ran");
-parent.postMessage("waict-frame:ran", "*");
