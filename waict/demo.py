@@ -69,6 +69,21 @@ class Ports:
     def from_base(cls, base: int) -> Ports:
         return cls(base, base + 1, base + 2, base + 11)
 
+    @classmethod
+    def free(cls, start: int = 21000) -> Ports:
+        """Ports that are free now on 127.0.0.1 (tests run beside a running demo)."""
+        import socket
+
+        for base in range(start, 60000, 97):
+            try:
+                for offset in (0, 1, 2, 11, 12):
+                    with socket.socket() as s:
+                        s.bind(("127.0.0.1", base + offset))
+            except OSError:
+                continue
+            return cls.from_base(base)
+        raise RuntimeError("no free ports on 127.0.0.1")
+
 
 class ServerProcess:
     """One `waict` server as a child process, started and stopped cleanly."""

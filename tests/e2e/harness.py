@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,9 @@ from typing import Any
 import sites
 from server import FixtureServer
 
+from waict.demo_browser import QUIET_FLAGS
+from waict.demo_browser import chromium_path as demo_chromium_path
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 #: The dev-sigs plugin (loaded from source, next to the built extension).
@@ -35,28 +36,11 @@ DEV_SIGS_PLUGIN = REPO_ROOT / "plugins" / "dev-sigs"
 #: The extension's id, pinned by the ``key`` in extension/src/manifest.json.
 EXTENSION_ID = "jjjinacfkghmlcgnadipofmhdmcgflbb"
 SETUP_HINT = "run `bash scripts/setup.sh` from the repository root"
-CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
-QUIET_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-    "--no-default-browser-check",
-]
 
 
 def chromium_path() -> str | None:
-    env = os.environ.get("WAICT_CHROMIUM")
-    if env:
-        return env
-    for path in CHROMIUM_CANDIDATES:
-        if Path(path).is_file() and os.access(path, os.X_OK):
-            return path
-    return shutil.which("chromium")
+    """Debian's Chromium (or ``$WAICT_CHROMIUM``), found the same way as the demo does."""
+    return demo_chromium_path()
 
 
 def load_build_extension() -> Any:

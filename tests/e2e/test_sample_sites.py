@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,25 +32,13 @@ SETUP_HINT = "run `bash scripts/setup.sh` from the repository root"
 #: process, outside the tab's debugger session (extension/README.md, "Not covered yet").
 
 
-def free_port_base() -> int:
-    for base in range(31000, 60000, 97):
-        try:
-            for offset in (0, 1, 2, 11, 12):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free ports")
-
-
 @pytest.fixture(scope="module")
 def demo_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoBrowser]:
     if chromium_path() is None:
         pytest.fail(f"Chromium is not installed: {SETUP_HINT}", pytrace=False)
     workdir = tmp_path_factory.mktemp("demo-browser")
     with (
-        running(workdir, Ports.from_base(free_port_base())) as eco,
+        running(workdir, Ports.free(31000)) as eco,
         DemoBrowser(eco, headless=True, quiet=True) as browser,
     ):
         yield browser

@@ -5,7 +5,6 @@ and a restart), gives its expected verdict under `waict verify` (the browser's d
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,21 +18,9 @@ WEB = Path(__file__).resolve().parents[2] / "web"
 SITES = sorted(p.parent.name for p in WEB.glob("*/expected.json"))
 
 
-def free_port_base() -> int:
-    for base in range(21000, 60000, 97):
-        try:
-            for offset in (0, 1, 2, 11, 12):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free ports")
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEcosystem]:
-    with running(tmp_path_factory.mktemp("demo"), Ports.from_base(free_port_base())) as eco:
+    with running(tmp_path_factory.mktemp("demo"), Ports.free(21000)) as eco:
         yield eco
 
 
