@@ -34,6 +34,7 @@ from playwright.sync_api import expect
 from world import NOW
 
 from verifier import browser
+from verifier.browser.entry_points import _pattern_matches
 from verifier.devids import dev_sigs_payload
 
 BLOCK_PAGE = re.compile(r"^chrome-extension://[a-p]{32}/block\.html\?")
@@ -122,7 +123,7 @@ def expected_payload(fx: sites.Fixture, label: str) -> str:
     ],
 )
 def test_plugin_origin_patterns(pattern: str, url: str, matches: bool) -> None:
-    assert browser._pattern_matches(pattern, url) is matches
+    assert _pattern_matches(pattern, url) is matches
 
 
 def test_a_registration_is_validated() -> None:
