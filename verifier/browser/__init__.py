@@ -19,27 +19,23 @@ points by name (``extension/src/python.js``: ``from verifier import browser``, t
 The submodules never import this package's ``__init__``; it only re-exports.
 """
 
+from verifier.browser.cache import CACHE_SIZE, PRELOAD_TTL, VERDICT_TTL, clear_cache, has_verdict
 from verifier.browser.entry_points import (
-    CACHE_SIZE,
     EXPLANATIONS,
     MAX_REPORTS_PER_POST,
     PLUGIN_TIMEOUT_DEFAULT_MS,
     PLUGIN_TIMEOUT_MAX_MS,
     PLUGIN_TIMEOUT_MIN_MS,
     PLUGIN_VETO,
-    PRELOAD_TTL,
     REPORT_TYPE,
     REPORTS_MEDIA_TYPE,
-    VERDICT_TTL,
     WASM_MEDIA_TYPE,
     build_reports,
     check_resource,
-    clear_cache,
     explain,
     explain_codes,
     explanations,
     fetch_destination,
-    has_verdict,
     judge_navigation,
     manifest_view,
     plan_navigation,

@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -43,6 +42,12 @@ from urllib.parse import urljoin, urlsplit
 import http_sf
 
 from verifier import urls
+from verifier.browser.cache import (
+    PRELOADS,
+    VERDICTS,
+    Judged,
+    cache_key,
+)
 from verifier.crypto import sha256
 from verifier.csp import inline_csp
 from verifier.decide import INVALID_MANIFEST, ManifestVerdict, evaluate_manifest, resource_verdict
@@ -50,19 +55,11 @@ from verifier.devids import dev_sigs_payload
 from verifier.encoding import b64decode, b64encode, b64uencode
 from verifier.errors import EncodingError, WaictError
 from verifier.header import Policy, parse_policy
-from verifier.preload import PreloadList, usable_preload_list, verify_preload_response
+from verifier.preload import PreloadList, verify_preload_response
 from verifier.proof import ChainHeadWithProof
 from verifier.ratchet import OriginState, apply_header
 from verifier.trust import TrustConfig, parse_trust
 
-#: How long a judged manifest verdict is reused (seconds of the caller's clock). A verdict
-#: depends on ``now`` only through cosignature freshness, tombstone and dev-ids cooldowns,
-#: all measured in hours or days, so reusing one for a minute changes nothing that matters.
-VERDICT_TTL = 60
-#: How many judged verdicts are kept (least recently used first out).
-CACHE_SIZE = 128
-#: How long a verified preload list is reused before it is verified again.
-PRELOAD_TTL = 300
 #: How long a plugin may take to answer before its silence counts as a veto (bounds, ms).
 PLUGIN_TIMEOUT_DEFAULT_MS = 3000
 PLUGIN_TIMEOUT_MIN_MS = 100
@@ -292,23 +289,6 @@ def explanations(request: str) -> str:
     )
 
 
-@dataclass
-class _Judged:
-    verdict: ManifestVerdict
-    now: int
-    origin: str
-
-
-_verdicts: OrderedDict[str, _Judged] = OrderedDict()
-_preload_cache: dict[str, tuple[int, PreloadList | None]] = {}
-
-
-def clear_cache() -> None:
-    """Forget every judged verdict and preload list (tests; a changed trust setting)."""
-    _verdicts.clear()
-    _preload_cache.clear()
-
-
 # --- helpers --------------------------------------------------------------------------
 
 
@@ -350,13 +330,7 @@ def _preload(obj: dict[str, Any], trust: TrustConfig, now: int) -> PreloadList |
     body = _bytes_or_none(obj, "preload")
     if body is None:
         return None
-    key = b64encode(sha256(body + json.dumps(trust.to_json(), sort_keys=True).encode()))
-    cached = _preload_cache.get(key)
-    if cached is not None and 0 <= now - cached[0] < PRELOAD_TTL:
-        return cached[1]
-    plist = usable_preload_list(body, trust, now)
-    _preload_cache[key] = (now, plist)
-    return plist
+    return PRELOADS.usable(body, trust, now)
 
 
 def _state_from_json(value: Any) -> OriginState | None:
@@ -490,17 +464,6 @@ def plan_navigation(request: str) -> str:
     without a header) the navigation is judged without a manifest response.
     """
     return _entry(_plan, request)
-
-
-def _cache_key(parts: list[Any]) -> str:
-    return b64uencode(sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()))
-
-
-def _remember(key: str, judged: _Judged) -> None:
-    _verdicts[key] = judged
-    _verdicts.move_to_end(key)
-    while len(_verdicts) > CACHE_SIZE:
-        _verdicts.popitem(last=False)
 
 
 def _info(
@@ -755,7 +718,7 @@ def _judge(obj: dict[str, Any]) -> dict[str, Any]:
         origin = urls.origin_of(url)
     except WaictError:
         origin = url
-    key = _cache_key(
+    key = cache_key(
         [
             origin,
             eff.header,
@@ -764,10 +727,9 @@ def _judge(obj: dict[str, Any]) -> dict[str, Any]:
             None if plist is None else [plist.issued, plist.expires, sorted(plist.entries)],
         ]
     )
-    cached = _verdicts.get(key)
-    if cached is not None and 0 <= now - cached.now < VERDICT_TTL:
-        verdict = cached.verdict
-        _verdicts.move_to_end(key)
+    fresh = VERDICTS.fresh(key, now)
+    if fresh is not None:
+        verdict = fresh
     else:
         verdict = evaluate_manifest(
             url=url,
@@ -777,7 +739,7 @@ def _judge(obj: dict[str, Any]) -> dict[str, Any]:
             now=now,
             preload_list=plist,
         )
-        _remember(key, _Judged(verdict, now, origin))
+        VERDICTS.remember(key, Judged(verdict, now, origin))
 
     # plugins (design section 6): asked about a valid manifest; their answers are inputs
     asked = _plugins_for(regs, url) if verdict.status == "valid" else []
@@ -797,8 +759,8 @@ def _judge(obj: dict[str, Any]) -> dict[str, Any]:
     if asked:
         assert outcomes is not None
         verdict, plugin_results = _apply_plugins(verdict, asked, outcomes)
-        key = _cache_key([key, plugin_results])
-        _remember(key, _Judged(verdict, now, origin))
+        key = cache_key([key, plugin_results])
+        VERDICTS.remember(key, Judged(verdict, now, origin))
 
     resources = [_check_one(verdict, r) for r in obj.get("resources") or ()]
     document_blocked = any(
@@ -899,7 +861,7 @@ def _check_one(verdict: ManifestVerdict, r: Any) -> dict[str, Any]:
 
 def _check(obj: dict[str, Any]) -> dict[str, Any]:
     key = obj.get("key")
-    judged = _verdicts.get(key) if isinstance(key, str) else None
+    judged = VERDICTS.get(key)
     if judged is None:
         return {"error": "unknown_key", "key": key}
     out = _check_one(judged.verdict, obj)
@@ -918,13 +880,9 @@ def check_resource(request: str) -> str:
     return _entry(_check, request)
 
 
-def has_verdict(key: str) -> bool:
-    return key in _verdicts
-
-
 def _manifest_view(obj: dict[str, Any]) -> dict[str, Any]:
     key = obj.get("key")
-    judged = _verdicts.get(key) if isinstance(key, str) else None
+    judged = VERDICTS.get(key)
     if judged is None:
         return {"error": "unknown_key", "key": key}
     url = obj.get("url")
