@@ -42,6 +42,7 @@ from urllib.parse import urljoin, urlsplit
 import http_sf
 
 from verifier import urls
+from verifier.browser import fields
 from verifier.browser.cache import (
     PRELOADS,
     VERDICTS,
@@ -52,8 +53,8 @@ from verifier.crypto import sha256
 from verifier.csp import inline_csp
 from verifier.decide import INVALID_MANIFEST, ManifestVerdict, evaluate_manifest, resource_verdict
 from verifier.devids import dev_sigs_payload
-from verifier.encoding import b64decode, b64encode, b64uencode
-from verifier.errors import EncodingError, WaictError
+from verifier.encoding import b64encode, b64uencode
+from verifier.errors import WaictError
 from verifier.header import Policy, parse_policy
 from verifier.preload import PreloadList, verify_preload_response
 from verifier.proof import ChainHeadWithProof
@@ -303,31 +304,8 @@ def _entry(fn: Callable[[dict[str, Any]], dict[str, Any]], request: str) -> str:
     return json.dumps(out, separators=(",", ":"))
 
 
-def _bytes_or_none(obj: dict[str, Any], key: str) -> bytes | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    try:
-        return b64decode(value, what=key)
-    except EncodingError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _now(obj: dict[str, Any]) -> int:
-    now = obj.get("now")
-    if now is None:
-        return int(time.time())
-    if isinstance(now, bool) or not isinstance(now, int | float) or now < 0:
-        raise ValueError("now must be unix seconds")
-    return int(now)
-
-
-def _trust(obj: dict[str, Any]) -> TrustConfig:
-    return parse_trust(obj.get("trust"))
-
-
 def _preload(obj: dict[str, Any], trust: TrustConfig, now: int) -> PreloadList | None:
-    body = _bytes_or_none(obj, "preload")
+    body = fields.bytes_or_none(obj, "preload")
     if body is None:
         return None
     return PRELOADS.usable(body, trust, now)
@@ -435,8 +413,8 @@ def _plan(obj: dict[str, Any]) -> dict[str, Any]:
     url = obj["url"]
     if not isinstance(url, str):
         raise ValueError("url must be a string")
-    now = _now(obj)
-    trust = _trust(obj)
+    now = fields.clock(obj)
+    trust = fields.trust_settings(obj)
     eff = _effective(obj, now)
     try:
         host = urls.tree_host(url)
@@ -707,10 +685,10 @@ def _judge(obj: dict[str, Any]) -> dict[str, Any]:
     url = obj["url"]
     if not isinstance(url, str):
         raise ValueError("url must be a string")
-    now = _now(obj)
-    trust = _trust(obj)
+    now = fields.clock(obj)
+    trust = fields.trust_settings(obj)
     eff = _effective(obj, now)
-    response = _bytes_or_none(obj, "manifest_response")
+    response = fields.bytes_or_none(obj, "manifest_response")
     plist = _preload(obj, trust, now)
     regs = _registrations(obj)
     outcomes = _plugin_outcomes(obj)
@@ -855,7 +833,7 @@ def _check_one(verdict: ManifestVerdict, r: Any) -> dict[str, Any]:
     url, destination = r.get("url"), r.get("destination")
     if not isinstance(url, str) or not isinstance(destination, str):
         raise ValueError("a resource needs url and destination strings")
-    body = _bytes_or_none(r, "body") or b""
+    body = fields.bytes_or_none(r, "body") or b""
     return resource_verdict(verdict, url, destination, body)
 
 
@@ -940,7 +918,7 @@ def plugin_registration(request: str) -> str:
 
 
 def _validate_settings(obj: dict[str, Any]) -> dict[str, Any]:
-    now = _now(obj)
+    now = fields.clock(obj)
     try:
         trust = parse_trust(obj.get("trust"))
     except WaictError as exc:
@@ -961,7 +939,7 @@ def _validate_settings(obj: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "field": "preload", "error": "unknown preload list source"}
     summary = None
     try:
-        body = _bytes_or_none(obj, "preload")
+        body = fields.bytes_or_none(obj, "preload")
     except ValueError as exc:
         return {"ok": False, "field": "preload", "error": f"preload list: {exc}"}
     if source != "none" and body is not None:
