@@ -35,14 +35,14 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import http_sf
 
 from verifier import urls
-from verifier.browser import fields
+from verifier.browser import effective_header, fields
 from verifier.browser.cache import (
     PRELOADS,
     VERDICTS,
@@ -55,10 +55,8 @@ from verifier.decide import INVALID_MANIFEST, ManifestVerdict, evaluate_manifest
 from verifier.devids import dev_sigs_payload
 from verifier.encoding import b64encode, b64uencode
 from verifier.errors import WaictError
-from verifier.header import Policy, parse_policy
 from verifier.preload import PreloadList, verify_preload_response
 from verifier.proof import ChainHeadWithProof
-from verifier.ratchet import OriginState, apply_header
 from verifier.trust import TrustConfig, parse_trust
 
 #: How long a plugin may take to answer before its silence counts as a veto (bounds, ms).
@@ -311,101 +309,6 @@ def _preload(obj: dict[str, Any], trust: TrustConfig, now: int) -> PreloadList |
     return PRELOADS.usable(body, trust, now)
 
 
-def _state_from_json(value: Any) -> OriginState | None:
-    if not isinstance(value, dict):
-        return None
-    try:
-        return OriginState(
-            mode=str(value["mode"]),
-            manifest=str(value["manifest"]),
-            endpoints=tuple(str(e) for e in value.get("endpoints", ())),
-            expiry=int(value["expiry"]),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None  # unusable stored state is dropped, as if it had expired
-
-
-def _state_to_json(state: OriginState | None) -> dict[str, Any] | None:
-    if state is None:
-        return None
-    return {
-        "mode": state.mode,
-        "manifest": state.manifest,
-        "endpoints": list(state.endpoints),
-        "expiry": state.expiry,
-    }
-
-
-def _sf_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _policy_header(policy: Policy) -> str:
-    """Serialise a policy back into an ``Integrity-Policy-WAICT-v1`` value."""
-    parts = [
-        f"max-age={policy.max_age}",
-        f"mode={policy.mode}",
-        f"manifest={_sf_string(policy.manifest)}",
-    ]
-    if policy.endpoints:
-        parts.append("endpoints=(" + " ".join(_sf_string(e) for e in policy.endpoints) + ")")
-    if policy.blocked_destinations is not None:
-        parts.append("blocked-destinations=(" + " ".join(policy.blocked_destinations) + ")")
-    return ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class _Effective:
-    """The header the navigation is judged with, after the ratchet."""
-
-    header: str | None
-    policy: Policy | None
-    state: OriginState | None  # the state to store after this navigation
-
-
-def _effective(obj: dict[str, Any], now: int) -> _Effective:
-    """Apply the ratchet (:mod:`verifier.ratchet`) to the navigation's header.
-
-    - a valid header: judged as sent, except that the mode is the ratcheted state's (a
-      ``report`` header cannot downgrade a live ``enforce`` state);
-    - no valid header but a live state: judged as if the stored policy had been sent
-      (its manifest URL, mode and endpoints, the remaining max-age);
-    - neither: no header.
-    """
-    raw = obj.get("header")
-    if raw is not None and not isinstance(raw, str):
-        raise ValueError("header must be null or a string")
-    try:
-        policy = parse_policy(raw) if raw is not None else None
-    except WaictError:
-        policy = None
-    state = _state_from_json(obj.get("origin_state"))
-    after = apply_header(state, policy, now)
-    if policy is not None:
-        if after is not None and after.mode != policy.mode:
-            ratcheted = Policy(
-                policy.max_age,
-                after.mode,
-                policy.manifest,
-                policy.preload,
-                policy.endpoints,
-                policy.blocked_destinations,
-            )
-            return _Effective(_policy_header(ratcheted), ratcheted, after)
-        return _Effective(raw, policy, after)
-    if after is not None:
-        stored = Policy(
-            max(after.expiry - now, 0), after.mode, after.manifest, False, after.endpoints
-        )
-        return _Effective(_policy_header(stored), stored, after)
-    return _Effective(None, None, None)
-
-
-def _manifest_url(url: str, policy: Policy) -> str:
-    """The absolute manifest URL: the header's value, relative to the document's origin."""
-    return urljoin(urls.origin_of(url) + "/", policy.manifest)
-
-
 # --- entry points ---------------------------------------------------------------------
 
 
@@ -415,14 +318,16 @@ def _plan(obj: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("url must be a string")
     now = fields.clock(obj)
     trust = fields.trust_settings(obj)
-    eff = _effective(obj, now)
+    eff = effective_header.effective(obj, now)
     try:
         host = urls.tree_host(url)
     except WaictError:
         return {"gated": False, "manifest_url": None, "preloaded": False}
     plist = _preload(obj, trust, now)
     preloaded = plist is not None and plist.lookup(host) is not None
-    manifest_url = _manifest_url(url, eff.policy) if eff.policy is not None else None
+    manifest_url = (
+        effective_header.manifest_url(url, eff.policy) if eff.policy is not None else None
+    )
     return {
         "gated": eff.policy is not None or preloaded,
         "manifest_url": manifest_url,
@@ -454,7 +359,7 @@ def _info(
         out.update(
             mode=policy.mode,
             max_age=policy.max_age,
-            manifest_url=_manifest_url(url, policy),
+            manifest_url=effective_header.manifest_url(url, policy),
             endpoints=list(policy.endpoints),
             v1=policy.is_v1,
         )
@@ -645,7 +550,7 @@ def _view(verdict: ManifestVerdict, url: str, key: str | None) -> dict[str, Any]
     members = manifest.members
     out.update(
         manifest_hash=b64uencode(sha256(manifest.line)),
-        manifest_url=_manifest_url(url, verdict.policy) if verdict.policy else None,
+        manifest_url=effective_header.manifest_url(url, verdict.policy) if verdict.policy else None,
         mode=verdict.policy.mode if verdict.policy else None,
         ts=verdict.proven.ts_domain if verdict.proven else None,
         extension_members=manifest.extension_members,
@@ -687,7 +592,7 @@ def _judge(obj: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("url must be a string")
     now = fields.clock(obj)
     trust = fields.trust_settings(obj)
-    eff = _effective(obj, now)
+    eff = effective_header.effective(obj, now)
     response = fields.bytes_or_none(obj, "manifest_response")
     plist = _preload(obj, trust, now)
     regs = _registrations(obj)
@@ -788,7 +693,7 @@ def _judge(obj: dict[str, Any]) -> dict[str, Any]:
         "gated": verdict.status in ("valid", "invalid"),
         "enforcing": verdict.enforcing,
         "badge": status,
-        "origin_state": _state_to_json(eff.state),
+        "origin_state": effective_header.state_to_json(eff.state),
         "csp": csp,
         "csp_header": (
             "Content-Security-Policy"
