@@ -34,7 +34,7 @@ from playwright.sync_api import expect
 from world import NOW
 
 from verifier import browser
-from verifier.browser.entry_points import _pattern_matches
+from verifier.browser.plugins import _pattern_matches
 from verifier.devids import dev_sigs_payload
 
 BLOCK_PAGE = re.compile(r"^chrome-extension://[a-p]{32}/block\.html\?")

@@ -23,10 +23,6 @@ from verifier.browser.cache import CACHE_SIZE, PRELOAD_TTL, VERDICT_TTL, clear_c
 from verifier.browser.entry_points import (
     EXPLANATIONS,
     MAX_REPORTS_PER_POST,
-    PLUGIN_TIMEOUT_DEFAULT_MS,
-    PLUGIN_TIMEOUT_MAX_MS,
-    PLUGIN_TIMEOUT_MIN_MS,
-    PLUGIN_VETO,
     REPORT_TYPE,
     REPORTS_MEDIA_TYPE,
     WASM_MEDIA_TYPE,
@@ -41,6 +37,12 @@ from verifier.browser.entry_points import (
     plan_navigation,
     plugin_registration,
     validate_settings,
+)
+from verifier.browser.plugins import (
+    PLUGIN_TIMEOUT_DEFAULT_MS,
+    PLUGIN_TIMEOUT_MAX_MS,
+    PLUGIN_TIMEOUT_MIN_MS,
+    PLUGIN_VETO,
 )
 
 __all__ = [
