@@ -21,14 +21,12 @@ The submodules never import this package's ``__init__``; it only re-exports.
 
 from verifier.browser.cache import CACHE_SIZE, PRELOAD_TTL, VERDICT_TTL, clear_cache, has_verdict
 from verifier.browser.entry_points import (
-    EXPLANATIONS,
     MAX_REPORTS_PER_POST,
     REPORT_TYPE,
     REPORTS_MEDIA_TYPE,
     WASM_MEDIA_TYPE,
     build_reports,
     check_resource,
-    explain,
     explain_codes,
     explanations,
     fetch_destination,
@@ -38,6 +36,7 @@ from verifier.browser.entry_points import (
     plugin_registration,
     validate_settings,
 )
+from verifier.browser.plain_words import EXPLANATIONS, explain
 from verifier.browser.plugins import (
     PLUGIN_TIMEOUT_DEFAULT_MS,
     PLUGIN_TIMEOUT_MAX_MS,
