@@ -20,11 +20,8 @@ The submodules never import this package's ``__init__``; it only re-exports.
 """
 
 from verifier.browser.cache import CACHE_SIZE, PRELOAD_TTL, VERDICT_TTL, clear_cache, has_verdict
+from verifier.browser.destinations import WASM_MEDIA_TYPE
 from verifier.browser.entry_points import (
-    MAX_REPORTS_PER_POST,
-    REPORT_TYPE,
-    REPORTS_MEDIA_TYPE,
-    WASM_MEDIA_TYPE,
     build_reports,
     check_resource,
     explain_codes,
@@ -43,6 +40,7 @@ from verifier.browser.plugins import (
     PLUGIN_TIMEOUT_MIN_MS,
     PLUGIN_VETO,
 )
+from verifier.browser.reports import MAX_REPORTS_PER_POST, REPORT_TYPE, REPORTS_MEDIA_TYPE
 
 __all__ = [
     "CACHE_SIZE",

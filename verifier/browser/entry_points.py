@@ -32,15 +32,19 @@ caller can fail closed.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urljoin, urlsplit
-
-import http_sf
 
 from verifier import urls
-from verifier.browser import effective_header, fields, plain_words, plugins
+from verifier.browser import (
+    destinations,
+    effective_header,
+    fields,
+    plain_words,
+    plugins,
+    reports,
+    settings,
+)
 from verifier.browser.cache import (
     PRELOADS,
     VERDICTS,
@@ -52,9 +56,9 @@ from verifier.csp import inline_csp
 from verifier.decide import ManifestVerdict, evaluate_manifest, resource_verdict
 from verifier.encoding import b64encode, b64uencode
 from verifier.errors import WaictError
-from verifier.preload import PreloadList, verify_preload_response
+from verifier.preload import PreloadList
 from verifier.proof import ChainHeadWithProof
-from verifier.trust import TrustConfig, parse_trust
+from verifier.trust import TrustConfig
 
 
 def explain_codes(request: str) -> str:
@@ -422,65 +426,6 @@ def plugin_registration(request: str) -> str:
 # --- settings ---------------------------------------------------------------------------
 
 
-def _validate_settings(obj: dict[str, Any]) -> dict[str, Any]:
-    now = fields.clock(obj)
-    try:
-        trust = parse_trust(obj.get("trust"))
-    except WaictError as exc:
-        return {"ok": False, "field": "trust", "error": str(exc)}
-    warnings: list[str] = []
-    if not trust.transparency_services:
-        warnings.append(
-            "no transparency service is trusted: every WAICT site that proves its code "
-            "with a transparency log will be blocked"
-        )
-    if len(trust.witnesses) < trust.quorum:
-        warnings.append(
-            f"the quorum ({trust.quorum}) is larger than the number of trusted witnesses "
-            f"({len(trust.witnesses)}): no proof can be accepted"
-        )
-    source = obj.get("preload_source", "upload")
-    if source not in ("upload", "default", "none"):
-        return {"ok": False, "field": "preload", "error": "unknown preload list source"}
-    summary = None
-    try:
-        body = fields.bytes_or_none(obj, "preload")
-    except ValueError as exc:
-        return {"ok": False, "field": "preload", "error": f"preload list: {exc}"}
-    if source != "none" and body is not None:
-        problem = None
-        try:
-            plist = verify_preload_response(body, trust, now)
-        except WaictError as exc:
-            problem = f"the preload list does not verify under these trust settings: {exc}"
-        else:
-            if plist.stale(now):
-                problem = (
-                    f"the preload list is stale (issued {plist.issued}, expires "
-                    f"{plist.expires}): a stale list is not enforced; get a fresh one"
-                )
-            summary = {
-                "issued": plist.issued,
-                "expires": plist.expires,
-                "hosts": sorted(plist.entries),
-                "domain": trust.preload_domain,
-            }
-        if problem is not None:
-            if source == "upload":
-                return {"ok": False, "field": "preload", "error": problem}
-            warnings.append(f"the bundled preload list will not be used: {problem}")
-            summary = None
-    elif source == "upload":
-        return {"ok": False, "field": "preload", "error": "choose a preload.waict file"}
-    return {
-        "ok": True,
-        "trust": trust.to_json(),
-        "preload_source": source,
-        "preload": summary,
-        "warnings": warnings,
-    }
-
-
 def validate_settings(request: str) -> str:
     """Check the options page's settings before anything is saved.
 
@@ -493,96 +438,10 @@ def validate_settings(request: str) -> str:
     :func:`verifier.preload.verify_preload_response` with the new trust settings (and must
     not be stale); a bundled list that does not verify is only a warning.
     """
-    return _entry(_validate_settings, request)
+    return _entry(settings.validate, request)
 
 
 # --- reports ----------------------------------------------------------------------------
-
-REPORT_TYPE = "waict-violation"
-REPORTS_MEDIA_TYPE = "application/reports+json"
-MAX_REPORTS_PER_POST = 100
-
-
-def _reporting_endpoints(value: Any, document_url: str) -> dict[str, str]:
-    """``Reporting-Endpoints`` (an RFC 9651 dictionary of name -> URL string) resolved
-    against the document's URL; members that are not strings or not http(s) URLs are
-    ignored (Reporting API)."""
-    if not isinstance(value, str) or not value:
-        return {}
-    try:
-        parsed = http_sf.parse(value.encode("ascii"), tltype="dictionary")
-    except Exception:  # an unparseable header names no endpoint
-        return {}
-    if not isinstance(parsed, dict):
-        return {}
-    out: dict[str, str] = {}
-    for name, member in parsed.items():
-        bare = member[0] if isinstance(member, tuple) else member
-        if not isinstance(bare, str) or isinstance(bare, http_sf.Token):
-            continue
-        target = urljoin(document_url, bare)
-        if urlsplit(target).scheme in ("http", "https"):
-            out[str(name)] = target
-    return out
-
-
-def _reports(obj: dict[str, Any]) -> dict[str, Any]:
-    document_url = obj.get("document_url")
-    if not isinstance(document_url, str):
-        raise ValueError("document_url must be a string")
-    names = obj.get("endpoints") or []
-    if not isinstance(names, list):
-        raise ValueError("endpoints must be a list of names")
-    resolved = _reporting_endpoints(obj.get("reporting_endpoints"), document_url)
-    now_ms = obj.get("now_ms")
-    if isinstance(now_ms, bool) or not isinstance(now_ms, int | float):
-        now_ms = int(time.time() * 1000)
-    user_agent = obj.get("user_agent") if isinstance(obj.get("user_agent"), str) else ""
-    reports: list[dict[str, Any]] = []
-    for v in obj.get("violations") or []:
-        if not isinstance(v, dict) or not isinstance(v.get("url"), str):
-            continue
-        when = v.get("time_ms")
-        age = int(now_ms - when) if isinstance(when, int | float) else 0
-        reports.append(
-            {
-                "type": REPORT_TYPE,
-                "age": max(age, 0),
-                "url": document_url,
-                "user_agent": user_agent,
-                "body": {
-                    "documentURL": document_url,
-                    "blockedURL": v["url"],
-                    "destination": str(v.get("destination") or ""),
-                    "reportOnly": bool(v.get("report_only")),
-                    "reason": v.get("reason"),
-                    "detail": v.get("detail"),
-                },
-            }
-        )
-    posts: list[dict[str, Any]] = []
-    unresolved: list[str] = []
-    seen: set[str] = set()
-    for name in names:
-        target = resolved.get(name) if isinstance(name, str) else None
-        if target is None:
-            unresolved.append(str(name))
-            continue
-        if target in seen or not reports:
-            continue
-        seen.add(target)
-        for i in range(0, len(reports), MAX_REPORTS_PER_POST):
-            posts.append(
-                {
-                    "endpoint": name,
-                    "url": target,
-                    "content_type": REPORTS_MEDIA_TYPE,
-                    "body": json.dumps(
-                        reports[i : i + MAX_REPORTS_PER_POST], separators=(",", ":")
-                    ),
-                }
-            )
-    return {"posts": posts, "unresolved": unresolved, "count": len(reports)}
 
 
 def build_reports(request: str) -> str:
@@ -600,92 +459,10 @@ def build_reports(request: str) -> str:
     A name that ``Reporting-Endpoints`` does not define gets nothing (as in the Reporting
     API); two names for one URL get one POST.
     """
-    return _entry(_reports, request)
+    return _entry(reports.build, request)
 
 
 # --- destinations ---------------------------------------------------------------------
-
-#: ``Sec-Fetch-Dest`` values that name a destination as they are.
-_SEC_FETCH_DESTS = frozenset(
-    (
-        "audio",
-        "audioworklet",
-        "document",
-        "embed",
-        "font",
-        "frame",
-        "iframe",
-        "image",
-        "json",
-        "manifest",
-        "object",
-        "paintworklet",
-        "report",
-        "script",
-        "serviceworker",
-        "sharedworker",
-        "style",
-        "track",
-        "video",
-        "worker",
-        "xslt",
-    )
-)
-
-#: CDP ``Network.ResourceType`` -> destination, used only when ``Sec-Fetch-Dest`` is absent.
-#: ``Other`` and unknown types map to ``script``: the strictest active destination, so an
-#: unknown request of a WAICT page fails closed unless its URL is in the manifest.
-_RESOURCE_TYPES = {
-    "Document": "document",
-    "Stylesheet": "style",
-    "Image": "image",
-    "Media": "video",
-    "Font": "font",
-    "Script": "script",
-    "TextTrack": "track",
-    "XHR": "",
-    "Fetch": "",
-    "Prefetch": "",
-    "EventSource": "",
-    "WebSocket": "",
-    "Manifest": "manifest",
-    "SignedExchange": "",
-    "Ping": "report",
-    "CSPViolationReport": "report",
-    "Preflight": "",
-    "FedCM": "",
-}
-
-WASM_MEDIA_TYPE = "application/wasm"
-
-
-def _destination(obj: dict[str, Any]) -> dict[str, Any]:
-    sec = obj.get("sec_fetch_dest")
-    rtype = obj.get("resource_type")
-    ctype = obj.get("content_type") or ""
-    main = bool(obj.get("main_frame"))
-    media = ctype.split(";", 1)[0].strip().lower() if isinstance(ctype, str) else ""
-    if isinstance(sec, str) and sec:
-        sec = sec.lower()
-        if sec == "empty":
-            dest = ""
-        elif sec in _SEC_FETCH_DESTS:
-            dest = sec
-        else:
-            dest = "script"  # a destination this code does not know: strictest
-        source = "sec-fetch-dest"
-    elif rtype == "Document":
-        dest = "document" if main else "iframe"
-        source = "resource-type"
-    elif obj.get("worker_script") in ("serviceworker", "sharedworker"):
-        dest = str(obj["worker_script"])  # the main script of a worker we attached to
-        source = "worker-target"
-    else:
-        dest = _RESOURCE_TYPES.get(str(rtype), "script")
-        source = "resource-type"
-    if dest == "" and media == WASM_MEDIA_TYPE:
-        dest = "wasm"  # bytes meant for WebAssembly (compileStreaming demands this type)
-    return {"destination": dest, "source": source}
 
 
 def fetch_destination(request: str) -> str:
@@ -704,4 +481,4 @@ def fetch_destination(request: str) -> str:
       for the main frame and ``iframe`` otherwise; ``Other`` and unknown types are
       ``script``, the strictest choice.
     """
-    return _entry(_destination, request)
+    return _entry(destinations.destination, request)
