@@ -17,7 +17,7 @@ import sites
 from world import DAY, NOW
 
 from verifier import browser, decide
-from verifier.browser import entry_points
+from verifier.browser import navigation
 from verifier.crypto import backend_by_name
 from verifier.crypto.webcrypto import WebCryptoBackend, needs_reference
 
@@ -272,13 +272,13 @@ def test_report_upgrades_to_enforce_at_once(fx: sites.Fixture) -> None:
 
 def test_a_judged_manifest_is_reused(fx: sites.Fixture, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real = entry_points.evaluate_manifest
+    real = navigation.evaluate_manifest
 
     def counting(**kw: Any) -> Any:
         calls.append(kw["url"])
         return real(**kw)
 
-    monkeypatch.setattr(entry_points, "evaluate_manifest", counting)
+    monkeypatch.setattr(navigation, "evaluate_manifest", counting)
     first = judge(fx, "valid")
     second = judge(fx, "valid", now=NOW + 5)
     assert first["key"] == second["key"] and len(calls) == 1
