@@ -60,7 +60,7 @@ chrome.debugger.onEvent.addListener((src, method, params) => {
       onScriptPaused(src, params);
       break;
     case "Page.frameAttached":
-      state.worker.frameParents.set(params.frameId, params.parentFrameId);
+      state.worker.parentByFrame.set(params.frameId, params.parentFrameId);
       break;
     case "Target.attachedToTarget":
       onAttached(src, params);
@@ -96,7 +96,7 @@ globalThis.waict = {
   startup,
   gatedTabs: state.session.gatedTabs,
   pluginLog: state.worker.pluginLog,
-  workerTargets: state.session.workerTargets,
+  workerTargets: state.session.workerByTarget,
   async whenAllTabsGated() {
     await startup;
     const all = await chrome.tabs.query({});

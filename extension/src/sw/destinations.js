@@ -6,30 +6,30 @@ import * as py from "../python.js";
 import { state } from "./state.js";
 import { headerValue } from "./util.js";
 
-const { secFetchDest, destWaiters } = state.worker;
+const { secFetchDestByRequest, destWaiterByRequest } = state.worker;
 
 // Network.requestWillBeSentExtraInfo
 export function onExtraInfo(params) {
   const h = params.headers || {};
   const dest = h["Sec-Fetch-Dest"] || h["sec-fetch-dest"];
   if (dest) {
-    secFetchDest.set(params.requestId, dest);
-    const w = destWaiters.get(params.requestId);
+    secFetchDestByRequest.set(params.requestId, dest);
+    const w = destWaiterByRequest.get(params.requestId);
     if (w) w(dest);
-    if (secFetchDest.size > 5000) secFetchDest.delete(secFetchDest.keys().next().value);
+    if (secFetchDestByRequest.size > 5000) secFetchDestByRequest.delete(secFetchDestByRequest.keys().next().value);
   }
 }
 
 export async function destinationOf(p, isMainFrame, workerScript = null) {
-  let sec = secFetchDest.get(p.networkId);
+  let sec = secFetchDestByRequest.get(p.networkId);
   if (sec === undefined && p.networkId) {
     sec = await new Promise((resolve) => {
-      destWaiters.set(p.networkId, resolve);
+      destWaiterByRequest.set(p.networkId, resolve);
       setTimeout(() => resolve(undefined), 150);
     });
-    destWaiters.delete(p.networkId);
+    destWaiterByRequest.delete(p.networkId);
   }
-  secFetchDest.delete(p.networkId);
+  secFetchDestByRequest.delete(p.networkId);
   const out = await py.call("fetch_destination", {
     sec_fetch_dest: sec || null,
     resource_type: p.resourceType,

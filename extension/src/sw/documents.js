@@ -117,14 +117,14 @@ export async function onDocument(src, t, p) {
     csp: out.csp,
     csp_header: out.csp_header,
   };
-  state.session.verdicts.set(key, brief);
+  state.session.verdictByKey.set(key, brief);
   // persist before anything of the document can run
   const { resources: _r, ...inputsNoDoc } = inputs;
   await chrome.storage.session.set({ [keys.session.verdict(key)]: brief, [keys.session.inputs(key)]: inputsNoDoc });
   if (out.origin_state) await chrome.storage.local.set({ [stateKey]: out.origin_state });
   else await chrome.storage.local.remove(stateKey);
   await setFrameKey(src.tabId, p.frameId, key, isMain);
-  if (isMain || !state.session.originKeys.has(origin)) await setOriginKey(origin, key);
+  if (isMain || !state.session.keyByOrigin.has(origin)) await setOriginKey(origin, key);
   await updateCspRule(origin, out.csp ? { header: out.csp_header, value: out.csp } : null);
   const doc = out.resources[0];
   // reports of this navigation go to the endpoints its (ratcheted) header names

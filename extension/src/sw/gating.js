@@ -7,7 +7,7 @@ import { PROTOCOL, FETCH_PATTERNS, send } from "./cdp.js";
 import { updateSafetyRule, safetyRuleExemptions } from "./rules.js";
 import { registerGuard } from "./guard.js";
 
-const { tabGating, safetyRetries } = state.worker;
+const { gatingByTab, safetyRetriesByTab } = state.worker;
 const { gatedTabs } = state.session;
 
 export async function enableSession(t) {
@@ -33,7 +33,7 @@ async function doGate(tabId) {
     // Our own session from before a service-worker restart is still attached: use it.
     if (!/already attached/i.test(msg)) {
       log("cannot gate tab", tabId, msg);
-      tabGating.delete(tabId);
+      gatingByTab.delete(tabId);
       if (gatedTabs.delete(tabId)) await updateSafetyRule();
       return false;
     }
@@ -42,7 +42,7 @@ async function doGate(tabId) {
     await enableSession(t);
   } catch (e) {
     log("cannot enable interception on tab", tabId, String(e));
-    tabGating.delete(tabId);
+    gatingByTab.delete(tabId);
     if (gatedTabs.delete(tabId)) await updateSafetyRule();
     return false;
   }
@@ -52,8 +52,8 @@ async function doGate(tabId) {
 }
 
 export function gate(tabId) {
-  if (!tabGating.has(tabId)) tabGating.set(tabId, doGate(tabId));
-  return tabGating.get(tabId);
+  if (!gatingByTab.has(tabId)) gatingByTab.set(tabId, doGate(tabId));
+  return gatingByTab.get(tabId);
 }
 
 async function gateAll() {
@@ -73,7 +73,7 @@ export async function recoverTabs() {
   const ids = await gateAll();
   // Forget only restored tabs that are gone: a tab created and gated while gateAll ran is
   // not in `ids` but must stay exempt (pruning it blocked it forever).
-  for (const id of restored) if (!ids.includes(id) && !tabGating.has(id)) gatedTabs.delete(id);
+  for (const id of restored) if (!ids.includes(id) && !gatingByTab.has(id)) gatedTabs.delete(id);
   await updateSafetyRule();
   const restarted = await getSession(keys.session.started);
   await chrome.storage.session.set({ [keys.session.started]: Date.now() });
@@ -95,7 +95,7 @@ export function onDetach(src, reason) {
   }
   if (src.tabId === undefined) return;
   log("detached from tab", src.tabId, reason);
-  tabGating.delete(src.tabId);
+  gatingByTab.delete(src.tabId);
   gatedTabs.delete(src.tabId);
   updateSafetyRule().then(() => {
     if (reason !== "target_closed") gate(src.tabId);
@@ -104,7 +104,7 @@ export function onDetach(src, reason) {
 
 // chrome.tabs.onRemoved
 export function onTabRemoved(tabId) {
-  tabGating.delete(tabId);
+  gatingByTab.delete(tabId);
   if (gatedTabs.delete(tabId)) updateSafetyRule();
   chrome.storage.session.remove([keys.session.tab(tabId), keys.session.top(tabId)]);
 }
@@ -125,8 +125,8 @@ export async function onNavigationError(d) {
       gatedTabs.add(d.tabId); // gated, so it must be exempt from the safety rule
       await updateSafetyRule();
     }
-    const tries = (safetyRetries.get(d.tabId) || 0) + 1;
-    safetyRetries.set(d.tabId, tries);
+    const tries = (safetyRetriesByTab.get(d.tabId) || 0) + 1;
+    safetyRetriesByTab.set(d.tabId, tries);
     if (tries > 3) return; // never loop: the user can reload
     await chrome.tabs.update(d.tabId, { url: d.url });
   }

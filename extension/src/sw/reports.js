@@ -8,19 +8,19 @@ import { state, log } from "./state.js";
 const REPORT_DELAY_MS = 1000; // a navigation's reports are sent 1 s after its last violation
 const REPORT_MAX_DELAY_MS = 4000; // ... and at most 4 s after its first one
 
-const { reportBatches, reportBatchByKey, stats } = state.worker;
+const { reportBatchByNavigation, reportBatchByKey, stats } = state.worker;
 
 export function startReports(tabId, key, doc) {
   const id = `${tabId}|${key}`;
-  const old = reportBatches.get(id);
+  const old = reportBatchByNavigation.get(id);
   if (old) sendBatch(old); // a new navigation: the previous one's reports go now
   const batch = { id, key, ...doc, items: [], timer: null, first: 0 };
-  reportBatches.set(id, batch);
+  reportBatchByNavigation.set(id, batch);
   reportBatchByKey.set(key, batch);
 }
 
 export function queueReport(tabId, key, item) {
-  const batch = reportBatches.get(`${tabId}|${key}`) || reportBatchByKey.get(key);
+  const batch = reportBatchByNavigation.get(`${tabId}|${key}`) || reportBatchByKey.get(key);
   if (!batch || !batch.endpoints || !batch.endpoints.length) return;
   const now = Date.now();
   batch.items.push({
@@ -38,7 +38,7 @@ export function queueReport(tabId, key, item) {
 }
 
 export function flushReports(tabId, key) {
-  const batch = reportBatches.get(`${tabId}|${key}`);
+  const batch = reportBatchByNavigation.get(`${tabId}|${key}`);
   if (batch) sendBatch(batch);
 }
 

@@ -15,28 +15,28 @@
 // - chrome.storage.local (keys in `keys.local`) is persisted across browser restarts and
 //   has no in-memory copy: it is read at each use.
 //
-// | field                              | keyed by                 | lives                 | persisted as                              |
-// |------------------------------------|--------------------------|-----------------------|-------------------------------------------|
-// | worker.stats                       | counter name             | this worker instance  | -                                         |
-// | worker.logs                        | (last 300 lines)         | this worker instance  | -                                         |
-// | worker.violations                  | (last 200)               | this worker instance  | - (per tab: session `tab:<tabId>`)        |
-// | worker.pluginLog                   | (last 100 answers)       | this worker instance  | -                                         |
-// | worker.defaults                    | -                        | until settings change | - (files trust.json, preload.waict)       |
-// | worker.guardSource                 | -                        | this worker instance  | - (file wasm_guard.js + session token)    |
-// | worker.tabGating                   | per tab: tabId           | until the tab detaches| -                                         |
-// | worker.safetyRetries               | per tab: tabId           | this worker instance  | -                                         |
-// | worker.frameParents                | per frame: frameId       | this worker instance  | -                                         |
-// | worker.secFetchDest                | per request: networkId   | until its response    | -                                         |
-// | worker.destWaiters                 | per request: networkId   | until its response    | -                                         |
-// | worker.reportBatches               | per navigation: tab|key  | until the next one    | -                                         |
-// | worker.reportBatchByKey            | per verdict key          | until the next one    | -                                         |
-// | worker.attachedWorkers             | per shared-worker target | until it detaches     | -                                         |
-// | session.gatedTabs                  | per tab: tabId           | browser session       | safety rule's excludedTabIds (DNR session)|
-// | session.frameKeys                  | per frame: frameId       | browser session       | `frame:<frameId>` (+ `top:<tabId>`)       |
-// | session.verdicts                   | per verdict key          | browser session       | `verdict:<key>` (+ `inputs:<key>`)        |
-// | session.originKeys                 | per origin               | browser session       | `okey:<origin>`                           |
-// | session.workerTargets              | per worker target id     | browser session       | `worker:<targetId>`                       |
-// | session.workerSessions             | per worker session id    | browser session       | `wsession:<sessionId>`                    |
+// | field                          | per               | lives                 | persisted as                        |
+// |--------------------------------|-------------------|-----------------------|-------------------------------------|
+// | worker.stats                   | counter           | this instance         | -                                   |
+// | worker.logs                    | (last 300)        | this instance         | -                                   |
+// | worker.violations              | (last 200)        | this instance         | - (a tab's: session `tab:<tabId>`)  |
+// | worker.pluginLog               | (last 100)        | this instance         | -                                   |
+// | worker.defaults                | -                 | until settings change | - (files trust.json, preload.waict) |
+// | worker.guardSource             | -                 | this instance         | - (wasm_guard.js + `guardToken`)    |
+// | worker.gatingByTab             | tab               | until tab detaches    | -                                   |
+// | worker.safetyRetriesByTab      | tab               | this instance         | -                                   |
+// | worker.parentByFrame           | frame             | this instance         | -                                   |
+// | worker.secFetchDestByRequest   | request           | until its response    | -                                   |
+// | worker.destWaiterByRequest     | request           | until its response    | -                                   |
+// | worker.reportBatchByNavigation | tab + verdict key | until next navigation | - (unsent reports are lost)         |
+// | worker.reportBatchByKey        | verdict key       | until next navigation | -                                   |
+// | worker.attachedWorkers         | shared worker     | until it detaches     | -                                   |
+// | session.gatedTabs              | tab               | browser session       | safety rule excludedTabIds          |
+// | session.keyByFrame             | frame             | browser session       | `frame:<frameId>`, `top:<tabId>`    |
+// | session.verdictByKey           | verdict key       | browser session       | `verdict:<key>`, `inputs:<key>`     |
+// | session.keyByOrigin            | origin            | browser session       | `okey:<origin>`                     |
+// | session.workerByTarget         | worker target     | browser session       | `worker:<targetId>`                 |
+// | session.workerBySession        | worker session    | browser session       | `wsession:<sessionId>`              |
 //
 // Stored only (no in-memory copy):
 // - chrome.storage.session: `started` (a worker of this browser session ran before),
@@ -63,15 +63,15 @@ export const state = {
     defaults: null, // {trust, preload} shipped in the extension (null: read again)
     guardSource: null, // wasm_guard.js with this browser session's token
     // per tab
-    tabGating: new Map(), // tabId -> Promise<boolean> (gated?)
-    safetyRetries: new Map(), // tabId -> retries after a safety-rule block
+    gatingByTab: new Map(), // tabId -> Promise<boolean> (gated?)
+    safetyRetriesByTab: new Map(), // tabId -> retries after a safety-rule block
     // per frame
-    frameParents: new Map(), // frameId -> parentFrameId (from Page.frameAttached)
+    parentByFrame: new Map(), // frameId -> parentFrameId (from Page.frameAttached)
     // per request
-    secFetchDest: new Map(), // networkId -> Sec-Fetch-Dest
-    destWaiters: new Map(), // networkId -> resolve
+    secFetchDestByRequest: new Map(), // networkId -> Sec-Fetch-Dest
+    destWaiterByRequest: new Map(), // networkId -> resolve
     // per navigation (see reports.js)
-    reportBatches: new Map(), // `${tabId}|${key}` -> batch
+    reportBatchByNavigation: new Map(), // `${tabId}|${key}` -> batch
     reportBatchByKey: new Map(), // key -> latest batch (workers without a tab)
     // per shared-worker target
     attachedWorkers: new Set(), // shared worker target ids this instance attached to
@@ -79,11 +79,11 @@ export const state = {
   // --- caches of browser-session state (chrome.storage.session, DNR session rule) -------
   session: {
     gatedTabs: new Set(), // tabIds exempt from the safety rule (its excludedTabIds)
-    frameKeys: new Map(), // frameId -> verdict key ("none" when not gated)  `frame:<frameId>`
-    verdicts: new Map(), // key -> {gated, enforcing, badge, ...} (small summary)  `verdict:<key>`
-    originKeys: new Map(), // origin -> the verdict key of its latest navigation  `okey:<origin>`
-    workerTargets: new Map(), // worker target id -> {origin, kind, url, targetId}  `worker:<targetId>`
-    workerSessions: new Map(), // service worker session id -> {origin, kind, url}  `wsession:<sessionId>`
+    keyByFrame: new Map(), // frameId -> verdict key ("none" when not gated)  `frame:<frameId>`
+    verdictByKey: new Map(), // key -> {gated, enforcing, badge, ...} (small summary)  `verdict:<key>`
+    keyByOrigin: new Map(), // origin -> the verdict key of its latest navigation  `okey:<origin>`
+    workerByTarget: new Map(), // worker target id -> {origin, kind, url, targetId}  `worker:<targetId>`
+    workerBySession: new Map(), // service worker session id -> {origin, kind, url}  `wsession:<sessionId>`
   },
 };
 

@@ -6,10 +6,10 @@ import * as py from "../python.js";
 import { state, keys, getSession } from "./state.js";
 import { nowSeconds } from "./util.js";
 
-const { frameKeys, verdicts, originKeys, workerTargets, workerSessions } = state.session;
+const { keyByFrame, verdictByKey, keyByOrigin, workerByTarget, workerBySession } = state.session;
 
 export async function setFrameKey(tabId, frameId, key, isMain) {
-  frameKeys.set(frameId, key);
+  keyByFrame.set(frameId, key);
   const entries = { [keys.session.frame(frameId)]: key };
   if (isMain) entries[keys.session.top(tabId)] = key;
   await chrome.storage.session.set(entries);
@@ -18,13 +18,13 @@ export async function setFrameKey(tabId, frameId, key, isMain) {
 export async function frameKey(tabId, frameId) {
   let f = frameId;
   for (let depth = 0; f && depth < 16; depth++) {
-    if (frameKeys.has(f)) return frameKeys.get(f);
+    if (keyByFrame.has(f)) return keyByFrame.get(f);
     const stored = await getSession(keys.session.frame(f));
     if (stored) {
-      frameKeys.set(f, stored);
+      keyByFrame.set(f, stored);
       return stored;
     }
-    f = state.worker.frameParents.get(f);
+    f = state.worker.parentByFrame.get(f);
   }
   const top = await getSession(keys.session.top(tabId));
   return top || null;
@@ -33,29 +33,29 @@ export async function frameKey(tabId, frameId) {
 // Parent frames come from Page.frameAttached events (Page.getFrameTree would wait for the
 // paused navigation). Unknown after a restart: frameKey() then falls back to the tab's top.
 export function parentOf(frameId) {
-  return state.worker.frameParents.get(frameId) || null;
+  return state.worker.parentByFrame.get(frameId) || null;
 }
 
 export async function summary(key) {
-  if (verdicts.has(key)) return verdicts.get(key);
+  if (verdictByKey.has(key)) return verdictByKey.get(key);
   const stored = await getSession(keys.session.verdict(key));
-  if (stored) verdicts.set(key, stored);
+  if (stored) verdictByKey.set(key, stored);
   return stored || null;
 }
 
 // The verdict key of an origin's latest navigation (workers are judged against it).
 export async function setOriginKey(origin, key) {
-  originKeys.set(origin, key);
+  keyByOrigin.set(origin, key);
   await chrome.storage.session.set({ [keys.session.originKey(origin)]: key });
 }
 
 // "none": the origin is not WAICT's business; "no_verdict": it is (a live ratchet state)
 // but nothing was judged for it in this browser session: fail closed.
 export async function originKey(origin) {
-  if (originKeys.has(origin)) return originKeys.get(origin);
+  if (keyByOrigin.has(origin)) return keyByOrigin.get(origin);
   const stored = await getSession(keys.session.originKey(origin));
   if (stored) {
-    originKeys.set(origin, stored);
+    keyByOrigin.set(origin, stored);
     return stored;
   }
   const stateKey = keys.local.origin(origin);
@@ -71,30 +71,30 @@ export async function rememberWorker(targetId, url, kind) {
     origin = null;
   }
   const w = { origin, kind, url, targetId };
-  workerTargets.set(targetId, w);
+  workerByTarget.set(targetId, w);
   await chrome.storage.session.set({ [keys.session.worker(targetId)]: w });
   return w;
 }
 
 export async function workerOf(id) {
   if (!id) return null;
-  if (workerTargets.has(id)) return workerTargets.get(id);
-  if (frameKeys.has(id)) return null;
+  if (workerByTarget.has(id)) return workerByTarget.get(id);
+  if (keyByFrame.has(id)) return null;
   const stored = await getSession(keys.session.worker(id));
-  if (stored) workerTargets.set(id, stored);
+  if (stored) workerByTarget.set(id, stored);
   return stored || null;
 }
 
 export async function rememberWorkerSession(sessionId, w) {
-  workerSessions.set(sessionId, w);
+  workerBySession.set(sessionId, w);
   await chrome.storage.session.set({ [keys.session.workerSession(sessionId)]: w });
 }
 
 export async function workerOfSession(sessionId) {
   if (!sessionId) return null;
-  if (workerSessions.has(sessionId)) return workerSessions.get(sessionId);
+  if (workerBySession.has(sessionId)) return workerBySession.get(sessionId);
   const stored = await getSession(keys.session.workerSession(sessionId));
-  if (stored) workerSessions.set(sessionId, stored);
+  if (stored) workerBySession.set(sessionId, stored);
   return stored || null;
 }
 
