@@ -1,0 +1,217 @@
+// Document responses (main frames and iframes): header + stored ratchet state + preload
+// list -> plan (Python); the manifest is fetched here; plugins asked; judge (Python);
+// the verdict persisted; then continue (inline CSP and WebAssembly policy added) or the
+// block page + fail.
+
+import * as py from "../python.js";
+import { state, keys } from "./state.js";
+import { send, responseBody, fail, cont } from "./cdp.js";
+import { bytesToB64, headerValue, nowSeconds } from "./util.js";
+import { settings } from "./settings.js";
+import {
+  frameKey, setFrameKey, parentOf, summary, setOriginKey, checkResource,
+} from "./verdicts.js";
+import { destinationOf } from "./destinations.js";
+import { updateCspRule, ruleCsp } from "./rules.js";
+import { guardToken, guardHeader } from "./guard.js";
+import { pluginRegistrations, askPlugins } from "./plugins.js";
+import { recordViolation, noteViolation, setTabStatus, showBlockPage } from "./status.js";
+import { startReports, queueReport, flushReports } from "./reports.js";
+
+const HEADER_NAME = "integrity-policy-waict-v1";
+const MANIFEST_TIMEOUT_MS = 20000;
+
+const { stats } = state.worker;
+
+async function fetchManifest(url) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), MANIFEST_TIMEOUT_MS);
+  try {
+    const r = await fetch(url, { credentials: "omit", cache: "no-store", signal: ctl.signal });
+    if (!r.ok) return null;
+    return bytesToB64(new Uint8Array(await r.arrayBuffer()));
+  } catch (e) {
+    return null; // unavailable: judged as manifest_unavailable
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function onDocument(src, t, p) {
+  stats.navigations++;
+  const url = p.request.url;
+  const destination = await destinationOf(p, !parentOf(p.frameId));
+  const isMain = destination === "document";
+  // 1. an iframe is first a resource of its parent document
+  if (!isMain) {
+    const parentKey = await frameKey(src.tabId, parentOf(p.frameId));
+    const pv = parentKey && parentKey !== "none" ? await summary(parentKey) : null;
+    if (pv && pv.gated) {
+      const body = await responseBody(t, p.requestId);
+      const res = await checkResource(parentKey, url, destination, body);
+      stats.checked++;
+      if (res.reason) {
+        const item = { url, destination, reason: res.reason, allowed: res.allowed };
+        recordViolation(src.tabId, item);
+        await noteViolation(src.tabId, url, destination, res, pv);
+        queueReport(src.tabId, parentKey, { ...item, detail: pv.detail || null, report_only: res.allowed });
+      }
+      if (!res.allowed) {
+        stats.blocked++;
+        await fail(t, p.requestId);
+        return;
+      }
+    }
+  }
+  // 2. the document's own policy
+  if (!/^https?:/.test(url)) {
+    await setFrameKey(src.tabId, p.frameId, "none", isMain);
+    await cont(t, p.requestId);
+    return;
+  }
+  const origin = new URL(url).origin;
+  const header = headerValue(p.responseHeaders, HEADER_NAME);
+  const { trust, preload } = await settings();
+  const stateKey = keys.local.origin(origin);
+  const originState = (await chrome.storage.local.get(stateKey))[stateKey] || null;
+  const now = nowSeconds();
+  const base = { url, header, now, trust, preload, origin_state: originState };
+  const plan = await py.call("plan_navigation", base);
+  if (plan.error) throw new Error(`plan_navigation: ${plan.error}`);
+  if (!plan.gated) {
+    await setFrameKey(src.tabId, p.frameId, "none", isMain);
+    if (isMain) await setOriginKey(origin, "none");
+    await continueDocument(t, p, origin, null);
+    if (isMain) await setTabStatus(src.tabId, { badge: "none", url });
+    return;
+  }
+  const manifest = plan.manifest_url ? await fetchManifest(plan.manifest_url) : null;
+  const body = await responseBody(t, p.requestId);
+  const inputs = {
+    ...base,
+    manifest_response: manifest,
+    resources: [{ url, destination: "document", body }],
+    registrations: await pluginRegistrations(),
+    plugins: null,
+  };
+  let out = await py.call("judge_navigation", inputs);
+  if (out.error) throw new Error(`judge_navigation: ${out.error}`);
+  if (out.navigation === "pending") {
+    // registered plugins approve or veto the manifest; their answers are Python's inputs
+    inputs.plugins = await askPlugins(out.ask_plugins, out.plugin_view, { url, tabId: src.tabId, frameId: p.frameId, isMain });
+    out = await py.call("judge_navigation", inputs);
+    if (out.error) throw new Error(`judge_navigation: ${out.error}`);
+  }
+  if (out.navigation !== "allow" && out.navigation !== "block") {
+    throw new Error(`judge_navigation: unexpected navigation ${out.navigation}`); // fail closed
+  }
+  const key = out.key;
+  const brief = {
+    gated: out.gated,
+    enforcing: out.enforcing,
+    badge: out.badge,
+    origin,
+    status: out.manifest.status,
+    reason: out.manifest.reason,
+    detail: out.manifest.detail,
+    csp: out.csp,
+    csp_header: out.csp_header,
+  };
+  state.session.verdictByKey.set(key, brief);
+  // persist before anything of the document can run
+  const { resources: _r, ...inputsNoDoc } = inputs;
+  await chrome.storage.session.set({ [keys.session.verdict(key)]: brief, [keys.session.inputs(key)]: inputsNoDoc });
+  if (out.origin_state) await chrome.storage.local.set({ [stateKey]: out.origin_state });
+  else await chrome.storage.local.remove(stateKey);
+  await setFrameKey(src.tabId, p.frameId, key, isMain);
+  if (isMain || !state.session.keyByOrigin.has(origin)) await setOriginKey(origin, key);
+  await updateCspRule(origin, out.csp ? { header: out.csp_header, value: out.csp } : null);
+  const doc = out.resources[0];
+  // reports of this navigation go to the endpoints its (ratcheted) header names
+  startReports(src.tabId, key, {
+    document_url: url,
+    endpoints: (out.info && out.info.endpoints) || [],
+    reporting_endpoints: headerValue(p.responseHeaders, "reporting-endpoints"),
+  });
+  if (doc && doc.reason) {
+    const item = { url, destination: "document", reason: doc.reason, allowed: doc.allowed };
+    recordViolation(src.tabId, item);
+    queueReport(src.tabId, key, { ...item, detail: out.manifest.detail, report_only: doc.allowed });
+  }
+  if (isMain) {
+    await setTabStatus(src.tabId, {
+      badge: out.badge,
+      url,
+      manifest: out.manifest,
+      info: out.info,
+      block: out.block,
+      document: doc,
+      key,
+      judged: now,
+      violations: doc && doc.reason ? [{ url, destination: "document", reason: doc.reason, detail: out.manifest.detail, allowed: doc.allowed }] : [],
+    });
+  }
+  if (out.navigation === "block") {
+    stats.blocked++;
+    // Navigate the tab to the block page first: that cancels the paused navigation, so
+    // Chromium's own error page never commits (failing first showed it, and a screenshot
+    // taken during the swap rendered the block page twice). Then fail the request anyway.
+    if (isMain) await showBlockPage(src.tabId, url, out);
+    await fail(t, p.requestId);
+    flushReports(src.tabId, key);
+    return;
+  }
+  await continueDocument(
+    t, p, origin, out.csp ? { header: out.csp_header, value: out.csp } : null, body, out.wasm,
+  );
+}
+
+// Continue a document response, with the inline CSP of its verdict (if any) and without a
+// stale CSP that our declarativeNetRequest rule added from an earlier verdict.
+async function continueDocument(t, p, origin, csp, body = null, wasm = null) {
+  const stale = await ruleCsp(origin);
+  const token = await guardToken();
+  const headers = [];
+  let changed = false;
+  for (const h of p.responseHeaders || []) {
+    const name = h.name.toLowerCase();
+    if (name === "server-timing" && h.value.includes(`waict-${token}`)) {
+      changed = true; // a forged guard policy: dropped
+      continue;
+    }
+    if (stale && name === stale.header.toLowerCase()) {
+      if (h.value === stale.value) {
+        changed = true;
+        continue;
+      }
+      if (h.value.endsWith(`, ${stale.value}`)) {
+        headers.push({ name: h.name, value: h.value.slice(0, -(stale.value.length + 2)) });
+        changed = true;
+        continue;
+      }
+    }
+    headers.push(h);
+  }
+  if (csp) {
+    headers.push({ name: csp.header, value: csp.value });
+    changed = true;
+  }
+  const guard = guardHeader(token, wasm);
+  if (guard) {
+    headers.push(guard);
+    changed = true;
+  }
+  if (!changed) {
+    await cont(t, p.requestId);
+    return;
+  }
+  // Fetch.continueResponse changes the headers the page sees but not the policies Chromium
+  // already parsed from them (CSP included): fulfil with the very same body instead.
+  await send(t, "Fetch.fulfillRequest", {
+    requestId: p.requestId,
+    responseCode: p.responseStatusCode,
+    responsePhrase: p.responseStatusText || undefined,
+    responseHeaders: headers,
+    body: body === null ? await responseBody(t, p.requestId) : body,
+  });
+}

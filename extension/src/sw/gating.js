@@ -1,0 +1,133 @@
+// Gating tabs: every tab is attached with chrome.debugger and its responses are paused
+// (CDP Fetch); until then the safety rule blocks its requests. Start-up recovery after a
+// service-worker restart.
+
+import { state, keys, log, getSession } from "./state.js";
+import { PROTOCOL, FETCH_PATTERNS, send } from "./cdp.js";
+import { updateSafetyRule, safetyRuleExemptions } from "./rules.js";
+import { registerGuard } from "./guard.js";
+
+const { gatingByTab, safetyRetriesByTab } = state.worker;
+const { gatedTabs } = state.session;
+
+export async function enableSession(t) {
+  await registerGuard(t).catch((e) => log("guard not registered", String(e)));
+  await send(t, "Network.enable", {});
+  await send(t, "Network.setCacheDisabled", { cacheDisabled: true });
+  await send(t, "Network.setBypassServiceWorker", { bypass: true }).catch(() => {});
+  await send(t, "Page.enable", {}).catch(() => {});
+  await send(t, "Fetch.enable", { patterns: FETCH_PATTERNS });
+  await send(t, "Target.setAutoAttach", {
+    autoAttach: true,
+    waitForDebuggerOnStart: true,
+    flatten: true,
+  });
+}
+
+async function doGate(tabId) {
+  const t = { tabId };
+  try {
+    await chrome.debugger.attach(t, PROTOCOL);
+  } catch (e) {
+    const msg = String(e && e.message ? e.message : e);
+    // Our own session from before a service-worker restart is still attached: use it.
+    if (!/already attached/i.test(msg)) {
+      log("cannot gate tab", tabId, msg);
+      gatingByTab.delete(tabId);
+      if (gatedTabs.delete(tabId)) await updateSafetyRule();
+      return false;
+    }
+  }
+  try {
+    await enableSession(t);
+  } catch (e) {
+    log("cannot enable interception on tab", tabId, String(e));
+    gatingByTab.delete(tabId);
+    if (gatedTabs.delete(tabId)) await updateSafetyRule();
+    return false;
+  }
+  gatedTabs.add(tabId);
+  await updateSafetyRule();
+  return true;
+}
+
+export function gate(tabId) {
+  if (!gatingByTab.has(tabId)) gatingByTab.set(tabId, doGate(tabId));
+  return gatingByTab.get(tabId);
+}
+
+async function gateAll() {
+  const all = await chrome.tabs.query({});
+  await Promise.all(all.map((t) => gate(t.id)));
+  return all.map((t) => t.id);
+}
+
+// Tabs that were mid-navigation when this worker (re)started may hold responses paused by
+// an earlier instance: reload them so every response is judged by this one.
+export async function recoverTabs() {
+  // The session rule outlives this worker and so do our debugger sessions: the tabs it
+  // exempts are still gated. Keep them exempt (resetting the rule would block their
+  // loads until they are re-gated below).
+  const restored = await safetyRuleExemptions();
+  for (const id of restored) gatedTabs.add(id);
+  const ids = await gateAll();
+  // Forget only restored tabs that are gone: a tab created and gated while gateAll ran is
+  // not in `ids` but must stay exempt (pruning it blocked it forever).
+  for (const id of restored) if (!ids.includes(id) && !gatingByTab.has(id)) gatedTabs.delete(id);
+  await updateSafetyRule();
+  const restarted = await getSession(keys.session.started);
+  await chrome.storage.session.set({ [keys.session.started]: Date.now() });
+  if (!restarted) return;
+  for (const id of ids) {
+    const tab = await chrome.tabs.get(id).catch(() => null);
+    if (tab && tab.status === "loading" && gatedTabs.has(id) && /^https?:/.test(tab.url || tab.pendingUrl || "")) {
+      log("reloading tab", id, "after a service-worker restart");
+      send({ tabId: id }, "Page.reload", { ignoreCache: true }).catch(() => {});
+    }
+  }
+}
+
+// chrome.debugger.onDetach
+export function onDetach(src, reason) {
+  if (src.targetId !== undefined) {
+    state.worker.attachedWorkers.delete(src.targetId);
+    return;
+  }
+  if (src.tabId === undefined) return;
+  log("detached from tab", src.tabId, reason);
+  gatingByTab.delete(src.tabId);
+  gatedTabs.delete(src.tabId);
+  updateSafetyRule().then(() => {
+    if (reason !== "target_closed") gate(src.tabId);
+  });
+}
+
+// chrome.tabs.onRemoved
+export function onTabRemoved(tabId) {
+  gatingByTab.delete(tabId);
+  if (gatedTabs.delete(tabId)) updateSafetyRule();
+  chrome.storage.session.remove([keys.session.tab(tabId), keys.session.top(tabId)]);
+}
+
+// chrome.tabs.onUpdated
+export function onTabUpdated(tabId, info) {
+  if (info.url && /^https?:/.test(info.url) && !gatedTabs.has(tabId)) gate(tabId);
+}
+
+// chrome.webNavigation.onErrorOccurred: a navigation the safety rule blocked (its tab was
+// not gated yet): gate, then retry it.
+export async function onNavigationError(d) {
+  if (d.frameId !== 0 || !/ERR_BLOCKED_BY_CLIENT/.test(d.error) || !/^https?:/.test(d.url)) return;
+  const wasGated = gatedTabs.has(d.tabId);
+  if (wasGated) return; // blocked by a verdict, not by the safety rule
+  if (await gate(d.tabId)) {
+    if (!gatedTabs.has(d.tabId)) {
+      gatedTabs.add(d.tabId); // gated, so it must be exempt from the safety rule
+      await updateSafetyRule();
+    }
+    const tries = (safetyRetriesByTab.get(d.tabId) || 0) + 1;
+    safetyRetriesByTab.set(d.tabId, tries);
+    if (tries > 3) return; // never loop: the user can reload
+    await chrome.tabs.update(d.tabId, { url: d.url });
+  }
+}

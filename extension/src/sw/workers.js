@@ -1,0 +1,196 @@
+// Auto-attached targets (iframes in other processes, workers), shared workers (attached by
+// target id while their main script is paused) and service workers (their scripts checked
+// on the network and again before they run).
+
+import { state, log } from "./state.js";
+import { PROTOCOL, FETCH_PATTERNS, target, send } from "./cdp.js";
+import { utf8ToB64 } from "./util.js";
+import {
+  originKey, summary, checkResource, rememberWorker, rememberWorkerSession, workerOfSession,
+} from "./verdicts.js";
+import { enableSession } from "./gating.js";
+import { recordViolation } from "./status.js";
+import { queueReport } from "./reports.js";
+
+const SHARED_WORKER_WAIT_MS = 1000; // how long to look for a shared worker's target
+
+const { stats, attachedWorkers } = state.worker;
+
+// A shared worker is not auto-attached to any tab; its main script is fetched through the
+// page's session. While that response is paused, the worker's target exists: attach to it
+// (chrome.debugger, by target id) and enable Fetch, so everything it fetches afterwards
+// (importScripts, its own fetches) is paused and checked like the page's responses.
+// Returns false when a worker target for that script was expected but not gated.
+export async function gateSharedWorker(url, expected) {
+  const deadline = Date.now() + (expected ? SHARED_WORKER_WAIT_MS : 0);
+  for (;;) {
+    const all = await chrome.debugger.getTargets();
+    // (Chromium reuses a shared worker's target when the worker is started again with the
+    // same script and name, and keeps our session on it: then Fetch is enabled again.)
+    const found = all.filter((x) => x.type === "worker" && x.url === url && x.tabId === undefined && !/^Service Worker /.test(x.title || ""));
+    if (found.length) {
+      let ok = true;
+      for (const x of found) ok = (await attachWorkerTarget(x.id, url)) && ok;
+      return ok;
+    }
+    if (Date.now() >= deadline) return !expected;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function attachWorkerTarget(targetId, url) {
+  const t = { targetId };
+  if (attachedWorkers.has(targetId)) {
+    try {
+      await send(t, "Fetch.enable", { patterns: FETCH_PATTERNS });
+      // a worker restarted under an attached session waits for the debugger: resume it
+      // (answered only once it runs, so not awaited)
+      send(t, "Runtime.runIfWaitingForDebugger", {}).catch(() => {});
+      return true;
+    } catch (e) {
+      attachedWorkers.delete(targetId); // our session is gone: attach again
+    }
+  }
+  try {
+    await chrome.debugger.attach(t, PROTOCOL);
+  } catch (e) {
+    if (!/already attached/i.test(String(e && e.message ? e.message : e))) {
+      log("cannot attach to shared worker", url, String(e));
+      return false;
+    }
+  }
+  attachedWorkers.add(targetId);
+  await rememberWorker(targetId, url, "sharedworker");
+  try {
+    await send(t, "Fetch.enable", { patterns: FETCH_PATTERNS });
+  } catch (e) {
+    log("cannot intercept shared worker", url, String(e));
+    return false;
+  }
+  send(t, "Network.enable", {}).catch(() => {});
+  send(t, "Network.setCacheDisabled", { cacheDisabled: true }).catch(() => {});
+  // our session from before a restart of this worker may still hold the target: a worker
+  // started again under it waits for the debugger (answered only once it runs)
+  send(t, "Runtime.runIfWaitingForDebugger", {}).catch(() => {});
+  stats.workersGated++;
+  return true;
+}
+
+// Target.attachedToTarget (auto-attach of a tab's session)
+export async function onAttached(src, params) {
+  const t = { tabId: src.tabId, sessionId: params.sessionId };
+  const info = params.targetInfo;
+  const type = info.type;
+  try {
+    if (type === "iframe" || type === "page") {
+      await enableSession(t);
+    } else if (type === "worker") {
+      // Dedicated workers load through their parent's network session (already gated).
+      await send(t, "Target.setAutoAttach", { autoAttach: true, waitForDebuggerOnStart: true, flatten: true }).catch(() => {});
+    } else if (type === "service_worker") {
+      try {
+        await gateServiceWorker(t, info);
+      } catch (e) {
+        // fail closed: a WAICT origin's service worker we cannot gate is never resumed,
+        // and removed (left paused, it would run once our session detaches)
+        log("service worker not gated, removed:", info.url, String(e));
+        await refuseScript({ origin: new URL(info.url).origin }).catch(() => {});
+        return;
+      }
+    }
+  } catch (e) {
+    log("could not gate", type, info.url, String(e));
+  }
+  await send(t, "Runtime.runIfWaitingForDebugger", {}).catch(() => {});
+}
+
+// A service worker of a WAICT origin, auto-attached to a tab's session and waiting for
+// the debugger: its main script is fetched only after this point (measured), so Fetch
+// enabled now pauses it, and every script it imports, in this session. Only Fetch.enable
+// is awaited: the worker's other domains answer only once it runs (they would wait forever
+// here), so they are sent without waiting, before the worker is resumed.
+async function gateServiceWorker(t, info) {
+  let origin = null;
+  try {
+    origin = new URL(info.url).origin;
+  } catch (e) {
+    return;
+  }
+  if (!/^https?:/.test(origin) || (await originKey(origin)) === "none") return;
+  const w = await rememberWorker(info.targetId, info.url, "serviceworker");
+  await rememberWorkerSession(t.sessionId, w);
+  await send(t, "Fetch.enable", { patterns: FETCH_PATTERNS });
+  send(t, "Network.enable", {}).catch(() => {});
+  send(t, "Network.setCacheDisabled", { cacheDisabled: true }).catch(() => {});
+  // Second gate: every script pauses before it runs (instrumentation breakpoint) and its
+  // source is checked. This covers what never crosses the network in this session: an
+  // updated version's scripts (taken from the update check's copy) and scripts started
+  // from the service-worker script cache.
+  send(t, "Debugger.enable", {}).catch(() => {});
+  send(t, "Debugger.setInstrumentationBreakpoint", { instrumentation: "beforeScriptExecution" }).catch(() => {});
+  stats.workersGated++;
+}
+
+// Debugger.paused: a service worker's script is about to run: check its source against the
+// origin's verdict. Scripts are decoded as UTF-8 by the browser, so their UTF-8 bytes are
+// hashed: a script served with a byte-order mark or invalid UTF-8 does not match (fails
+// closed).
+//
+// A refused script is never resumed. An extension may not terminate JavaScript
+// (Runtime.terminateExecution: "not allowed for untrusted clients"), Debugger.setScriptSource
+// is gone, and a worker left paused would run once our session detaches (its tab closes).
+// So the origin's service workers are removed (chrome.browsingData.removeServiceWorkers):
+// the browser stops the paused worker and unregisters the origin's workers; the page's
+// register()/update() rejects. Measured: the refused code never runs, also after the tab
+// closed. The site's valid worker goes too; its page registers it again on the next visit.
+export async function onScriptPaused(src, params) {
+  const t = target(src);
+  const resume = () => send(t, "Debugger.resume", {}).catch(() => {});
+  try {
+    const w = await workerOfSession(src.sessionId);
+    const data = params.data || {};
+    if (!w || params.reason !== "instrumentation" || !/^https?:/.test(data.url || "")) {
+      await resume(); // not ours to check (a `debugger;` statement, an eval'd script)
+      return;
+    }
+    const key = await originKey(w.origin);
+    const v = key !== "none" && key !== "no_verdict" ? await summary(key) : null;
+    if (key === "none" || (v && !v.gated)) {
+      await resume();
+      return;
+    }
+    let res = { allowed: false, reason: "no_verdict", enforcing: true };
+    const destination = data.url === w.url ? "serviceworker" : "script";
+    if (v) {
+      const { scriptSource } = await send(t, "Debugger.getScriptSource", { scriptId: data.scriptId });
+      res = await checkResource(key, data.url, destination, utf8ToB64(scriptSource));
+    }
+    stats.checked++;
+    if (res.reason) {
+      const item = { url: data.url, destination, reason: res.reason, allowed: res.allowed };
+      recordViolation(src.tabId, { ...item, stage: "execution" });
+      queueReport(src.tabId, key, { ...item, detail: v ? v.detail || null : null, report_only: res.allowed });
+    }
+    if (res.allowed) {
+      await resume();
+      return;
+    }
+    stats.blocked++;
+    log("service worker script refused before it ran:", data.url, res.reason);
+    await refuseScript(w);
+  } catch (e) {
+    stats.errors++;
+    log("error while checking a service worker script", String(e && e.stack ? e.stack : e));
+    const w = await workerOfSession(src.sessionId).catch(() => null);
+    if (w) await refuseScript(w); // fail closed
+    else await resume();
+  }
+}
+
+async function refuseScript(w) {
+  try {
+    await chrome.browsingData.removeServiceWorkers({ origins: [w.origin] });
+  } catch (e) {
+    log("could not remove the service workers of", w.origin, String(e));
+  }
+}
