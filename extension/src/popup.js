@@ -1,5 +1,5 @@
 // The popup: what the service worker recorded for a tab's verdict (Python's verdict and
-// the details derived from it in verifier.browser._info; plain words from
+// the details derived from it in verifier.browser.navigation._info; plain words from
 // verifier.browser.EXPLANATIONS). popup.html?tab=<id> shows that tab (tests, links);
 // otherwise the active tab of the current window.
 const LABELS = {
