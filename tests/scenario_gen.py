@@ -244,6 +244,29 @@ def generate() -> Iterator[tuple[str, dict[str, Any], Expect]]:
         _resources(),
     )
     yield "v1-max-age", s, ("block", "invalid", "v1_transparency_unsupported")
+    yield from _amendments(w)
+
+
+def _stray_bits(text: str) -> str:
+    """The same bytes with a non-zero padding bit in the last base64 character."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    alphabet += "+/" if text.endswith("=") else "-_"
+    i = len(text.rstrip("=")) - 1
+    return text[:i] + alphabet[alphabet.index(text[i]) | 1] + text[i + 1 :]
+
+
+def _amendments(w: World) -> Iterator[tuple[str, dict[str, Any], Expect]]:
+    """design.md amendments of 2026-11-30 (issue 9)."""
+    m = _manifest()
+    m["hashes"] = {k: _stray_bits(v) for k, v in m["hashes"].items()}
+    m["wasm_hashes"] = [_stray_bits(h) for h in m["wasm_hashes"]]
+    wb, lineb = _site(m)
+    yield "hash-padding-bits", _scenario(wb, lineb), ("allow", "valid", None)
+    yield (
+        "hash-padding-bits-tampered-page",
+        _scenario(wb, lineb, resources=_resources(page=EVIL)),
+        ("block", "valid", None),
+    )
 
 
 def _preload(world: World) -> bytes:

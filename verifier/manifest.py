@@ -28,7 +28,7 @@ from typing import Any
 
 from verifier import urls
 from verifier.devids import DevMembers, parse_dev_members
-from verifier.encoding import decode_hash_b64u, decode_hash_lenient
+from verifier.encoding import decode_manifest_hash
 from verifier.errors import EncodingError, ManifestError, WaictError
 
 MEDIA_TYPE = "application/waict-integrity-manifest"
@@ -116,7 +116,7 @@ KNOWN_MEMBERS = frozenset(
 )
 
 
-def _hash_list(members: dict[str, Any], name: str) -> frozenset[bytes] | None:
+def _hash_list(members: dict[str, Any], name: str, *, v1: bool = False) -> frozenset[bytes] | None:
     if name not in members:
         return None
     value = members[name]
@@ -125,7 +125,7 @@ def _hash_list(members: dict[str, Any], name: str) -> frozenset[bytes] | None:
     if value != sorted(set(value)):
         raise ManifestError(f"{name} must be sorted and unique")
     try:
-        return frozenset(decode_hash_b64u(v, what=name) for v in value)
+        return frozenset(decode_manifest_hash(v, what=name, v1=v1) for v in value)
     except EncodingError as exc:
         raise ManifestError(str(exc)) from None
 
@@ -157,7 +157,7 @@ def parse_manifest(line: bytes, origin: str, *, v1: bool = False) -> Manifest:
         try:
             if v1:
                 canon = urls.canonicalize(key, base)
-                digest = decode_hash_lenient(value, what=f"hash of {key[:80]}")
+                digest = decode_manifest_hash(value, what=f"hash of {key[:80]}", v1=True)
             else:
                 canon = urls.canonicalize(key)
                 if canon != key:
@@ -166,12 +166,12 @@ def parse_manifest(line: bytes, origin: str, *, v1: bool = False) -> Manifest:
                         f"(canonical form: {canon[:100]!r})",
                         detail="non_canonical_url",
                     )
-                digest = decode_hash_b64u(value, what=f"hash of {key[:80]}")
+                digest = decode_manifest_hash(value, what=f"hash of {key[:80]}")
         except EncodingError as exc:
             raise ManifestError(str(exc)) from None
         hashes[canon] = digest
 
-    lists = {name: _hash_list(members, name) for name in HASH_LISTS}
+    lists = {name: _hash_list(members, name, v1=v1) for name in HASH_LISTS}
     delimiter = members.get("resource_delimiter")
     if delimiter is not None and not isinstance(delimiter, str):
         raise ManifestError("resource_delimiter must be a string")

@@ -1,0 +1,148 @@
+"""The contract's 2026-11-30 amendments (issue 9), verifier side: one section per rule.
+
+design.md 3.1 (manifest URL resolution), 3.2 (canonical URLs, hash padding bits, v1
+``any_hashes``, blob:/data: code), 3.5 (unknown signature lines) and 5 (redirects).
+Each scenario is built with the verifier's own encoders (tests/world.py) and run through
+``verifier.decide``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from world import World, b64, h64u, manifest_line
+
+from verifier import decide
+from verifier.crypto import sha256
+from verifier.encoding import b64encode, b64uencode
+
+HOST = "site.example"
+ORIGIN = f"https://{HOST}"
+HEADER = 'max-age=86400, mode=enforce, manifest="/m"'
+V1_HEADER = 'manifest="/v1.json", blocked-destinations=(script), mode=enforce, max-age=0'
+PAGE = b"<!doctype html><script src=/app.js></script>"
+APP = b"app()"
+WASM = b"\x00asm\x01\x00\x00\x00"
+EVIL = b"evil()"
+
+_B64U = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64 = _B64U[:62] + "+/"
+
+
+def stray_bits(text: str) -> str:
+    """The same 32 bytes with a non-zero padding bit in the last base64 character."""
+    alphabet = _B64 if text.endswith("=") or "+" in text or "/" in text else _B64U
+    i = len(text.rstrip("=")) - 1
+    value = alphabet.index(text[i])
+    assert value & 3 == 0, "a 32-byte value leaves two padding bits in its last character"
+    return text[:i] + alphabet[value | 1] + text[i + 1 :]
+
+
+def run(scenario: dict[str, Any]) -> dict[str, Any]:
+    return decide(json.loads(json.dumps(scenario)))
+
+
+def v2_scenario(
+    manifest: dict[str, Any],
+    resources: list[tuple[str, str, bytes]],
+    *,
+    url: str = f"{ORIGIN}/",
+    header: str = HEADER,
+) -> dict[str, Any]:
+    world = World()
+    line = manifest_line(manifest)
+    world.log(HOST, line)
+    return world.scenario(url, header, world.response(line, world.proof(HOST)), resources)
+
+
+def v1_scenario(
+    manifest: dict[str, Any], resources: list[tuple[str, str, bytes]], *, url: str = f"{ORIGIN}/"
+) -> dict[str, Any]:
+    body = json.dumps(manifest, indent=2).encode()
+    return World().scenario(url, V1_HEADER, body, resources)
+
+
+def verdict_of(verdict: dict[str, Any]) -> tuple[str, str, list[str | None]]:
+    return (
+        verdict["navigation"],
+        verdict["manifest"]["status"],
+        [r["reason"] for r in verdict["resources"]],
+    )
+
+
+# --- 3.2: hash values with non-zero padding bits ----------------------------------------
+
+
+def test_stray_bits_helper_changes_text_not_bytes() -> None:
+    text = h64u(APP)
+    odd = stray_bits(text)
+    assert odd != text
+    padded = b64encode(sha256(APP))
+    assert stray_bits(padded) != padded
+
+
+def test_v2_hashes_with_padding_bits_are_accepted_and_compared_as_bytes() -> None:
+    manifest = {
+        "hashes": {f"{ORIGIN}/": stray_bits(h64u(PAGE)), f"{ORIGIN}/app.js": stray_bits(h64u(APP))}
+    }
+    verdict = run(
+        v2_scenario(
+            manifest,
+            [
+                (f"{ORIGIN}/", "document", PAGE),
+                (f"{ORIGIN}/app.js", "script", APP),
+                (f"{ORIGIN}/app.js", "script", EVIL),
+            ],
+        )
+    )
+    assert verdict_of(verdict) == ("allow", "valid", [None, None, "no_manifest_match"])
+
+
+@pytest.mark.parametrize(
+    "member", ["wasm_hashes", "fallback_hashes", "wildcard_hashes", "inline_js_hashes"]
+)
+def test_v2_hash_lists_with_padding_bits_are_accepted(member: str) -> None:
+    manifest: dict[str, Any] = {"hashes": {f"{ORIGIN}/app.js": h64u(APP)}}
+    manifest[member] = [stray_bits(h64u(b"one"))]
+    resources = [(f"{ORIGIN}/app.js", "script", APP)]
+    if member == "wasm_hashes":
+        resources.append((f"{ORIGIN}/m.wasm", "wasm", b"one"))
+    elif member == "fallback_hashes":
+        resources.append((f"{ORIGIN}/other", "document", b"one"))
+    elif member == "wildcard_hashes":
+        manifest["resource_delimiter"] = "//"
+        resources.append((f"{ORIGIN}/b.js", "script", b"one//one"))
+    verdict = run(v2_scenario(manifest, resources))
+    assert verdict_of(verdict) == ("allow", "valid", [None] * len(resources))
+
+
+@pytest.mark.parametrize("size", [31, 33])
+def test_a_hash_must_be_exactly_32_bytes(size: int) -> None:
+    manifest = {"hashes": {f"{ORIGIN}/app.js": b64uencode(bytes(size))}}
+    verdict = run(v2_scenario(manifest, [(f"{ORIGIN}/app.js", "script", APP)]))
+    assert verdict["manifest"]["status"] == "invalid"
+    manifest = {"hashes": {}, "wasm_hashes": [b64uencode(bytes(size))]}
+    assert run(v2_scenario(manifest, []))["manifest"]["status"] == "invalid"
+
+
+def test_v2_still_refuses_padded_or_standard_alphabet_hashes() -> None:
+    padded = b64encode(b"\xfb" * 32)  # has '+', '/' and '='
+    manifest = {"hashes": {f"{ORIGIN}/app.js": padded}}
+    verdict = run(v2_scenario(manifest, [(f"{ORIGIN}/app.js", "script", APP)]))
+    assert verdict["manifest"]["status"] == "invalid"
+
+
+def test_v1_padded_b64_with_padding_bits_is_accepted() -> None:
+    manifest = {"hashes": {"/app.js": stray_bits(b64encode(sha256(APP)))}}
+    verdict = run(
+        v1_scenario(
+            manifest, [(f"{ORIGIN}/app.js", "script", APP), (f"{ORIGIN}/app.js", "script", EVIL)]
+        )
+    )
+    assert verdict_of(verdict) == ("allow", "valid", [None, "no_manifest_match"])
+
+
+def test_b64_helper_sanity() -> None:
+    assert b64(b"x") == "eA=="
