@@ -15,8 +15,10 @@ import pytest
 from world import World, b64, h64u, manifest_line
 
 from verifier import decide
-from verifier.crypto import sha256
+from verifier.crypto import ed25519_public_key, ed25519_sign, sha256
 from verifier.encoding import b64encode, b64uencode
+from verifier.note import key_id
+from verifier.proof import ChainHeadWithProof
 
 HOST = "site.example"
 ORIGIN = f"https://{HOST}"
@@ -146,3 +148,61 @@ def test_v1_padded_b64_with_padding_bits_is_accepted() -> None:
 
 def test_b64_helper_sanity() -> None:
     assert b64(b"x") == "eA=="
+
+
+# --- 3.5: signature lines of unknown keys and other signature types ---------------------
+
+
+def _note_scenario(extra_lines: list[str]) -> dict[str, Any]:
+    """The valid site, with ``extra_lines`` appended to its note's signature lines."""
+    world = World()
+    line = manifest_line({"hashes": {f"{ORIGIN}/app.js": h64u(APP)}})
+    world.log(HOST, line)
+    good = world.proof(HOST)
+    note = good.note + "".join(f"\u2014 {x}\n" for x in extra_lines).encode()
+    proof = ChainHeadWithProof(good.head, good.tree_proof, note)
+    return world.scenario(
+        f"{ORIGIN}/", HEADER, world.response(line, proof), [(f"{ORIGIN}/app.js", "script", APP)]
+    )
+
+
+def _service_signature(world: World) -> str:
+    """A standard signed-note signature of the service itself: keyID[4] | Ed25519 sig[64]
+    (68 bytes), over the note body, with the service's own key (type 0x01)."""
+    seed = sha256(b"ts-own-key")
+    pub = ed25519_public_key(seed)
+    body = world.note().body.encode()
+    key_id = sha256(world.ts.encode() + b"\n\x01" + pub)[:4]
+    return f"{world.ts} {b64(key_id + ed25519_sign(seed, body))}"
+
+
+def test_checkpoint_with_the_services_own_signature_still_verifies() -> None:
+    world = World()
+    verdict = run(_note_scenario([_service_signature(world)]))
+    assert verdict_of(verdict) == ("allow", "valid", [None])
+
+
+@pytest.mark.parametrize("size", [1, 3, 4, 60, 68, 75, 77, 100, 300])
+def test_unknown_key_lines_are_ignored_whatever_their_length(size: int) -> None:
+    text = b64(b"\x9a" * size)
+    verdict = run(_note_scenario([f"other.example {text}"]))
+    assert verdict_of(verdict) == ("allow", "valid", [None])
+
+
+def test_known_witness_line_that_is_not_a_cosignature_rejects_the_note() -> None:
+    world = World()
+    name = world.witness_names[0]
+    kid = key_id(name, world.public_key(name))
+    verdict = run(_note_scenario([f"{name} {b64(kid + bytes(64))}"]))
+    assert verdict["manifest"]["status"] == "invalid"
+    assert verdict["manifest"]["detail"] == "bad_cosignature"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["other.example", "other.example ", "other.example %%%", "other.example QUJD QUJD", " QUJD"],
+)
+def test_a_line_not_of_the_form_name_base64_makes_the_note_malformed(line: str) -> None:
+    verdict = run(_note_scenario([line]))
+    assert verdict["manifest"]["reason"] == "invalid_transparency_proof"
+    assert verdict["manifest"]["detail"] == "malformed_note"
