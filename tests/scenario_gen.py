@@ -10,7 +10,7 @@ from typing import Any
 
 from world import DAY, World, h64u, manifest_line
 
-from verifier.crypto import ed25519_public_key
+from verifier.crypto import ed25519_public_key, sha256
 from verifier.encoding import b64encode, b64uencode
 from verifier.note import key_id
 from verifier.proof import ChainHeadWithProof
@@ -268,6 +268,47 @@ def _amendments(w: World) -> Iterator[tuple[str, dict[str, Any], Expect]]:
         _scenario(wb, lineb, resources=_resources(page=EVIL)),
         ("block", "valid", None),
     )
+    # a checkpoint that also carries the service's own signature and other signature types
+    wn, linen = _site()
+    good = wn.proof(HOST)
+    extra = "".join(
+        f"\u2014 {name} {b64encode(blob)}\n"
+        for name, blob in (
+            (wn.ts, b"\x01\x02\x03\x04" + bytes(64)),
+            ("other.example", bytes(100)),
+            ("other.example", b"\x05"),
+        )
+    ).encode()
+    noted = ChainHeadWithProof(good.head, good.tree_proof, good.note + extra)
+    yield "note-other-signatures", _scenario(wn, linen, proof=noted), ("allow", "valid", None)
+    w1 = wn.witness_names[0]
+    kid = key_id(w1, wn.public_key(w1))
+    bad = good.note + f"\u2014 {w1} {b64encode(kid + bytes(64))}\n".encode()
+    yield (
+        "note-witness-line-not-cosignature",
+        _scenario(wn, linen, proof=ChainHeadWithProof(good.head, good.tree_proof, bad)),
+        ("block", "invalid", "bad_cosignature"),
+    )
+    # v1 any_hashes: accepted at any URL of a covered destination
+    v1any = json.dumps(
+        {"hashes": {"/a.js": h64u(APP)}, "any_hashes": [b64encode(sha256(b"lib()"))]}, indent=2
+    ).encode()
+    v1res = [
+        (f"{ORIGIN}/", "document", PAGE),
+        (f"{ORIGIN}/a.js", "script", APP),
+        (f"{ORIGIN}/vendor/lib.js", "script", b"lib()"),
+        (f"{ORIGIN}/evil.js", "script", EVIL),
+    ]
+    yield (
+        "v1-any-hashes",
+        w.scenario(
+            f"{ORIGIN}/",
+            'manifest="/v1.json", blocked-destinations=(script), mode=enforce, max-age=0',
+            v1any,
+            v1res,
+        ),
+        ("allow", "valid", None),
+    )
 
 
 def _preload(world: World) -> bytes:
@@ -294,24 +335,3 @@ def _invalid_manifests() -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
         ("opt-out-type", lambda m: m.update(emergency_opt_out=1)),
         ("no-hashes", lambda m: m.pop("hashes")),
     ]
-    # a checkpoint that also carries the service's own signature and other signature types
-    wn, linen = _site()
-    good = wn.proof(HOST)
-    extra = "".join(
-        f"\u2014 {name} {b64encode(blob)}\n"
-        for name, blob in (
-            (wn.ts, b"\x01\x02\x03\x04" + bytes(64)),
-            ("other.example", bytes(100)),
-            ("other.example", b"\x05"),
-        )
-    ).encode()
-    noted = ChainHeadWithProof(good.head, good.tree_proof, good.note + extra)
-    yield "note-other-signatures", _scenario(wn, linen, proof=noted), ("allow", "valid", None)
-    w1 = wn.witness_names[0]
-    kid = key_id(w1, wn.public_key(w1))
-    bad = good.note + f"\u2014 {w1} {b64encode(kid + bytes(64))}\n".encode()
-    yield (
-        "note-witness-line-not-cosignature",
-        _scenario(wn, linen, proof=ChainHeadWithProof(good.head, good.tree_proof, bad)),
-        ("block", "invalid", "bad_cosignature"),
-    )

@@ -8,7 +8,8 @@ Destinations:
 - ``wasm``: bytes handed to WebAssembly compilation, checked against ``wasm_hashes``;
 - anything else ("", fetch, manifest, track, report, embed, ...) is not covered.
 
-Under a v1 header exactly the ``blocked-destinations`` are covered, each like an active one.
+Under a v1 header exactly the ``blocked-destinations`` are covered, each like an active one,
+and a body whose hash is in the v1 manifest's ``any_hashes`` passes at any URL.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def check_fetch(
     except WaictError:
         key = None  # a URL we cannot canonicalize is not in the manifest
     path_hash = manifest.hashes.get(key) if key is not None else None
+    if digest in manifest.any_hashes:  # v1: accepted at any URL of a covered destination
+        return None
     passive = blocked_destinations is None and destination in PASSIVE
     if passive and path_hash is None:
         return None

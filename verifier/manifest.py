@@ -9,7 +9,7 @@ and may be empty only when the header's ``max-age`` is 0. Nothing else may follo
 
 v1 compatibility (header with ``blocked-destinations``): the body is one JSON object, maybe
 over several lines, with no proof line; keys may be relative paths and hashes may be
-padded base64.
+padded base64; ``any_hashes`` lists hashes accepted at any URL of a covered destination.
 
 Members (v2): ``hashes`` (required: canonical absolute URL -> b64u SHA-256),
 ``wasm_hashes``, ``fallback_hashes``, ``wildcard_hashes``, ``inline_js_hashes``,
@@ -93,6 +93,7 @@ class Manifest:
     inline_js_hashes: frozenset[bytes] | None = None
     inline_css_hashes: frozenset[bytes] | None = None
     resource_delimiter: bytes | None = None
+    any_hashes: frozenset[bytes] = frozenset()  # v1 only: accepted at any covered URL
     dev: DevMembers | None = None
     extension_members: dict[str, Any] = field(default_factory=dict)
 
@@ -126,6 +127,18 @@ def _hash_list(members: dict[str, Any], name: str, *, v1: bool = False) -> froze
         raise ManifestError(f"{name} must be sorted and unique")
     try:
         return frozenset(decode_manifest_hash(v, what=name, v1=v1) for v in value)
+    except EncodingError as exc:
+        raise ManifestError(str(exc)) from None
+
+
+def _v1_any_hashes(members: dict[str, Any]) -> frozenset[bytes]:
+    """v1 ``any_hashes``: hashes accepted at any URL of a covered destination (design.md
+    3.2). A list of hash strings (b64u, or padded b64); order and duplicates do not matter."""
+    value = members.get("any_hashes", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ManifestError("any_hashes must be a list of base64 strings")
+    try:
+        return frozenset(decode_manifest_hash(v, what="any_hashes", v1=True) for v in value)
     except EncodingError as exc:
         raise ManifestError(str(exc)) from None
 
@@ -172,6 +185,7 @@ def parse_manifest(line: bytes, origin: str, *, v1: bool = False) -> Manifest:
         hashes[canon] = digest
 
     lists = {name: _hash_list(members, name, v1=v1) for name in HASH_LISTS}
+    any_hashes = _v1_any_hashes(members) if v1 else frozenset()
     delimiter = members.get("resource_delimiter")
     if delimiter is not None and not isinstance(delimiter, str):
         raise ManifestError("resource_delimiter must be a string")
@@ -189,6 +203,7 @@ def parse_manifest(line: bytes, origin: str, *, v1: bool = False) -> Manifest:
         inline_js_hashes=lists["inline_js_hashes"],
         inline_css_hashes=lists["inline_css_hashes"],
         resource_delimiter=delimiter.encode("utf-8") if delimiter else None,
+        any_hashes=any_hashes,
         dev=dev,
         extension_members=extension,
     )

@@ -206,3 +206,39 @@ def test_a_line_not_of_the_form_name_base64_makes_the_note_malformed(line: str) 
     verdict = run(_note_scenario([line]))
     assert verdict["manifest"]["reason"] == "invalid_transparency_proof"
     assert verdict["manifest"]["detail"] == "malformed_note"
+
+
+# --- 3.2: v1 any_hashes -------------------------------------------------------------------
+
+
+def test_v1_any_hashes_are_accepted_at_any_url_of_a_covered_destination() -> None:
+    lib = b"library()"
+    manifest = {
+        "hashes": {"/app.js": h64u(APP)},
+        "any_hashes": [b64encode(sha256(lib)), stray_bits(h64u(b"other()"))],
+    }
+    resources = [
+        (f"{ORIGIN}/app.js", "script", APP),
+        (f"{ORIGIN}/vendor/lib.js", "script", lib),  # not listed: any_hashes
+        (f"{ORIGIN}/x/y.js?v=2", "script", b"other()"),
+        (f"{ORIGIN}/app.js", "script", lib),  # listed with another hash: any_hashes
+        (f"{ORIGIN}/evil.js", "script", EVIL),
+        (f"{ORIGIN}/pic.png", "image", EVIL),  # not a blocked destination
+    ]
+    verdict = run(v1_scenario(manifest, resources))
+    expected = [None, None, None, None, "missing_from_manifest", None]
+    assert verdict_of(verdict) == ("allow", "valid", expected)
+    assert [r["allowed"] for r in verdict["resources"]] == [True] * 4 + [False, True]
+
+
+@pytest.mark.parametrize("bad", [["%%"], [b64uencode(bytes(31))], "abc", [1]])
+def test_v1_any_hashes_malformed_make_the_manifest_invalid(bad: Any) -> None:
+    manifest = {"hashes": {"/app.js": h64u(APP)}, "any_hashes": bad}
+    verdict = run(v1_scenario(manifest, [(f"{ORIGIN}/app.js", "script", APP)]))
+    assert verdict["manifest"]["status"] == "invalid"
+
+
+def test_v2_does_not_honour_any_hashes() -> None:
+    manifest = {"hashes": {f"{ORIGIN}/app.js": h64u(APP)}, "any_hashes": [h64u(EVIL)]}
+    verdict = run(v2_scenario(manifest, [(f"{ORIGIN}/evil.js", "script", EVIL)]))
+    assert verdict_of(verdict) == ("allow", "valid", ["missing_from_manifest"])
