@@ -310,6 +310,23 @@ def _amendments(w: World) -> Iterator[tuple[str, dict[str, Any], Expect]]:
         ("allow", "valid", None),
     )
 
+    # blob: and data: code is blocked when inline code is covered
+    wi, linei = _site(_manifest(inline_js_hashes=[], wildcard_hashes=[h64u(APP)]))
+    yield (
+        "inline-covered-blob-data",
+        _scenario(
+            wi,
+            linei,
+            resources=[
+                *_resources(),
+                (f"blob:{ORIGIN}/0b9c11", "script", APP),
+                ("data:text/javascript,app()", "worker", APP),
+                ("data:image/png;base64,AAAA", "image", b"img"),
+            ],
+        ),
+        ("allow", "valid", None),
+    )
+
 
 def _preload(world: World) -> bytes:
     line = json.dumps(

@@ -109,3 +109,20 @@ def tree_host(url: str) -> str:
     if netloc.startswith("["):
         return netloc[1 : netloc.index("]")]
     return netloc.rsplit(":", 1)[0] if ":" in netloc else netloc
+
+
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def scheme_of(url: str) -> str | None:
+    """The URL's scheme, lower case, as a WHATWG parser reads it (leading and trailing C0
+    controls and spaces stripped, tabs and newlines removed), or None if it has none."""
+    text = url.strip("".join(chr(c) for c in range(0x21)))
+    text = text.replace("\t", "").replace("\n", "").replace("\r", "")
+    match = _SCHEME_RE.match(text)
+    return match.group(1).lower() if match else None
+
+
+def is_blob_or_data(url: str) -> bool:
+    """A ``blob:`` or ``data:`` URL: code from it is ``eval`` under another name."""
+    return scheme_of(url) in ("blob", "data")

@@ -16,7 +16,9 @@ from world import World, b64, h64u, manifest_line
 
 from verifier import decide
 from verifier.crypto import ed25519_public_key, ed25519_sign, sha256
+from verifier.csp import inline_csp
 from verifier.encoding import b64encode, b64uencode
+from verifier.manifest import parse_manifest
 from verifier.note import key_id
 from verifier.proof import ChainHeadWithProof
 
@@ -242,3 +244,79 @@ def test_v2_does_not_honour_any_hashes() -> None:
     manifest = {"hashes": {f"{ORIGIN}/app.js": h64u(APP)}, "any_hashes": [h64u(EVIL)]}
     verdict = run(v2_scenario(manifest, [(f"{ORIGIN}/evil.js", "script", EVIL)]))
     assert verdict_of(verdict) == ("allow", "valid", ["missing_from_manifest"])
+
+
+# --- 3.2: blob: and data: code when inline code is covered -------------------------------
+
+BLOB_URLS = [
+    ("blob:https://site.example/5c1f0b3e-1d2a-4c55-9b1e-0d7f6a0b9c11", "script"),
+    ("data:text/javascript,app()", "script"),
+    ("DATA:text/javascript;base64,YXBwKCk=", "script"),
+    (" \tblob:https://site.example/uuid", "worker"),
+    ("blob:https://site.example/uuid", "sharedworker"),
+    ("data:application/javascript,app()", "serviceworker"),
+    ("blob:https://site.example/uuid", "audioworklet"),
+    ("blob:https://site.example/uuid", "paintworklet"),
+]
+
+
+def _blob_manifest(**extra: Any) -> dict[str, Any]:
+    # every way a body could otherwise pass: wildcard parts, fallback, any listed hash
+    manifest: dict[str, Any] = {
+        "hashes": {f"{ORIGIN}/": h64u(PAGE)},
+        "wildcard_hashes": [h64u(APP)],
+        "resource_delimiter": "\n//\n",
+    }
+    manifest.update(extra)
+    return manifest
+
+
+@pytest.mark.parametrize(("url", "destination"), BLOB_URLS)
+@pytest.mark.parametrize("inline", ["inline_js_hashes", "inline_css_hashes"])
+def test_blob_and_data_code_is_blocked_when_inline_code_is_covered(
+    url: str, destination: str, inline: str
+) -> None:
+    manifest = _blob_manifest(**{inline: []})
+    verdict = run(
+        v2_scenario(manifest, [(f"{ORIGIN}/", "document", PAGE), (url, destination, APP)])
+    )
+    assert verdict_of(verdict) == ("allow", "valid", [None, "missing_from_manifest"])
+    assert verdict["resources"][1]["allowed"] is False
+
+
+def test_blob_and_data_code_in_a_v1_manifest_with_an_inline_list() -> None:
+    manifest = {"hashes": {"/app.js": h64u(APP)}, "any_hashes": [h64u(APP)], "inline_js_hashes": []}
+    verdict = run(v1_scenario(manifest, [("data:text/javascript,app()", "script", APP)]))
+    assert verdict_of(verdict) == ("allow", "valid", ["missing_from_manifest"])
+
+
+def test_blob_and_data_without_inline_coverage_follow_the_ordinary_check() -> None:
+    manifest = _blob_manifest()
+    resources = [(url, dest, APP) for url, dest in BLOB_URLS[:2]]
+    verdict = run(v2_scenario(manifest, resources))
+    assert verdict_of(verdict) == ("allow", "valid", [None, None])  # wildcard parts match
+
+
+def test_blob_and_data_images_and_styles_are_not_code() -> None:
+    manifest = _blob_manifest(inline_js_hashes=[])
+    resources = [
+        ("data:image/png;base64,iVBORw0K", "image", b"png"),
+        ("blob:https://site.example/uuid", "image", b"png"),
+    ]
+    verdict = run(v2_scenario(manifest, resources))
+    assert verdict_of(verdict) == ("allow", "valid", [None, None])
+
+
+@pytest.mark.parametrize(
+    "lists",
+    [{"inline_js_hashes": []}, {"inline_css_hashes": []}, {"inline_js_hashes": [h64u(b"x")]}],
+)
+def test_inline_csp_never_allows_blob_or_data_scripts_or_workers(lists: dict[str, Any]) -> None:
+    manifest = parse_manifest(manifest_line({"hashes": {}, **lists}), ORIGIN)
+    csp = inline_csp(manifest)
+    assert csp is not None
+    directives = {d.split()[0]: d.split()[1:] for d in csp.split("; ")}
+    for name in ("script-src", "worker-src"):
+        assert name in directives, csp
+        assert "blob:" not in directives[name] and "data:" not in directives[name], csp
+    assert "'unsafe-eval'" not in directives["script-src"]

@@ -295,7 +295,7 @@ def test_script_and_style_hashes() -> None:
     ordered = sorted([b"alert(1)", b"console.log(2)"], key=sha256)
     js_sources = " ".join(_sri(d) for d in ordered)
     assert csp == (
-        f"script-src * blob: data: 'wasm-unsafe-eval' {js_sources}; "
+        f"script-src * 'wasm-unsafe-eval' {js_sources}; worker-src *; "
         f"style-src * blob: data: {_sri(b'body{}')}"
     )
     assert "'unsafe-eval'" not in csp and "'unsafe-inline'" not in csp
@@ -303,19 +303,23 @@ def test_script_and_style_hashes() -> None:
 
 def test_script_list_only() -> None:
     csp = inline_csp(_manifest(inline_js_hashes=[h64u(b"x")]))  # type: ignore[arg-type]
-    assert csp == f"script-src * blob: data: 'wasm-unsafe-eval' {_sri(b'x')}"
+    assert csp == f"script-src * 'wasm-unsafe-eval' {_sri(b'x')}; worker-src *"
     assert "style-src" not in csp
 
 
 def test_style_list_only() -> None:
     csp = inline_csp(_manifest(inline_css_hashes=[h64u(b"y")]))  # type: ignore[arg-type]
-    assert csp == f"style-src * blob: data: {_sri(b'y')}"
+    # an inline list is present, so eval, blob: and data: code are blocked (design.md 3.2)
+    assert csp == (
+        "script-src * 'unsafe-inline' 'wasm-unsafe-eval'; worker-src *; "
+        f"style-src * blob: data: {_sri(b'y')}"
+    )
 
 
 def test_empty_inline_list_blocks_all_inline_and_eval() -> None:
     """An empty list still covers inline code: no hashes, no 'unsafe-inline', no eval."""
     csp = inline_csp(_manifest(inline_js_hashes=[]))  # type: ignore[arg-type]
-    assert csp == "script-src * blob: data: 'wasm-unsafe-eval'"
+    assert csp == "script-src * 'wasm-unsafe-eval'; worker-src *"
     assert "unsafe-inline" not in csp and "'unsafe-eval'" not in csp
 
 
@@ -325,9 +329,10 @@ def test_csp_hashes_are_standard_base64() -> None:
         bytes([i]) for i in range(256) if "-" in h64u(bytes([i])) or "_" in h64u(bytes([i]))
     )
     csp = inline_csp(_manifest(inline_js_hashes=[h64u(data)]))  # type: ignore[arg-type]
-    assert csp is not None and csp.endswith(_sri(data))
-    assert "-" not in csp.split("'sha256-")[1] and "_" not in csp.split("'sha256-")[1]
-    assert csp.split("'sha256-")[1].endswith("='")
+    assert csp is not None and csp.startswith(f"script-src * 'wasm-unsafe-eval' {_sri(data)};")
+    source = csp.split("'sha256-")[1].split("'")[0]
+    assert "-" not in source and "_" not in source
+    assert csp.split("'sha256-")[1].split(";")[0].endswith("='")
 
 
 def test_ipv6_literal_hosts() -> None:
