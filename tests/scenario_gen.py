@@ -327,6 +327,23 @@ def _amendments(w: World) -> Iterator[tuple[str, dict[str, Any], Expect]]:
         ("allow", "valid", None),
     )
 
+    # redirects: looked up by request_url (before any redirect), judged on the final bytes
+    wr, liner = _site()
+    s = _scenario(wr, liner)
+    s["resources"] = [
+        {**r, "request_url": f"{ORIGIN}/a.js", "url": "https://cdn.example/a.js"}
+        for r in s["resources"]
+        if r["destination"] == "script"
+    ] + [
+        {
+            "url": f"{ORIGIN}/a.js",
+            "request_url": f"{ORIGIN}/new.js",
+            "destination": "script",
+            "body": b64encode(APP),
+        }
+    ]
+    yield "redirected-fetches", s, ("allow", "valid", None)
+
 
 def _preload(world: World) -> bytes:
     line = json.dumps(

@@ -45,7 +45,13 @@ import http_sf
 from verifier import urls
 from verifier.crypto import sha256
 from verifier.csp import inline_csp
-from verifier.decide import INVALID_MANIFEST, ManifestVerdict, evaluate_manifest, resource_verdict
+from verifier.decide import (
+    INVALID_MANIFEST,
+    ManifestVerdict,
+    evaluate_manifest,
+    request_url_of,
+    resource_verdict,
+)
 from verifier.devids import dev_sigs_payload
 from verifier.encoding import b64decode, b64encode, b64uencode
 from verifier.errors import EncodingError, WaictError
@@ -894,7 +900,7 @@ def _check_one(verdict: ManifestVerdict, r: Any) -> dict[str, Any]:
     if not isinstance(url, str) or not isinstance(destination, str):
         raise ValueError("a resource needs url and destination strings")
     body = _bytes_or_none(r, "body") or b""
-    return resource_verdict(verdict, url, destination, body)
+    return resource_verdict(verdict, url, destination, body, request_url_of(r))
 
 
 def _check(obj: dict[str, Any]) -> dict[str, Any]:
@@ -910,7 +916,9 @@ def _check(obj: dict[str, Any]) -> dict[str, Any]:
 def check_resource(request: str) -> str:
     """Check one response against a judged verdict.
 
-    Request: ``{"key", "url", "destination", "body": b64}``. Answer: the verdict's resource
+    Request: ``{"key", "url", "destination", "body": b64, "request_url"?}`` (``request_url``:
+    the URL the fetch was made for, before any redirect; the lookup uses it, design.md 5;
+    ``body``: the bytes finally delivered). Answer: the verdict's resource
     entry ``{"url", "allowed", "reason", "enforcing"}``, or ``{"error": "unknown_key"}``
     when the verdict is no longer cached (the caller judges the navigation again from
     its stored inputs and retries).

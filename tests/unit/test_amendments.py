@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from world import World, b64, h64u, manifest_line
 
-from verifier import decide
+from verifier import browser, decide
 from verifier.crypto import ed25519_public_key, ed25519_sign, sha256
 from verifier.csp import inline_csp
 from verifier.encoding import b64encode, b64uencode
+from verifier.errors import ScenarioError
 from verifier.manifest import parse_manifest
 from verifier.note import key_id
 from verifier.proof import ChainHeadWithProof
@@ -320,3 +321,69 @@ def test_inline_csp_never_allows_blob_or_data_scripts_or_workers(lists: dict[str
         assert name in directives, csp
         assert "blob:" not in directives[name] and "data:" not in directives[name], csp
     assert "'unsafe-eval'" not in directives["script-src"]
+
+
+# --- 5: redirects: looked up by the URL the fetch was made for, judged on the final bytes --
+
+CDN = "https://cdn.example"
+
+
+def _redirect_resources() -> list[dict[str, Any]]:
+    return [
+        # /app.js (listed) redirected to the CDN: looked up as /app.js, judged on the bytes
+        {"request_url": f"{ORIGIN}/app.js", "url": f"{CDN}/app.js", "body": APP},
+        {"request_url": f"{ORIGIN}/app.js", "url": f"{CDN}/app.js", "body": EVIL},
+        # an unlisted URL redirected to a listed one stays unlisted
+        {"request_url": f"{ORIGIN}/new.js", "url": f"{ORIGIN}/app.js", "body": APP},
+        # no redirect: request_url absent, the lookup uses url
+        {"url": f"{ORIGIN}/app.js", "body": APP},
+    ]
+
+
+REDIRECT_EXPECTED = [None, "no_manifest_match", "missing_from_manifest", None]
+
+
+def test_decide_looks_a_redirected_fetch_up_by_its_request_url() -> None:
+    manifest = {"hashes": {f"{ORIGIN}/app.js": h64u(APP)}}
+    scenario = v2_scenario(manifest, [])
+    scenario["resources"] = [
+        {**r, "destination": "script", "body": b64(r["body"])} for r in _redirect_resources()
+    ]
+    verdict = run(scenario)
+    assert [r["reason"] for r in verdict["resources"]] == REDIRECT_EXPECTED
+    # the verdict echoes url (the response's URL), in order
+    assert [r["url"] for r in verdict["resources"]] == [r["url"] for r in scenario["resources"]]
+
+
+def test_scenario_request_url_must_be_a_string() -> None:
+    scenario = v2_scenario({"hashes": {}}, [(f"{ORIGIN}/app.js", "script", APP)])
+    scenario["resources"][0]["request_url"] = 5
+    with pytest.raises(ScenarioError):
+        decide(scenario)
+
+
+def test_extension_check_resource_looks_up_the_request_url() -> None:
+    browser.clear_cache()
+    manifest = {"hashes": {f"{ORIGIN}/app.js": h64u(APP)}}
+    scenario = v2_scenario(manifest, [])
+    judged = json.loads(
+        browser.judge_navigation(
+            json.dumps(
+                {
+                    "url": scenario["url"],
+                    "header": scenario["header"],
+                    "manifest_response": scenario["manifest_response"],
+                    "now": scenario["now"],
+                    "trust": scenario["trust"],
+                    "preload": None,
+                    "origin_state": None,
+                }
+            )
+        )
+    )
+    assert judged["manifest"]["status"] == "valid", judged
+    reasons = []
+    for r in _redirect_resources():
+        request = {**r, "key": judged["key"], "destination": "script", "body": b64(r["body"])}
+        reasons.append(json.loads(browser.check_resource(json.dumps(request)))["reason"])
+    assert reasons == REDIRECT_EXPECTED
