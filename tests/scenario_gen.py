@@ -344,6 +344,35 @@ def _amendments(w: World) -> Iterator[tuple[str, dict[str, Any], Expect]]:
     ]
     yield "redirected-fetches", s, ("allow", "valid", None)
 
+    # canonical URLs: WHATWG serialization of keys and request URLs; v1 keys vs document URL
+    wu, lineu = _site(_manifest(hashes={f"{ORIGIN}/%C3%A4/a.js?q=%C3%B6%20x": h64u(APP)}))
+    yield (
+        "whatwg-request-url",
+        _scenario(
+            wu,
+            lineu,
+            resources=[
+                (f"{ORIGIN}/\u00e4/a.js?q=\u00f6 x", "script", APP),
+                ("https://GEN.example:443/x/../%C3%A4/a.js?q=%C3%B6%20x#f", "script", APP),
+                (f"{ORIGIN}/\u00e4/a.js?q=\u00f6", "script", APP),
+            ],
+        ),
+        ("allow", "valid", None),
+    )
+    wk, linek = _site(_manifest(hashes={f"{ORIGIN}/\u00e4.js": h64u(APP)}))
+    yield "whatwg-raw-key", _scenario(wk, linek), ("block", "invalid", "non_canonical_url")
+    v1doc = json.dumps({"hashes": {"a.js": h64u(APP)}}).encode()
+    yield (
+        "v1-relative-to-document",
+        w.scenario(
+            f"{ORIGIN}/dir/page.html",
+            'manifest="/v1.json", blocked-destinations=(script), mode=enforce, max-age=0',
+            v1doc,
+            [(f"{ORIGIN}/dir/a.js", "script", APP), (f"{ORIGIN}/a.js", "script", APP)],
+        ),
+        ("allow", "valid", None),
+    )
+
 
 def _preload(world: World) -> bytes:
     line = json.dumps(

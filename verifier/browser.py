@@ -763,7 +763,7 @@ def _judge(obj: dict[str, Any]) -> dict[str, Any]:
         origin = url
     key = _cache_key(
         [
-            origin,
+            url if eff.policy is not None and eff.policy.is_v1 else origin,  # v1 keys: doc URL
             eff.header,
             None if response is None else b64encode(sha256(response)),
             trust.to_json(),

@@ -83,10 +83,8 @@ def evaluate_manifest(
     """Judge the navigation's header and manifest response (and the preload rule)."""
     try:
         host: str | None = urls.tree_host(url)
-        origin = urls.origin_of(url)
     except WaictError:
         host = None  # a URL we cannot read cannot be preloaded, nor judged below
-        origin = ""
     preload = preload_list.lookup(host) if preload_list is not None and host else None
 
     policy: Policy | None
@@ -112,7 +110,7 @@ def evaluate_manifest(
     if manifest_response is None:
         return _invalid(MANIFEST_UNAVAILABLE, "manifest_unavailable", "no manifest response", **kw)
     try:
-        response = parse_manifest_response(manifest_response, origin, v1=policy.is_v1)
+        response = parse_manifest_response(manifest_response, url, v1=policy.is_v1)
     except WaictError as exc:
         return _invalid(_reason_for(exc), exc.detail, str(exc), **kw)
     manifest = response.manifest

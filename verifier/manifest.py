@@ -144,7 +144,12 @@ def _v1_any_hashes(members: dict[str, Any]) -> frozenset[bytes]:
 
 
 def parse_manifest(line: bytes, origin: str, *, v1: bool = False) -> Manifest:
-    """Parse and fully validate a manifest (``origin`` = ``scheme://host[:port]``)."""
+    """Parse and fully validate a manifest.
+
+    ``origin``: the URL v1 relative keys are resolved against, the document's URL
+    (design.md 3.2; an origin ``scheme://host[:port]`` works as the site root). v2 keys
+    must be absolute and already in their WHATWG serialization (:func:`urls.is_canonical`).
+    """
     if len(line) > MAX_MANIFEST_SIZE:
         raise ManifestError("manifest is larger than 32 MiB")
     try:
@@ -164,7 +169,7 @@ def parse_manifest(line: bytes, origin: str, *, v1: bool = False) -> Manifest:
     raw_hashes = members["hashes"]
     if not isinstance(raw_hashes, dict):
         raise ManifestError("hashes must be an object of URL -> hash")
-    base = origin + "/"
+    base = origin
     hashes: dict[str, bytes] = {}
     for key, value in raw_hashes.items():
         try:

@@ -387,3 +387,97 @@ def test_extension_check_resource_looks_up_the_request_url() -> None:
         request = {**r, "key": judged["key"], "destination": "script", "body": b64(r["body"])}
         reasons.append(json.loads(browser.check_resource(json.dumps(request)))["reason"])
     assert reasons == REDIRECT_EXPECTED
+
+
+# --- 3.2: canonical URLs are the WHATWG serialization ------------------------------------
+# (the differential test against Node's URL is tests/unit/test_urls_differential.py)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        f"{ORIGIN}/\u00e4.js",  # non-ASCII path: must be percent-encoded
+        f'{ORIGIN}/a"b.js',
+        f"{ORIGIN}/{{x}}.js",
+        f"{ORIGIN}/a.js?'",  # special-query set encodes '
+        f"{ORIGIN}/a.js?q=\u00e4",
+        f"{ORIGIN}/a/../app.js",
+        f"{ORIGIN}/a.js#frag",
+        "https://SITE.example/app.js",
+        "https://site.example:443/app.js",
+    ],
+)
+def test_a_v2_key_not_in_whatwg_form_makes_the_manifest_invalid(key: str) -> None:
+    verdict = run(v2_scenario({"hashes": {key: h64u(APP)}}, [(f"{ORIGIN}/x.js", "script", APP)]))
+    assert verdict["manifest"]["status"] == "invalid", key
+    assert verdict["manifest"]["detail"] in ("non_canonical_url", "invalid_url", "unsupported_url")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        f"{ORIGIN}/%C3%A4.js",
+        f"{ORIGIN}/a.js?q=%C3%A4&r=%27",
+        f"{ORIGIN}/^|.js",
+        "https://site.example./app.js",
+        "https://a_b.site.example/app.js",
+        "https://user@site.example/app.js",
+    ],
+)
+def test_a_v2_key_in_whatwg_form_is_accepted(key: str) -> None:
+    verdict = run(v2_scenario({"hashes": {key: h64u(APP)}}, [(key, "script", APP)]))
+    assert verdict_of(verdict) == ("allow", "valid", [None])
+
+
+@pytest.mark.parametrize(
+    ("request_url", "key"),
+    [
+        (f"{ORIGIN}/\u00e4.js", f"{ORIGIN}/%C3%A4.js"),
+        (f"{ORIGIN}/a.js?q=\u00e4 b", f"{ORIGIN}/a.js?q=%C3%A4%20b"),
+        ("https://SITE.example:443/x/../app.js#f", f"{ORIGIN}/app.js"),
+        ("https://site.example\\app.js", f"{ORIGIN}/app.js"),
+        ("https://b\u00fccher.example/app.js", "https://xn--bcher-kva.example/app.js"),
+    ],
+)
+def test_a_request_url_is_serialized_before_the_lookup(request_url: str, key: str) -> None:
+    manifest = {"hashes": {key: h64u(APP)}}
+    resources = [(request_url, "script", APP), (request_url, "script", EVIL)]
+    verdict = run(v2_scenario(manifest, resources))
+    assert verdict_of(verdict) == ("allow", "valid", [None, "no_manifest_match"])
+
+
+def test_v1_relative_keys_resolve_against_the_document_url() -> None:
+    manifest = {"hashes": {"app.js": h64u(APP), "../up.js": h64u(b"up()"), "/abs.js": h64u(EVIL)}}
+    url = f"{ORIGIN}/dir/sub/page.html?x=1"
+    resources = [
+        (f"{ORIGIN}/dir/sub/app.js", "script", APP),
+        (f"{ORIGIN}/dir/up.js", "script", b"up()"),
+        (f"{ORIGIN}/abs.js", "script", EVIL),
+        (f"{ORIGIN}/app.js", "script", APP),  # the site root is not the base
+    ]
+    verdict = run(v1_scenario(manifest, resources, url=url))
+    assert verdict_of(verdict) == ("allow", "valid", [None, None, None, "missing_from_manifest"])
+
+
+def test_extension_v1_verdicts_are_not_shared_between_documents() -> None:
+    """v1 relative keys depend on the document URL, so the extension's verdict cache must
+    not reuse one page's verdict for another page of the same origin."""
+    browser.clear_cache()
+    manifest = json.dumps({"hashes": {"app.js": h64u(APP)}}).encode()
+    world = World()
+    answers = []
+    for page in ("/a/page.html", "/b/page.html"):
+        request = {
+            "url": f"{ORIGIN}{page}",
+            "header": V1_HEADER,
+            "manifest_response": b64(manifest),
+            "now": world.now,
+            "trust": world.trust(),
+            "preload": None,
+            "origin_state": None,
+        }
+        judged = json.loads(browser.judge_navigation(json.dumps(request)))
+        check = {"key": judged["key"], "url": f"{ORIGIN}/a/app.js", "destination": "script"}
+        check["body"] = b64(APP)
+        answers.append(json.loads(browser.check_resource(json.dumps(check)))["reason"])
+    assert answers == [None, "missing_from_manifest"]
