@@ -55,7 +55,7 @@ from verifier.decide import (
 from verifier.devids import dev_sigs_payload
 from verifier.encoding import b64decode, b64encode, b64uencode
 from verifier.errors import EncodingError, WaictError
-from verifier.header import Policy, parse_policy
+from verifier.header import Policy, parse_policy, resolve_manifest_url
 from verifier.preload import PreloadList, usable_preload_list, verify_preload_response
 from verifier.proof import ChainHeadWithProof
 from verifier.ratchet import OriginState, apply_header
@@ -455,9 +455,9 @@ def _effective(obj: dict[str, Any], now: int) -> _Effective:
     return _Effective(None, None, None)
 
 
-def _manifest_url(url: str, policy: Policy) -> str:
-    """The absolute manifest URL: the header's value, relative to the document's origin."""
-    return urljoin(urls.origin_of(url) + "/", policy.manifest)
+def _manifest_url(url: str, policy: Policy) -> str | None:
+    """The absolute manifest URL: the header's value, relative to the response's URL."""
+    return resolve_manifest_url(policy.manifest, url)
 
 
 # --- entry points ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 from world import World, b64, h64u, manifest_line
 
@@ -19,9 +20,11 @@ from verifier.crypto import ed25519_public_key, ed25519_sign, sha256
 from verifier.csp import inline_csp
 from verifier.encoding import b64encode, b64uencode
 from verifier.errors import ScenarioError
+from verifier.header import resolve_manifest_url
 from verifier.manifest import parse_manifest
 from verifier.note import key_id
 from verifier.proof import ChainHeadWithProof
+from waict.verify import verify_site
 
 HOST = "site.example"
 ORIGIN = f"https://{HOST}"
@@ -481,3 +484,81 @@ def test_extension_v1_verdicts_are_not_shared_between_documents() -> None:
         check["body"] = b64(APP)
         answers.append(json.loads(browser.check_resource(json.dumps(check)))["reason"])
     assert answers == [None, "missing_from_manifest"]
+
+
+# --- 3.1: a relative manifest URL resolves against the URL of the response carrying it ----
+
+MANIFEST_URL_CASES = [
+    # (requested URL, response URL, manifest value, expected manifest URL)
+    (f"{ORIGIN}/dir/page.html", None, "m.json", f"{ORIGIN}/dir/m.json"),
+    (f"{ORIGIN}/dir/", None, "/m", f"{ORIGIN}/m"),
+    (f"{ORIGIN}/a/b?q=1", None, "../m?v=1#x", f"{ORIGIN}/m?v=1"),
+    (f"{ORIGIN}/a/b", None, "?v=2", f"{ORIGIN}/a/b?v=2"),
+    (f"{ORIGIN}/", None, "https://cdn.example/m", "https://cdn.example/m"),
+    (f"{ORIGIN}/dir/page", None, "//other.example/m", "https://other.example/m"),
+    (f"{ORIGIN}/d/p", None, "%C3%A4 b.json", f"{ORIGIN}/d/%C3%A4%20b.json"),
+    # a redirected document: the response URL, not the requested one, is the base
+    ("https://old.example/start", f"{ORIGIN}/app/index.html", "manifest", f"{ORIGIN}/app/manifest"),
+    (f"{ORIGIN}/x", f"{ORIGIN}/moved/here/", "../m", f"{ORIGIN}/moved/m"),
+    # nothing we can fetch: no manifest (unavailable, fail closed)
+    (f"{ORIGIN}/", None, "http://[::zz]/m", None),
+    (f"{ORIGIN}/", None, "data:,x", None),
+]
+
+
+def _header(value: str) -> str:
+    return f'max-age=0, mode=enforce, manifest="{value}"'
+
+
+@pytest.mark.parametrize(("requested", "response", "value", "expected"), MANIFEST_URL_CASES)
+def test_resolve_manifest_url(
+    requested: str, response: str | None, value: str, expected: str | None
+) -> None:
+    assert resolve_manifest_url(value, response or requested) == expected
+
+
+@pytest.mark.parametrize(("requested", "response", "value", "expected"), MANIFEST_URL_CASES)
+def test_waict_verify_and_the_extension_fetch_the_same_manifest_url(
+    requested: str, response: str | None, value: str, expected: str | None
+) -> None:
+    final = response or requested
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        seen.append(url)
+        if url == requested and response is not None:
+            return httpx.Response(302, headers={"Location": response})
+        if url == final:
+            return httpx.Response(
+                200,
+                headers={"Integrity-Policy-WAICT-v1": _header(value), "content-type": "text/html"},
+                content=b"<!doctype html><p>hi",
+            )
+        return httpx.Response(404)
+
+    world = World()
+    client = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=True)
+    with client:
+        report = verify_site(requested, world.trust(), now=world.now, client=client)
+    assert report.url == final
+    assert report.manifest_url == expected
+    assert (expected in seen) if expected is not None else (len(seen) >= 1)
+
+    browser.clear_cache()
+    plan = json.loads(
+        browser.plan_navigation(
+            json.dumps(
+                {
+                    "url": final,  # the extension must pass the final response's URL
+                    "header": _header(value),
+                    "now": world.now,
+                    "trust": world.trust(),
+                    "preload": None,
+                    "origin_state": None,
+                }
+            )
+        )
+    )
+    assert plan["gated"] is True
+    assert plan["manifest_url"] == report.manifest_url == expected
