@@ -10,8 +10,9 @@ from typing import Any
 
 from world import DAY, World, h64u, manifest_line
 
-from verifier.crypto import ed25519_public_key
+from verifier.crypto import ed25519_public_key, sha256
 from verifier.encoding import b64encode, b64uencode
+from verifier.note import key_id
 from verifier.proof import ChainHeadWithProof
 
 HOST = "gen.example"
@@ -244,6 +245,133 @@ def generate() -> Iterator[tuple[str, dict[str, Any], Expect]]:
         _resources(),
     )
     yield "v1-max-age", s, ("block", "invalid", "v1_transparency_unsupported")
+    yield from _amendments(w)
+
+
+def _stray_bits(text: str) -> str:
+    """The same bytes with a non-zero padding bit in the last base64 character."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    alphabet += "+/" if text.endswith("=") else "-_"
+    i = len(text.rstrip("=")) - 1
+    return text[:i] + alphabet[alphabet.index(text[i]) | 1] + text[i + 1 :]
+
+
+def _amendments(w: World) -> Iterator[tuple[str, dict[str, Any], Expect]]:
+    """design.md amendments of 2026-11-30 (issue 9)."""
+    m = _manifest()
+    m["hashes"] = {k: _stray_bits(v) for k, v in m["hashes"].items()}
+    m["wasm_hashes"] = [_stray_bits(h) for h in m["wasm_hashes"]]
+    wb, lineb = _site(m)
+    yield "hash-padding-bits", _scenario(wb, lineb), ("allow", "valid", None)
+    yield (
+        "hash-padding-bits-tampered-page",
+        _scenario(wb, lineb, resources=_resources(page=EVIL)),
+        ("block", "valid", None),
+    )
+    # a checkpoint that also carries the service's own signature and other signature types
+    wn, linen = _site()
+    good = wn.proof(HOST)
+    extra = "".join(
+        f"\u2014 {name} {b64encode(blob)}\n"
+        for name, blob in (
+            (wn.ts, b"\x01\x02\x03\x04" + bytes(64)),
+            ("other.example", bytes(100)),
+            ("other.example", b"\x05"),
+        )
+    ).encode()
+    noted = ChainHeadWithProof(good.head, good.tree_proof, good.note + extra)
+    yield "note-other-signatures", _scenario(wn, linen, proof=noted), ("allow", "valid", None)
+    w1 = wn.witness_names[0]
+    kid = key_id(w1, wn.public_key(w1))
+    bad = good.note + f"\u2014 {w1} {b64encode(kid + bytes(64))}\n".encode()
+    yield (
+        "note-witness-line-not-cosignature",
+        _scenario(wn, linen, proof=ChainHeadWithProof(good.head, good.tree_proof, bad)),
+        ("block", "invalid", "bad_cosignature"),
+    )
+    # v1 any_hashes: accepted at any URL of a covered destination
+    v1any = json.dumps(
+        {"hashes": {"/a.js": h64u(APP)}, "any_hashes": [b64encode(sha256(b"lib()"))]}, indent=2
+    ).encode()
+    v1res = [
+        (f"{ORIGIN}/", "document", PAGE),
+        (f"{ORIGIN}/a.js", "script", APP),
+        (f"{ORIGIN}/vendor/lib.js", "script", b"lib()"),
+        (f"{ORIGIN}/evil.js", "script", EVIL),
+    ]
+    yield (
+        "v1-any-hashes",
+        w.scenario(
+            f"{ORIGIN}/",
+            'manifest="/v1.json", blocked-destinations=(script), mode=enforce, max-age=0',
+            v1any,
+            v1res,
+        ),
+        ("allow", "valid", None),
+    )
+
+    # blob: and data: code is blocked when inline code is covered
+    wi, linei = _site(_manifest(inline_js_hashes=[], wildcard_hashes=[h64u(APP)]))
+    yield (
+        "inline-covered-blob-data",
+        _scenario(
+            wi,
+            linei,
+            resources=[
+                *_resources(),
+                (f"blob:{ORIGIN}/0b9c11", "script", APP),
+                ("data:text/javascript,app()", "worker", APP),
+                ("data:image/png;base64,AAAA", "image", b"img"),
+            ],
+        ),
+        ("allow", "valid", None),
+    )
+
+    # redirects: looked up by request_url (before any redirect), judged on the final bytes
+    wr, liner = _site()
+    s = _scenario(wr, liner)
+    s["resources"] = [
+        {**r, "request_url": f"{ORIGIN}/a.js", "url": "https://cdn.example/a.js"}
+        for r in s["resources"]
+        if r["destination"] == "script"
+    ] + [
+        {
+            "url": f"{ORIGIN}/a.js",
+            "request_url": f"{ORIGIN}/new.js",
+            "destination": "script",
+            "body": b64encode(APP),
+        }
+    ]
+    yield "redirected-fetches", s, ("allow", "valid", None)
+
+    # canonical URLs: WHATWG serialization of keys and request URLs; v1 keys vs document URL
+    wu, lineu = _site(_manifest(hashes={f"{ORIGIN}/%C3%A4/a.js?q=%C3%B6%20x": h64u(APP)}))
+    yield (
+        "whatwg-request-url",
+        _scenario(
+            wu,
+            lineu,
+            resources=[
+                (f"{ORIGIN}/\u00e4/a.js?q=\u00f6 x", "script", APP),
+                ("https://GEN.example:443/x/../%C3%A4/a.js?q=%C3%B6%20x#f", "script", APP),
+                (f"{ORIGIN}/\u00e4/a.js?q=\u00f6", "script", APP),
+            ],
+        ),
+        ("allow", "valid", None),
+    )
+    wk, linek = _site(_manifest(hashes={f"{ORIGIN}/\u00e4.js": h64u(APP)}))
+    yield "whatwg-raw-key", _scenario(wk, linek), ("block", "invalid", "non_canonical_url")
+    v1doc = json.dumps({"hashes": {"a.js": h64u(APP)}}).encode()
+    yield (
+        "v1-relative-to-document",
+        w.scenario(
+            f"{ORIGIN}/dir/page.html",
+            'manifest="/v1.json", blocked-destinations=(script), mode=enforce, max-age=0',
+            v1doc,
+            [(f"{ORIGIN}/dir/a.js", "script", APP), (f"{ORIGIN}/a.js", "script", APP)],
+        ),
+        ("allow", "valid", None),
+    )
 
 
 def _preload(world: World) -> bytes:

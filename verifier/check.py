@@ -8,7 +8,12 @@ Destinations:
 - ``wasm``: bytes handed to WebAssembly compilation, checked against ``wasm_hashes``;
 - anything else ("", fetch, manifest, track, report, embed, ...) is not covered.
 
-Under a v1 header exactly the ``blocked-destinations`` are covered, each like an active one.
+When the manifest covers inline code (an inline list is present), code from ``blob:`` and
+``data:`` URLs (scripts, module imports, workers, worklets) is blocked whatever its bytes,
+with reason ``missing_from_manifest`` (such URLs can never be manifest keys).
+
+Under a v1 header exactly the ``blocked-destinations`` are covered, each like an active one,
+and a body whose hash is in the v1 manifest's ``any_hashes`` passes at any URL.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ ACTIVE = frozenset(
     )
 )
 PASSIVE = frozenset(("image", "font", "audio", "video", "json"))
+#: Destinations whose response runs as script (module imports are ``script`` too).
+SCRIPT_DESTINATIONS = frozenset(
+    ("script", "worker", "sharedworker", "serviceworker", "audioworklet", "paintworklet")
+)
 WASM = "wasm"
 
 # Spec reasons
@@ -57,10 +66,17 @@ def check_fetch(
     body: bytes,
     blocked_destinations: tuple[str, ...] | None = None,
 ) -> str | None:
-    """The spec reason a covered fetch fails, or None when it passes (or is not covered)."""
-    if not is_covered(destination, blocked_destinations):
-        return None
+    """The spec reason a covered fetch fails, or None when it passes (or is not covered).
+
+    ``url`` is the URL the fetch was made for, before any redirect; ``body`` the bytes
+    finally delivered (design.md 5)."""
     if manifest.tombstone:
+        return None
+    if manifest.covers_inline and destination in SCRIPT_DESTINATIONS and urls.is_blob_or_data(url):
+        # design.md 3.2: with inline code covered (so eval is blocked), code from blob: and
+        # data: URLs is eval under another name: blocked whatever its bytes
+        return MISSING_FROM_MANIFEST
+    if not is_covered(destination, blocked_destinations):
         return None
     digest = sha256(body)
     if destination == WASM and blocked_destinations is None:
@@ -70,6 +86,8 @@ def check_fetch(
     except WaictError:
         key = None  # a URL we cannot canonicalize is not in the manifest
     path_hash = manifest.hashes.get(key) if key is not None else None
+    if digest in manifest.any_hashes:  # v1: accepted at any URL of a covered destination
+        return None
     passive = blocked_destinations is None and destination in PASSIVE
     if passive and path_hash is None:
         return None

@@ -83,10 +83,8 @@ def evaluate_manifest(
     """Judge the navigation's header and manifest response (and the preload rule)."""
     try:
         host: str | None = urls.tree_host(url)
-        origin = urls.origin_of(url)
     except WaictError:
         host = None  # a URL we cannot read cannot be preloaded, nor judged below
-        origin = ""
     preload = preload_list.lookup(host) if preload_list is not None and host else None
 
     policy: Policy | None
@@ -112,7 +110,7 @@ def evaluate_manifest(
     if manifest_response is None:
         return _invalid(MANIFEST_UNAVAILABLE, "manifest_unavailable", "no manifest response", **kw)
     try:
-        response = parse_manifest_response(manifest_response, origin, v1=policy.is_v1)
+        response = parse_manifest_response(manifest_response, url, v1=policy.is_v1)
     except WaictError as exc:
         return _invalid(_reason_for(exc), exc.detail, str(exc), **kw)
     manifest = response.manifest
@@ -205,9 +203,17 @@ def evaluate_manifest(
 
 
 def resource_verdict(
-    verdict: ManifestVerdict, url: str, destination: str, body: bytes
+    verdict: ManifestVerdict,
+    url: str,
+    destination: str,
+    body: bytes,
+    request_url: str | None = None,
 ) -> dict[str, Any]:
-    """One resource's entry in the verdict, given the manifest verdict."""
+    """One resource's entry in the verdict, given the manifest verdict.
+
+    Redirects (design.md 5): the fetch is looked up by ``request_url``, the URL it was made
+    for before any redirect (``url`` when not given), and judged on ``body``, the bytes
+    finally delivered; ``url`` is echoed."""
     policy = verdict.policy
     blocked = policy.blocked_destinations if policy is not None else None
     reason: str | None = None
@@ -215,9 +221,19 @@ def resource_verdict(
         if is_covered(destination, blocked):
             reason = verdict.reason
     elif verdict.status == "valid" and verdict.manifest is not None:
-        reason = check_fetch(verdict.manifest, url, destination, body, blocked)
+        lookup = url if request_url is None else request_url
+        reason = check_fetch(verdict.manifest, lookup, destination, body, blocked)
     allowed = reason is None or not verdict.enforcing
     return {"url": url, "allowed": allowed, "reason": reason}
+
+
+def request_url_of(resource: dict[str, Any]) -> str | None:
+    """The optional ``request_url`` of a resource given as JSON (the URL the fetch was made
+    for, before any redirect); raises ValueError when it is present but not a string."""
+    value = resource.get("request_url")
+    if value is not None and not isinstance(value, str):
+        raise ValueError("a resource's request_url must be a string")
+    return value
 
 
 def decide_parsed(scenario: Scenario) -> dict[str, Any]:
@@ -231,7 +247,8 @@ def decide_parsed(scenario: Scenario) -> dict[str, Any]:
         preload_list=preload_list,
     )
     resources = [
-        resource_verdict(verdict, r.url, r.destination, r.body) for r in scenario.resources
+        resource_verdict(verdict, r.url, r.destination, r.body, r.request_url)
+        for r in scenario.resources
     ]
     document_blocked = any(
         r.destination == "document" and not out["allowed"]

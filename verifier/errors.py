@@ -100,3 +100,15 @@ class CryptoError(WaictError):
     """A key or signature has the wrong size, or no backend is available."""
 
     detail = "crypto_error"
+
+
+class InvalidURL(ManifestError):
+    """Not a URL: a browser's URL parser fails on it too."""
+
+    detail = "invalid_url"
+
+
+class UnsupportedURL(ManifestError):
+    """Possibly a URL, but not one we can serialize exactly like a browser (fail closed)."""
+
+    detail = "unsupported_url"

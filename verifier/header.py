@@ -3,7 +3,9 @@
 An RFC 9651 dictionary, parsed with ``http_sf`` (a real structured-field parser).
 
 Required: ``max-age`` (integer >= 0), ``mode`` (token ``enforce`` | ``report``),
-``manifest`` (string URL, possibly relative to the origin). A missing or invalid required
+``manifest`` (string URL; a relative one is resolved against the URL of the response that
+carries the header, like any URL in an HTTP header: :func:`resolve_manifest_url`, the one
+place that rule lives). A missing or invalid required
 key voids the whole header. Optional: ``preload`` (boolean), ``endpoints`` (inner list of
 endpoint names, tokens or strings). Unknown keys are ignored.
 
@@ -21,7 +23,8 @@ from typing import Any
 
 import http_sf
 
-from verifier.errors import HeaderError
+from verifier import urls
+from verifier.errors import HeaderError, ManifestError
 
 HEADER_NAME = "Integrity-Policy-WAICT-v1"
 MODES = ("enforce", "report")
@@ -106,3 +109,18 @@ def parse_policy(value: str) -> Policy:
             members["blocked-destinations"], "blocked-destinations", allow_strings=False
         )
     return Policy(max_age, str(mode), manifest, preload, endpoints, blocked)
+
+
+def resolve_manifest_url(manifest: str, response_url: str) -> str | None:
+    """The absolute manifest URL (design.md 3.1): the header's ``manifest`` value resolved
+    against ``response_url``, the URL of the response that carries the header (after any
+    redirect, not the URL first requested nor the site root), WHATWG-serialized without a
+    fragment. None when it does not resolve to an http(s) URL we can serialize exactly: the
+    manifest is then unavailable (fail closed), never fetched from a guessed URL.
+
+    Every caller uses this function: ``waict verify`` and the extension's
+    ``plan_navigation``."""
+    try:
+        return urls.serialize(manifest, response_url)
+    except ManifestError:
+        return None

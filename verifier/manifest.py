@@ -9,7 +9,7 @@ and may be empty only when the header's ``max-age`` is 0. Nothing else may follo
 
 v1 compatibility (header with ``blocked-destinations``): the body is one JSON object, maybe
 over several lines, with no proof line; keys may be relative paths and hashes may be
-padded base64.
+padded base64; ``any_hashes`` lists hashes accepted at any URL of a covered destination.
 
 Members (v2): ``hashes`` (required: canonical absolute URL -> b64u SHA-256),
 ``wasm_hashes``, ``fallback_hashes``, ``wildcard_hashes``, ``inline_js_hashes``,
@@ -28,7 +28,7 @@ from typing import Any
 
 from verifier import urls
 from verifier.devids import DevMembers, parse_dev_members
-from verifier.encoding import decode_hash_b64u, decode_hash_lenient
+from verifier.encoding import decode_manifest_hash
 from verifier.errors import EncodingError, ManifestError, WaictError
 
 MEDIA_TYPE = "application/waict-integrity-manifest"
@@ -93,6 +93,7 @@ class Manifest:
     inline_js_hashes: frozenset[bytes] | None = None
     inline_css_hashes: frozenset[bytes] | None = None
     resource_delimiter: bytes | None = None
+    any_hashes: frozenset[bytes] = frozenset()  # v1 only: accepted at any covered URL
     dev: DevMembers | None = None
     extension_members: dict[str, Any] = field(default_factory=dict)
 
@@ -116,7 +117,7 @@ KNOWN_MEMBERS = frozenset(
 )
 
 
-def _hash_list(members: dict[str, Any], name: str) -> frozenset[bytes] | None:
+def _hash_list(members: dict[str, Any], name: str, *, v1: bool = False) -> frozenset[bytes] | None:
     if name not in members:
         return None
     value = members[name]
@@ -125,13 +126,30 @@ def _hash_list(members: dict[str, Any], name: str) -> frozenset[bytes] | None:
     if value != sorted(set(value)):
         raise ManifestError(f"{name} must be sorted and unique")
     try:
-        return frozenset(decode_hash_b64u(v, what=name) for v in value)
+        return frozenset(decode_manifest_hash(v, what=name, v1=v1) for v in value)
+    except EncodingError as exc:
+        raise ManifestError(str(exc)) from None
+
+
+def _v1_any_hashes(members: dict[str, Any]) -> frozenset[bytes]:
+    """v1 ``any_hashes``: hashes accepted at any URL of a covered destination (design.md
+    3.2). A list of hash strings (b64u, or padded b64); order and duplicates do not matter."""
+    value = members.get("any_hashes", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ManifestError("any_hashes must be a list of base64 strings")
+    try:
+        return frozenset(decode_manifest_hash(v, what="any_hashes", v1=True) for v in value)
     except EncodingError as exc:
         raise ManifestError(str(exc)) from None
 
 
 def parse_manifest(line: bytes, origin: str, *, v1: bool = False) -> Manifest:
-    """Parse and fully validate a manifest (``origin`` = ``scheme://host[:port]``)."""
+    """Parse and fully validate a manifest.
+
+    ``origin``: the URL v1 relative keys are resolved against, the document's URL
+    (design.md 3.2; an origin ``scheme://host[:port]`` works as the site root). v2 keys
+    must be absolute and already in their WHATWG serialization (:func:`urls.is_canonical`).
+    """
     if len(line) > MAX_MANIFEST_SIZE:
         raise ManifestError("manifest is larger than 32 MiB")
     try:
@@ -151,13 +169,13 @@ def parse_manifest(line: bytes, origin: str, *, v1: bool = False) -> Manifest:
     raw_hashes = members["hashes"]
     if not isinstance(raw_hashes, dict):
         raise ManifestError("hashes must be an object of URL -> hash")
-    base = origin + "/"
+    base = origin
     hashes: dict[str, bytes] = {}
     for key, value in raw_hashes.items():
         try:
             if v1:
                 canon = urls.canonicalize(key, base)
-                digest = decode_hash_lenient(value, what=f"hash of {key[:80]}")
+                digest = decode_manifest_hash(value, what=f"hash of {key[:80]}", v1=True)
             else:
                 canon = urls.canonicalize(key)
                 if canon != key:
@@ -166,12 +184,13 @@ def parse_manifest(line: bytes, origin: str, *, v1: bool = False) -> Manifest:
                         f"(canonical form: {canon[:100]!r})",
                         detail="non_canonical_url",
                     )
-                digest = decode_hash_b64u(value, what=f"hash of {key[:80]}")
+                digest = decode_manifest_hash(value, what=f"hash of {key[:80]}")
         except EncodingError as exc:
             raise ManifestError(str(exc)) from None
         hashes[canon] = digest
 
-    lists = {name: _hash_list(members, name) for name in HASH_LISTS}
+    lists = {name: _hash_list(members, name, v1=v1) for name in HASH_LISTS}
+    any_hashes = _v1_any_hashes(members) if v1 else frozenset()
     delimiter = members.get("resource_delimiter")
     if delimiter is not None and not isinstance(delimiter, str):
         raise ManifestError("resource_delimiter must be a string")
@@ -189,6 +208,7 @@ def parse_manifest(line: bytes, origin: str, *, v1: bool = False) -> Manifest:
         inline_js_hashes=lists["inline_js_hashes"],
         inline_css_hashes=lists["inline_css_hashes"],
         resource_delimiter=delimiter.encode("utf-8") if delimiter else None,
+        any_hashes=any_hashes,
         dev=dev,
         extension_members=extension,
     )

@@ -13,13 +13,18 @@ Signature blob = ``keyID[4] | u64 timestamp | ed25519 signature[64]`` (76 bytes)
 ``"waict-cosignature/v1\\n" + "time <t>\\n" + body``, ``<t>`` being the blob's timestamp
 and ``body`` the three note lines.
 
-Verification rules: lines whose (name, keyID) is not a trusted witness are ignored; a line of
-a trusted witness whose signature fails rejects the whole note. Quorum counts distinct
-witnesses among the valid, fresh cosignatures.
+Verification rules (design.md 3.5): every signature line must be ``— <name> <base64>``
+(else the note is malformed); lines whose (name, keyID) is not a trusted witness are
+ignored, whatever the length of their blob (a standard checkpoint also carries the
+service's own signature, 4 + 64 bytes or longer, and other signature types); a line of a
+trusted witness that fails verification (a wrong signature, or a blob that is not the
+76-byte cosignature) rejects the whole note. Quorum counts distinct witnesses among the
+valid, fresh cosignatures.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import struct
 from collections.abc import Sequence
@@ -38,6 +43,7 @@ BLOB_SIZE = 4 + 8 + 64
 MAX_NOTE_SIZE = 1 << 20
 
 _NAME_RE = re.compile(r"^[\x21-\x7e]+$")
+_B64_SYNTAX_RE = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
 _DECIMAL_RE = re.compile(r"^(0|[1-9][0-9]{0,19})$")
 
 
@@ -80,12 +86,40 @@ class Cosignature:
 
 
 @dataclass(frozen=True)
+class OtherSignature:
+    """A well-formed signature line whose blob is not a 76-byte cosignature: another
+    signature type (e.g. the transparency service's own note signature). It cannot be a
+    trusted witness's cosignature; it is kept (as received) only so the note re-encodes to
+    the same bytes. A trusted witness's (name, keyID) on such a line rejects the note."""
+
+    name: str
+    blob: bytes
+    text: str  # the base64 exactly as received
+
+    @property
+    def key_id(self) -> bytes | None:
+        return self.blob[:4] if len(self.blob) >= 4 else None
+
+    def line(self) -> str:
+        return f"{SIGNATURE_PREFIX}{self.name} {self.text}\n"
+
+
+@dataclass(frozen=True)
 class SignedNote:
     body: NoteBody
-    cosignatures: tuple[Cosignature, ...]
+    signatures: tuple[Cosignature | OtherSignature, ...]
+
+    @property
+    def cosignatures(self) -> tuple[Cosignature, ...]:
+        """The lines that have the cosignature shape (76-byte blob)."""
+        return tuple(s for s in self.signatures if isinstance(s, Cosignature))
+
+    @property
+    def others(self) -> tuple[OtherSignature, ...]:
+        return tuple(s for s in self.signatures if isinstance(s, OtherSignature))
 
     def encode(self) -> bytes:
-        return self.body.encode() + b"\n" + "".join(c.line() for c in self.cosignatures).encode()
+        return self.body.encode() + b"\n" + "".join(c.line() for c in self.signatures).encode()
 
 
 def signed_message(body: NoteBody, timestamp: int) -> bytes:
@@ -120,22 +154,29 @@ def parse_note(data: bytes) -> SignedNote:
     if len(root) != 32:
         raise NoteError("note root must be 32 bytes")
     body = NoteBody(origin, int(count_text), root)
-    sigs: list[Cosignature] = []
+    sigs: list[Cosignature | OtherSignature] = []
     for line in lines[4:]:
         if not line.startswith(SIGNATURE_PREFIX):
             raise NoteError("a signature line must start with '\u2014 '")
         rest = line[len(SIGNATURE_PREFIX) :]
         name, sep, blob_text = rest.partition(" ")
-        if not sep or not _NAME_RE.match(name) or " " in blob_text:
+        if (
+            not sep
+            or not _NAME_RE.match(name)
+            or not blob_text
+            or not _B64_SYNTAX_RE.match(blob_text)
+        ):
             raise NoteError("a signature line must be '\u2014 <name> <base64>'")
         try:
             blob = b64decode(blob_text, what="cosignature")
-        except EncodingError as exc:
-            raise NoteError(str(exc)) from None
-        if len(blob) != BLOB_SIZE:
-            raise NoteError(f"a cosignature is {BLOB_SIZE} bytes, got {len(blob)}")
-        (timestamp,) = struct.unpack(">Q", blob[4:12])
-        sigs.append(Cosignature(name, blob[:4], timestamp, blob[12:]))
+        except EncodingError:
+            blob = b""  # well-formed base64 with stray bits: not a cosignature we wrote
+        if len(blob) == BLOB_SIZE:
+            (timestamp,) = struct.unpack(">Q", blob[4:12])
+            sigs.append(Cosignature(name, blob[:4], timestamp, blob[12:]))
+        else:
+            raw = blob or base64.b64decode(blob_text)
+            sigs.append(OtherSignature(name, raw, blob_text))
     return SignedNote(body, tuple(sigs))
 
 
@@ -173,6 +214,13 @@ def verify_cosignatures(
     fails to verify: such a note is rejected whole.
     """
     by_id = {(w.name, w.key_id): w for w in witnesses}
+    for other in note.others:
+        if (other.name, other.key_id) in by_id:
+            raise NoteError(
+                f"signature line of trusted witness {other.name} is not a cosignature "
+                f"({len(other.blob)} bytes, a cosignature is {BLOB_SIZE})",
+                detail="bad_cosignature",
+            )
     out: list[VerifiedCosignature] = []
     for sig in note.cosignatures:
         witness = by_id.get((sig.name, sig.key_id))

@@ -7,8 +7,14 @@
   "url": "https://site.example/index.html",
   "header": null | "<Integrity-Policy-WAICT-v1 value>",
   "manifest_response": null | "<b64 manifest response body>",
-  "resources": [{"url": "...", "destination": "script", "body": "<b64>"}] }
+  "resources": [{"url": "...", "destination": "script", "body": "<b64>",
+                 "request_url": "..."}] }          # request_url optional, see below
 ```
+A resource's ``request_url`` (optional) is the URL the fetch was made for, before any
+redirect; the manifest lookup uses it (design.md 5), while ``url`` (the URL of the response
+finally delivered, or the same URL when there was no redirect) is only echoed in the
+verdict. Without ``request_url`` the lookup uses ``url``. ``body`` is always the bytes
+finally delivered.
 A scenario that does not have this shape is unusable (:class:`ScenarioError`); everything
 inside the byte fields is judged by ``decide``, never rejected here.
 """
@@ -28,6 +34,12 @@ class Resource:
     url: str
     destination: str
     body: bytes
+    request_url: str | None = None  # the URL the fetch was made for, before any redirect
+
+    @property
+    def lookup_url(self) -> str:
+        """The URL the manifest lookup uses (design.md 5)."""
+        return self.url if self.request_url is None else self.request_url
 
 
 @dataclass(frozen=True)
@@ -78,9 +90,11 @@ def parse_scenario(obj: Any) -> Scenario:
             raise ScenarioError(f"scenario: resources[{i}] must be an object")
         if not isinstance(r.get("url"), str) or not isinstance(r.get("destination"), str):
             raise ScenarioError(f"scenario: resources[{i}] needs url and destination strings")
-        resources.append(
-            Resource(r["url"], r["destination"], _bytes(r.get("body"), f"resources[{i}].body"))
-        )
+        request_url = r.get("request_url")
+        if request_url is not None and not isinstance(request_url, str):
+            raise ScenarioError(f"scenario: resources[{i}].request_url must be a string")
+        body = _bytes(r.get("body"), f"resources[{i}].body")
+        resources.append(Resource(r["url"], r["destination"], body, request_url))
     return Scenario(
         now=now,
         trust=trust,

@@ -44,7 +44,7 @@ from verifier.crypto import sha256
 from verifier.decide import ManifestVerdict, evaluate_manifest
 from verifier.encoding import b64encode, b64uencode
 from verifier.errors import WaictError
-from verifier.header import parse_policy
+from verifier.header import parse_policy, resolve_manifest_url
 from verifier.preload import usable_preload_list
 from verifier.trust import TrustConfig, parse_trust
 from verifier.urls import origin_of
@@ -219,9 +219,9 @@ def _verify(
         except WaictError as exc:
             notes.append(f"the {HEADER_NAME} header is ignored: {exc}")
     if policy is not None:
-        manifest_url = urljoin(page_url, policy.manifest)
+        manifest_url = resolve_manifest_url(policy.manifest, page_url)
         try:
-            answer = _http_get(http, manifest_url)
+            answer = _http_get(http, manifest_url) if manifest_url is not None else None
         except NetworkError as exc:
             notes.append(f"manifest: {exc}")
             answer = None

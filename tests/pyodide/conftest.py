@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 from scenario_gen import generate
+from url_corpus import corpus as url_corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VECTORS_DIR = REPO_ROOT / "tests" / "vectors"
@@ -210,6 +211,19 @@ def _pyodide_main(vectors_dir: str, generated_dir: str) -> dict[str, Any]:
             for path in sorted(Path(generated_dir).glob("*.json"))
         }
 
+    def url_corpus() -> list[Any]:
+        urls = importlib.import_module("verifier.urls")
+        corpus = json.loads((Path(generated_dir) / "urls.corpus").read_text())
+        out: list[Any] = []
+        for text, base in corpus:
+            try:
+                out.append(urls.serialize(text, base))
+            except urls.UnsupportedURL:
+                out.append("!unsupported")
+            except urls.InvalidURL:
+                out.append("!invalid")
+        return out
+
     def with_pure_backend(body: Any) -> Any:
         def run() -> Any:
             crypto = importlib.import_module("verifier.crypto")
@@ -271,6 +285,7 @@ def _pyodide_main(vectors_dir: str, generated_dir: str) -> dict[str, Any]:
     group("mpt_invalid", mpt_invalid)
     group("scenarios", scenarios)
     group("generated", generated)
+    group("urls", url_corpus)
     group("ed25519", with_pure_backend(ed25519))
     if (vectors / "rfc8032.json").is_file():
         group("rfc8032", with_pure_backend(rfc8032))
@@ -299,6 +314,8 @@ def pyodide_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     generated_dir.mkdir()
     for name, scenario, _ in generate():
         (generated_dir / f"{name}.json").write_text(json.dumps(scenario))
+    # the WHATWG URL corpus of tests/unit/test_urls_differential.py (not *.json: not a scenario)
+    (generated_dir / "urls.corpus").write_text(json.dumps(url_corpus()))
     program = workdir / "program.py"
     program.write_text(_program())
     cmd = ["node", str(RUNNER), str(program)]

@@ -187,3 +187,25 @@ def test_generated_scenario_same_verdict_as_cpython(
     cases = _cases(pyodide_results, "generated", len(GENERATED))
     scenario = next(s for n, s, _ in GENERATED if n == name)
     assert _ok(cases[name], name) == decide(scenario)
+
+
+def test_url_serialization_same_as_cpython(pyodide_results: dict[str, Any]) -> None:
+    """The WHATWG URL corpus (tests/url_corpus.py) serializes alike in Pyodide and CPython
+    (the IDNA subset must not depend on the Python's Unicode version)."""
+    from url_corpus import corpus
+
+    from verifier import urls
+
+    cases = corpus()
+    answers = _cases(pyodide_results, "urls", len(cases))
+    wrong = []
+    for (text, base), got in zip(cases, answers, strict=True):
+        try:
+            want = urls.serialize(text, base)
+        except urls.UnsupportedURL:
+            want = "!unsupported"
+        except urls.InvalidURL:
+            want = "!invalid"
+        if got != want:
+            wrong.append(f"{text!r} base={base!r}: pyodide={got!r} cpython={want!r}")
+    assert not wrong, f"{len(wrong)} of {len(cases)} differ:\n" + "\n".join(wrong[:40])

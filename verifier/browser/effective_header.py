@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
 
-from verifier import urls
 from verifier.errors import WaictError
-from verifier.header import Policy, parse_policy
+from verifier.header import Policy, parse_policy, resolve_manifest_url
 from verifier.ratchet import OriginState, apply_header
 
 
@@ -109,6 +107,7 @@ def effective(obj: dict[str, Any], now: int) -> Effective:
     return Effective(None, None, None)
 
 
-def manifest_url(url: str, policy: Policy) -> str:
-    """The absolute manifest URL: the header's value, relative to the document's origin."""
-    return urljoin(urls.origin_of(url) + "/", policy.manifest)
+def manifest_url(url: str, policy: Policy) -> str | None:
+    """The absolute manifest URL: the header's value, resolved against the URL of the
+    response that carries the header (design.md 3.1); None when it cannot be resolved."""
+    return resolve_manifest_url(policy.manifest, url)

@@ -101,7 +101,9 @@ def judge_navigation(request: str) -> str:
 def check_resource(request: str) -> str:
     """Check one response against a judged verdict.
 
-    Request: ``{"key", "url", "destination", "body": b64}``. Answer: the verdict's resource
+    Request: ``{"key", "url", "destination", "body": b64, "request_url"?}`` (``request_url``:
+    the URL the fetch was made for, before any redirect; the lookup uses it, design.md 5;
+    ``body``: the bytes finally delivered). Answer: the verdict's resource
     entry ``{"url", "allowed", "reason", "enforcing"}``, or ``{"error": "unknown_key"}``
     when the verdict is no longer cached (the caller judges the navigation again from
     its stored inputs and retries).

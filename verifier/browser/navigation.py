@@ -21,7 +21,7 @@ from verifier.browser import effective_header, fields, plain_words, plugins
 from verifier.browser.cache import PRELOADS, VERDICTS, Judged, cache_key
 from verifier.crypto import sha256
 from verifier.csp import inline_csp
-from verifier.decide import ManifestVerdict, evaluate_manifest, resource_verdict
+from verifier.decide import ManifestVerdict, evaluate_manifest, request_url_of, resource_verdict
 from verifier.encoding import b64encode, b64uencode
 from verifier.errors import WaictError
 from verifier.preload import PreloadList
@@ -164,7 +164,7 @@ def judge(obj: dict[str, Any]) -> dict[str, Any]:
         origin = url
     key = cache_key(
         [
-            origin,
+            url if eff.policy is not None and eff.policy.is_v1 else origin,  # v1 keys: doc URL
             eff.header,
             None if response is None else b64encode(sha256(response)),
             trust.to_json(),
@@ -275,7 +275,7 @@ def _check_one(verdict: ManifestVerdict, r: Any) -> dict[str, Any]:
     if not isinstance(url, str) or not isinstance(destination, str):
         raise ValueError("a resource needs url and destination strings")
     body = fields.bytes_or_none(r, "body") or b""
-    return resource_verdict(verdict, url, destination, body)
+    return resource_verdict(verdict, url, destination, body, request_url_of(r))
 
 
 def check(obj: dict[str, Any]) -> dict[str, Any]:
