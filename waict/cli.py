@@ -78,9 +78,9 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
 
     from verifier.encoding import b64decode
     from verifier.note import Witness
-    from waict.http import serve, system_clock
-    from waict.store import SqliteStore
-    from waict.ts import TransparencyService, create_ts_app, http_enroll_fetcher
+    from waict.log.http import serve, system_clock
+    from waict.log.service import TransparencyService, create_ts_app, http_enroll_fetcher
+    from waict.log.store import SqliteStore
 
     witnesses = [Witness(n, b64decode(k, what=f"key of {n}")) for n, k in args.witness]
     if not witnesses:
@@ -108,9 +108,9 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
 def _cmd_serve_witness(args: argparse.Namespace) -> int:
     import logging
 
-    from waict.http import serve, system_clock
-    from waict.keys import load_or_create_seed, public_key_b64
-    from waict.witness import WitnessService, create_witness_app
+    from waict.log.http import serve, system_clock
+    from waict.log.keys import load_or_create_seed, public_key_b64
+    from waict.log.witness import WitnessService, create_witness_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     seed = load_or_create_seed(Path(args.key_file))
@@ -133,7 +133,7 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
-    from waict.keys import load_or_create_seed, public_key_b64
+    from waict.log.keys import load_or_create_seed, public_key_b64
 
     path = Path(args.out)
     existed = path.exists()
@@ -205,11 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     kg.add_argument("--out", required=True, help="seed file to create (kept if it exists)")
     kg.set_defaults(func=_cmd_keygen)
 
-    from waict.site import add_site_tool_parsers
+    from waict.site.commands import add_site_tool_parsers
 
     add_site_tool_parsers(sub)
 
-    from waict.demo import add_demo_parser
+    from waict.demo.ecosystem import add_demo_parser
 
     add_demo_parser(sub)
     return parser

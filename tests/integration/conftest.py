@@ -36,7 +36,7 @@ from verifier.chain import ChainNode, Entry
 from verifier.crypto import sha256
 from verifier.encoding import b64decode, b64udecode
 from verifier.errors import WaictError
-from waict.http import parse_index
+from waict.log.http import parse_index
 
 
 class LiveServer:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from waict.assets import (
+from waict.log.assets import (
     AssetHostError,
     add_serve_assets_parser,
     create_assets_app,
@@ -25,7 +25,7 @@ from waict.assets import (
     load_or_create_token,
     upload_asset,
 )
-from waict.site_common import NetworkError
+from waict.site.common import NetworkError
 
 TOKEN = "test-upload-token"
 
@@ -170,7 +170,7 @@ def test_parser_registration() -> None:
 
 SERVE_ASSETS = """
 import argparse, sys
-from waict.assets import add_serve_assets_parser
+from waict.log.assets import add_serve_assets_parser
 parser = argparse.ArgumentParser(prog="waict")
 add_serve_assets_parser(parser.add_subparsers())
 args = parser.parse_args(sys.argv[1:])

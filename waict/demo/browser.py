@@ -1,6 +1,6 @@
 """The demo's browser part: every sample site in Debian Chromium with the real extension.
 
-Given a running :class:`waict.demo.DemoEcosystem`, :class:`DemoBrowser`
+Given a running :class:`waict.demo.ecosystem.DemoEcosystem`, :class:`DemoBrowser`
 
 1. builds the extension (``scripts/build_extension.py``) into ``<workdir>/extension`` with
    the demo's ``trust.json`` and ``preload.waict`` (build log: ``<workdir>/logs``);
@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
-    from waict.demo import DemoEcosystem, DemoSite
+    from waict.demo.ecosystem import DemoEcosystem, DemoSite
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_extension.py"
 SETUP_HINT = "run `bash scripts/setup.sh` (or pass --no-browser)"
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")

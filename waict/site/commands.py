@@ -2,13 +2,13 @@
 
 | command | module | function that registers it |
 |---|---|---|
-| ``waict manifest build`` | :mod:`waict.site_manifest` | ``add_manifest_parser`` |
-| ``waict publish`` | :mod:`waict.site_publish` | ``add_publish_parser`` |
-| ``waict serve-site`` | :mod:`waict.site_serve` | ``add_serve_site_parser`` |
-| ``waict verify`` | :mod:`waict.verify` | ``add_verify_parser`` |
-| ``waict monitor`` | :mod:`waict.monitor` | ``add_monitor_parser`` |
-| ``waict preload`` | :mod:`waict.preload_tool` | ``add_preload_parser`` |
-| ``waict serve-assets`` | :mod:`waict.assets` | ``add_serve_assets_parser`` |
+| ``waict manifest build`` | :mod:`waict.site.manifest` | ``add_manifest_parser`` |
+| ``waict publish`` | :mod:`waict.site.publish` | ``add_publish_parser`` |
+| ``waict serve-site`` | :mod:`waict.site.serve` | ``add_serve_site_parser`` |
+| ``waict verify`` | :mod:`waict.site.verify` | ``add_verify_parser`` |
+| ``waict monitor`` | :mod:`waict.site.monitor` | ``add_monitor_parser`` |
+| ``waict preload`` | :mod:`waict.site.preload` | ``add_preload_parser`` |
+| ``waict serve-assets`` | :mod:`waict.log.assets` | ``add_serve_assets_parser`` |
 
 :func:`add_site_tool_parsers` registers all of them at once.
 """
@@ -17,16 +17,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from waict.assets import add_serve_assets_parser, create_assets_app, upload_asset
-from waict.monitor import add_monitor_parser, monitor_domain
-from waict.preload_tool import add_preload_parser, preload_body_from_state
-from waict.site_manifest import add_manifest_parser, build_manifest
-from waict.site_publish import PublishOptions, add_publish_parser, publish
-from waict.site_serve import add_serve_site_parser, create_site_app
-from waict.verify import add_verify_parser, verify_site
+from waict.log.assets import add_serve_assets_parser, create_assets_app, upload_asset
+from waict.site.manifest import add_manifest_parser, build_manifest
+from waict.site.monitor import add_monitor_parser, monitor_domain
+from waict.site.preload import add_preload_parser, preload_body_from_state
+from waict.site.publish import PublishOptions, add_publish_parser, publish
+from waict.site.serve import add_serve_site_parser, create_site_app
+from waict.site.verify import add_verify_parser, verify_site
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.site.common import Subparsers
 
 __all__ = [
     "PublishOptions",

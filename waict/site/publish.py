@@ -58,8 +58,8 @@ from verifier.proof import ChainHeadWithProof
 from verifier.transparency import ProvenHead, tree_key, tree_value, verify_logged
 from verifier.trust import TrustConfig, parse_trust
 from verifier.urls import tree_host
-from waict.assets import read_token, upload_asset
-from waict.site_common import (
+from waict.log.assets import read_token, upload_asset
+from waict.site.common import (
     WELL_KNOWN_ENROLL,
     Progress,
     SiteToolError,
@@ -76,12 +76,12 @@ from waict.site_common import (
     read_text_file,
     report_error,
 )
-from waict.site_manifest import BuiltManifest, build_manifest, encode_manifest
-from waict.site_state import HistoryEntry, SiteState
-from waict.site_tsclient import TsClient, TsHttpError
+from waict.site.log_client import TsClient, TsHttpError
+from waict.site.manifest import BuiltManifest, build_manifest, encode_manifest
+from waict.site.state import HistoryEntry, SiteState
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.site.common import Subparsers
 
 MODES = ("enforce", "report")
 TOMBSTONE_MEMBERS: dict[str, Any] = {"emergency_opt_out": True, "hashes": {}}

@@ -40,7 +40,7 @@ from starlette.routing import Route
 from verifier.crypto import sha256
 from verifier.encoding import b64uencode, decode_hash_b64u
 from verifier.errors import WaictError
-from waict.site_common import (
+from waict.site.common import (
     NetworkError,
     SiteToolError,
     error_text,
@@ -50,7 +50,7 @@ from waict.site_common import (
 )
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.site.common import Subparsers
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 DEFAULT_MAX_UPLOAD = 256 << 20
@@ -309,7 +309,7 @@ def read_token(path: Path) -> str:
 
 
 def _cmd_serve_assets(args: argparse.Namespace) -> int:
-    from waict.http import serve
+    from waict.log.http import serve
 
     root = Path(args.dir)
     try:

@@ -41,7 +41,7 @@ from verifier.proof import ChainHeadWithProof
 from verifier.transparency import tree_key, tree_value
 from verifier.trust import TrustConfig, parse_trust
 from verifier.urls import normalize_host
-from waict.site_common import (
+from waict.site.common import (
     SiteToolError,
     atomic_write,
     format_age,
@@ -51,10 +51,10 @@ from waict.site_common import (
     read_text_file,
     report_error,
 )
-from waict.site_tsclient import TsClient
+from waict.site.log_client import TsClient
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.site.common import Subparsers
 
 STATE_VERSION = 1
 

@@ -5,7 +5,7 @@ It fetches the page, reads ``Integrity-Policy-WAICT-v1``, fetches the manifest r
 fetches the resources the page makes the browser load, each with the fetch destination the
 browser would give it:
 
-- from the HTML (:mod:`waict.site_html`): ``<script src>`` (script), ``<link
+- from the HTML (:mod:`waict.site.html`): ``<script src>`` (script), ``<link
   rel=stylesheet>`` (style), ``rel=modulepreload`` (script), ``rel=preload as=...``,
   ``<img>`` / icons (image), ``<iframe>`` / ``<frame>``, ``<audio>``, ``<video>``,
   ``<object>``; same-origin frame documents are scanned the same way;
@@ -48,7 +48,7 @@ from verifier.header import parse_policy
 from verifier.preload import usable_preload_list
 from verifier.trust import TrustConfig, parse_trust
 from verifier.urls import origin_of
-from waict.site_common import (
+from waict.site.common import (
     HEADER_NAME,
     MANIFEST_MEDIA_TYPE,
     NetworkError,
@@ -63,10 +63,10 @@ from waict.site_common import (
     read_text_file,
     report_error,
 )
-from waict.site_html import InlineCode, decode_html, scan_html
+from waict.site.html import InlineCode, decode_html, scan_html
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.site.common import Subparsers
 
 MAX_RESOURCES = 500
 _STR = r"""(['"`])([^'"`\s]+?)\1"""

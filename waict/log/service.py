@@ -9,7 +9,7 @@ Life of an append (``POST /append/<domain>``):
 2. build the tree event, apply it to the domain's newest node with the replay rule of
    :mod:`verifier.events` (the same code every witness runs) and durably record it;
 3. every ``batch_interval`` seconds the pending events become the next immutable batch: the
-   service replays them, applies the new heads to a persistent :class:`~waict.tree.PrefixTree`
+   service replays them, applies the new heads to a persistent :class:`~waict.log.tree.PrefixTree`
    (old versions stay valid for proofs), and stores batch, nodes and root in one transaction;
 4. witnesses fetch the batch, check it, and upload cosignatures of the new root; the service
    verifies each one against its configured witnesses;
@@ -48,9 +48,9 @@ from verifier.events import (
 from verifier.note import NoteBody, Witness, parse_note, signed_message
 from verifier.proof import ChainHeadWithProof
 from verifier.transparency import tree_key
-from waict.http import BackgroundLoop, Clock, HttpError, parse_index
-from waict.store import TransparencyStore
-from waict.tree import PrefixTree
+from waict.log.http import BackgroundLoop, Clock, HttpError, parse_index
+from waict.log.store import TransparencyStore
+from waict.log.tree import PrefixTree
 
 log = logging.getLogger("waict.ts")
 

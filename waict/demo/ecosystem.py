@@ -36,22 +36,22 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from verifier.trust import parse_trust
-from waict.demo_browser import DemoBrowser, add_demo_browser_options, run_demo_browser
-from waict.keys import load_or_create_seed, public_key_b64
-from waict.preload_tool import build_preload_line, parse_hosts, preload_body_from_state
-from waict.site_common import make_client
-from waict.site_publish import PublishOptions, publish
-from waict.verify import VerifyReport, verify_site
+from waict.demo.browser import DemoBrowser, add_demo_browser_options, run_demo_browser
+from waict.log.keys import load_or_create_seed, public_key_b64
+from waict.site.common import make_client
+from waict.site.preload import build_preload_line, parse_hosts, preload_body_from_state
+from waict.site.publish import PublishOptions, publish
+from waict.site.verify import VerifyReport, verify_site
 
 TS_NAME = "ts.waict.test"
 WITNESSES = ("w1.waict.test", "w2.waict.test")
 PRELOAD_DOMAIN = "preload.waict.test"
 OLD_OFFSET = -48 * 3600
 ASSET_TOKEN = "demo-asset-upload-token"
-DEFAULT_WEB = Path(__file__).resolve().parents[1] / "web"
+DEFAULT_WEB = Path(__file__).resolve().parents[2] / "web"
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.site.common import Subparsers
 
 
 def say(message: str) -> None:
@@ -250,7 +250,7 @@ class DemoEcosystem:
 
     # --- publishing ---------------------------------------------------------------------
     def _publish_step(self, site: DemoSite, step: dict[str, Any], now: int) -> None:
-        from waict.site import add_site_tool_parsers
+        from waict.site.commands import add_site_tool_parsers
 
         preload_json = self.workdir / "preload.json"
         args = [a.replace("{preload_json}", str(preload_json)) for a in step["args"]]

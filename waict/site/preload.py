@@ -36,7 +36,7 @@ from verifier.manifest import split_response
 from verifier.preload import MAX_AGE_AFTER_ISSUE, parse_preload_list, verify_preload_response
 from verifier.trust import parse_trust
 from verifier.urls import normalize_host
-from waict.site_common import (
+from waict.site.common import (
     SiteToolError,
     atomic_write,
     format_time,
@@ -45,11 +45,11 @@ from waict.site_common import (
     read_text_file,
     report_error,
 )
-from waict.site_manifest import encode_manifest
-from waict.site_state import SiteState
+from waict.site.manifest import encode_manifest
+from waict.site.state import SiteState
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.site.common import Subparsers
 
 FLAGS = ("dev-ids",)
 

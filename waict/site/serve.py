@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from waict.site_common import (
+from waict.site.common import (
     HEADER_NAME,
     MANIFEST_MEDIA_TYPE,
     MANIFEST_PREFIX,
@@ -40,10 +40,10 @@ from waict.site_common import (
     default_state_dir,
     report_error,
 )
-from waict.site_state import SiteState
+from waict.site.state import SiteState
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.site.common import Subparsers
 
 
 class _HeaderCache:
@@ -160,7 +160,7 @@ def _site_arg(text: str) -> tuple[str, Path]:
 
 
 def _cmd_serve_site(args: argparse.Namespace) -> int:
-    from waict.http import serve
+    from waict.log.http import serve
 
     try:
         if args.dir is None and not args.site:
