@@ -78,7 +78,8 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
 
     from verifier.encoding import b64decode
     from verifier.note import Witness
-    from waict.log.http import serve, system_clock
+    from waict.common.serve import serve
+    from waict.log.http import system_clock
     from waict.log.service import TransparencyService, create_ts_app, http_enroll_fetcher
     from waict.log.store import SqliteStore
 
@@ -108,7 +109,8 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
 def _cmd_serve_witness(args: argparse.Namespace) -> int:
     import logging
 
-    from waict.log.http import serve, system_clock
+    from waict.common.serve import serve
+    from waict.log.http import system_clock
     from waict.log.keys import load_or_create_seed, public_key_b64
     from waict.log.witness import WitnessService, create_witness_app
 
@@ -208,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     from waict.site.commands import add_site_tool_parsers
 
     add_site_tool_parsers(sub)
+
+    from waict.log.assets import add_serve_assets_parser
+
+    add_serve_assets_parser(sub)
 
     from waict.demo.ecosystem import add_demo_parser
 

@@ -16,16 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from waict.log.assets import (
-    AssetHostError,
-    add_serve_assets_parser,
-    create_assets_app,
-    digest_name,
-    fetch_asset,
-    load_or_create_token,
-    upload_asset,
-)
-from waict.site.common import NetworkError
+from waict.common.digests import digest_name
+from waict.common.errors import NetworkError
+from waict.log.assets import add_serve_assets_parser, create_assets_app, load_or_create_token
+from waict.site.asset_client import AssetHostError, fetch_asset, upload_asset
 
 TOKEN = "test-upload-token"
 

@@ -29,12 +29,16 @@ from verifier.manifest import parse_manifest
 from verifier.preload import verify_preload_response
 from verifier.trust import parse_trust
 from verifier.urls import is_canonical
-from waict.log.assets import create_assets_app, digest_name, fetch_asset
+from waict.common.digests import digest_name
+from waict.common.errors import SiteToolError, UnexpectedLogError
+from waict.log.assets import create_assets_app
+from waict.site.asset_client import fetch_asset
 from waict.site.commands import add_site_tool_parsers
-from waict.site.common import SiteToolError, UnexpectedLogError, make_client, manifest_id
+from waict.site.http_client import make_client
 from waict.site.log_client import TsClient
 from waict.site.manifest import add_manifest_parser, build_manifest
 from waict.site.monitor import MonitorState, add_monitor_parser, monitor_domain
+from waict.site.names import manifest_id
 from waict.site.preload import (
     add_preload_parser,
     build_preload_line,

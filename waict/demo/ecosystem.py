@@ -38,7 +38,7 @@ import httpx
 from verifier.trust import parse_trust
 from waict.demo.browser import DemoBrowser, add_demo_browser_options, run_demo_browser
 from waict.log.keys import load_or_create_seed, public_key_b64
-from waict.site.common import make_client
+from waict.site.http_client import make_client
 from waict.site.preload import build_preload_line, parse_hosts, preload_body_from_state
 from waict.site.publish import PublishOptions, publish
 from waict.site.verify import VerifyReport, verify_site
@@ -51,7 +51,7 @@ ASSET_TOKEN = "demo-asset-upload-token"
 DEFAULT_WEB = Path(__file__).resolve().parents[2] / "web"
 
 if TYPE_CHECKING:
-    from waict.site.common import Subparsers
+    from waict.common.commands import Subparsers
 
 
 def say(message: str) -> None:

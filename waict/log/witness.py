@@ -37,7 +37,8 @@ from verifier.events import EventError, decode_batch, replay
 from verifier.mpt import EMPTY_ROOT
 from verifier.note import NoteBody, cosign
 from verifier.transparency import tree_key
-from waict.log.http import BackgroundLoop, Clock, encode_index
+from waict.common.tiles import encode_index
+from waict.log.http import BackgroundLoop, Clock
 from waict.log.tree import PrefixTree
 
 log = logging.getLogger("waict.witness")

@@ -33,17 +33,15 @@ from verifier import urls
 from verifier.encoding import b64uencode
 from verifier.errors import WaictError
 from verifier.manifest import parse_manifest
-from waict.site.common import (
-    Progress,
-    SiteToolError,
-    atomic_write,
-    parse_origin,
-    report_error,
-)
+from waict.common.commands import report_error
+from waict.common.errors import SiteToolError
+from waict.common.files import atomic_write
 from waict.site.html import decode_html, scan_html
+from waict.site.origins import parse_origin
+from waict.site.progress import Progress
 
 if TYPE_CHECKING:
-    from waict.site.common import Subparsers
+    from waict.common.commands import Subparsers
 
 DEFAULT_WASM_GLOBS = ("*.wasm",)
 HTML_SUFFIXES = (".html", ".htm")

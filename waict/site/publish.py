@@ -58,30 +58,21 @@ from verifier.proof import ChainHeadWithProof
 from verifier.transparency import ProvenHead, tree_key, tree_value, verify_logged
 from verifier.trust import TrustConfig, parse_trust
 from verifier.urls import tree_host
-from waict.log.assets import read_token, upload_asset
-from waict.site.common import (
-    WELL_KNOWN_ENROLL,
-    Progress,
-    SiteToolError,
-    UnexpectedLogError,
-    atomic_write,
-    default_state_dir,
-    format_age,
-    format_time,
-    info,
-    make_client,
-    manifest_path,
-    parse_origin,
-    parse_resolve,
-    read_text_file,
-    report_error,
-)
+from waict.common.commands import report_error
+from waict.common.errors import SiteToolError, UnexpectedLogError
+from waict.common.files import atomic_write, read_text_file
+from waict.site.asset_client import read_token, upload_asset
+from waict.site.http_client import make_client, parse_resolve
 from waict.site.log_client import TsClient, TsHttpError
 from waict.site.manifest import BuiltManifest, build_manifest, encode_manifest
+from waict.site.names import WELL_KNOWN_ENROLL, default_state_dir, manifest_path
+from waict.site.origins import parse_origin
+from waict.site.progress import Progress, info
 from waict.site.state import HistoryEntry, SiteState
+from waict.site.times import format_age, format_time
 
 if TYPE_CHECKING:
-    from waict.site.common import Subparsers
+    from waict.common.commands import Subparsers
 
 MODES = ("enforce", "report")
 TOMBSTONE_MEMBERS: dict[str, Any] = {"emergency_opt_out": True, "hashes": {}}

@@ -48,25 +48,17 @@ from verifier.header import parse_policy
 from verifier.preload import usable_preload_list
 from verifier.trust import TrustConfig, parse_trust
 from verifier.urls import origin_of
-from waict.site.common import (
-    HEADER_NAME,
-    MANIFEST_MEDIA_TYPE,
-    NetworkError,
-    SiteToolError,
-    destination_for_url,
-    format_age,
-    format_time,
-    make_client,
-    network_errors,
-    parse_resolve,
-    read_bytes_file,
-    read_text_file,
-    report_error,
-)
+from waict.common.commands import report_error
+from waict.common.errors import NetworkError, SiteToolError
+from waict.common.files import read_bytes_file, read_text_file
+from waict.site.content_types import destination_for_url
 from waict.site.html import InlineCode, decode_html, scan_html
+from waict.site.http_client import make_client, network_errors, parse_resolve
+from waict.site.names import HEADER_NAME, MANIFEST_MEDIA_TYPE
+from waict.site.times import format_age, format_time
 
 if TYPE_CHECKING:
-    from waict.site.common import Subparsers
+    from waict.common.commands import Subparsers
 
 MAX_RESOURCES = 500
 _STR = r"""(['"`])([^'"`\s]+?)\1"""
