@@ -42,8 +42,9 @@ from verifier.encoding import b64uencode
 from verifier.events import TreeEvent
 from verifier.note import Witness
 from verifier.proof import ChainHeadWithProof
+from waict.log.api import create_ts_app, http_enroll_fetcher
 from waict.log.http import system_clock
-from waict.log.service import TransparencyService, create_ts_app, http_enroll_fetcher
+from waict.log.service import TransparencyService
 from waict.log.store import SqliteStore
 from waict.log.witness import WitnessService, create_witness_app
 

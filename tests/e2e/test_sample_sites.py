@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from waict.demo.browser import DemoBrowser, Observation, chromium_path, describe_observed
-from waict.demo.ecosystem import Ports, add_demo_parser, running
+from waict.demo.browser import DemoBrowser
+from waict.demo.chromium import chromium_path
+from waict.demo.command import add_demo_parser
+from waict.demo.ecosystem import Ports, running
+from waict.demo.observation import Observation, describe_observed
 
 pytestmark = pytest.mark.e2e
 

@@ -30,8 +30,9 @@ from verifier.events import EventError, TreeEvent, encode_batch
 from verifier.note import NoteBody, Witness, cosign
 from verifier.proof import ChainHeadWithProof
 from waict.common.tiles import encode_index
+from waict.log.api import create_ts_app, http_enroll_fetcher
 from waict.log.http import system_clock
-from waict.log.service import TransparencyService, create_ts_app, http_enroll_fetcher
+from waict.log.service import TransparencyService
 from waict.log.store import SqliteStore
 from waict.log.witness import ConflictingRootError, WitnessService, create_witness_app
 
