@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from waict.site.manifest import add_manifest_parser
 from waict.site.monitor import add_monitor_parser
 from waict.site.preload import add_preload_parser
-from waict.site.publish import add_publish_parser
+from waict.site.publish.command import add_publish_parser
 from waict.site.serve import add_serve_site_parser
 from waict.site.verify import add_verify_parser
 
