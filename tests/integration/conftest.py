@@ -8,7 +8,7 @@ transparency service.
   asset-hosts) well enough to exercise the operator tools' HTTP clients, and answers real,
   verifiable proofs built with ``tests/world.py`` (the deterministic test world) under a
   clock the test sets. It has no event batches, no witnesses and no persistence; the real
-  service (waict/ts.py) is tested on its own.
+  service (waict/log/service.py) is tested on its own.
 """
 
 from __future__ import annotations
