@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark ``waict.tree.PrefixTree`` (the transparency service's incremental prefix tree).
+"""Benchmark ``waict.log.tree.PrefixTree`` (the transparency service's incremental prefix tree).
 
 For each N (default 10k, 100k and 1M; ``-n`` to choose), over N realistic leaves
 (key ``H("waict-kh" || host)``, value a 32-byte hash):
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from verifier import mpt
 from verifier.crypto import sha256
 from verifier.transparency import tree_key
-from waict.tree import PrefixTree
+from waict.log.tree import PrefixTree
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 SAMPLES = 1000

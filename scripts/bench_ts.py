@@ -42,10 +42,11 @@ from verifier.encoding import b64uencode
 from verifier.events import TreeEvent
 from verifier.note import Witness
 from verifier.proof import ChainHeadWithProof
-from waict.http import system_clock
-from waict.store import SqliteStore
-from waict.ts import TransparencyService, create_ts_app, http_enroll_fetcher
-from waict.witness import WitnessService, create_witness_app
+from waict.log.api import create_ts_app, http_enroll_fetcher
+from waict.log.http import system_clock
+from waict.log.service import TransparencyService
+from waict.log.store import SqliteStore
+from waict.log.witness import WitnessService, create_witness_app
 
 TS_NAME = "ts.bench"
 W = ("w1.bench", "w2.bench")

@@ -1,4 +1,5 @@
-"""The ``waict`` command line.
+"""The ``waict`` command line: the top-level parser and ``waict check``; every other command
+is registered by its wing (:mod:`waict.log`, :mod:`waict.site`, :mod:`waict.demo`).
 
 waict check SCENARIO.json   print the client's verdict for a scenario as JSON
 """
@@ -66,84 +67,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _witness_arg(text: str) -> tuple[str, str]:
-    name, sep, key = text.partition("=")
-    if not sep or not name or not key:
-        raise argparse.ArgumentTypeError("use NAME=BASE64KEY")
-    return name, key
-
-
-def _cmd_serve_ts(args: argparse.Namespace) -> int:
-    import logging
-
-    from verifier.encoding import b64decode
-    from verifier.note import Witness
-    from waict.http import serve, system_clock
-    from waict.store import SqliteStore
-    from waict.ts import TransparencyService, create_ts_app, http_enroll_fetcher
-
-    witnesses = [Witness(n, b64decode(k, what=f"key of {n}")) for n, k in args.witness]
-    if not witnesses:
-        print("waict serve-ts: name at least one --witness NAME=BASE64KEY", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    service = TransparencyService(
-        SqliteStore(args.db),
-        args.name,
-        witnesses,
-        args.quorum,
-        system_clock(args.clock_offset),
-        http_enroll_fetcher(args.enroll_scheme, args.enroll_port, connect=args.enroll_connect),
-        batch_interval=args.batch_interval,
-    )
-    print(
-        f"transparency service {args.name}: {service.count} batches, "
-        f"{service.store.domain_count()} domains, on http://{args.host}:{args.port}",
-        flush=True,
-    )
-    serve(create_ts_app(service), args.host, args.port)
-    return 0
-
-
-def _cmd_serve_witness(args: argparse.Namespace) -> int:
-    import logging
-
-    from waict.http import serve, system_clock
-    from waict.keys import load_or_create_seed, public_key_b64
-    from waict.witness import WitnessService, create_witness_app
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    seed = load_or_create_seed(Path(args.key_file))
-    service = WitnessService(
-        args.db,
-        args.name,
-        seed,
-        args.ts,
-        args.ts_name,
-        system_clock(args.clock_offset),
-        past_window=args.past_window,
-    )
-    print(
-        f"witness {args.name} (key {public_key_b64(seed)}) following {args.ts}, "
-        f"at {service.count} batches; status on http://{args.host}:{args.port}/status",
-        flush=True,
-    )
-    serve(create_witness_app(service), args.host, args.port)
-    return 0
-
-
-def _cmd_keygen(args: argparse.Namespace) -> int:
-    from waict.keys import load_or_create_seed, public_key_b64
-
-    path = Path(args.out)
-    existed = path.exists()
-    seed = load_or_create_seed(path)
-    print(json.dumps({"name": args.name, "key": public_key_b64(seed)}))
-    if existed:
-        print(f"(kept the existing key in {path})", file=sys.stderr)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="waict",
@@ -162,55 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--pretty", action="store_true", help="indent the JSON output")
     check.set_defaults(func=_cmd_check)
 
-    ts = sub.add_parser("serve-ts", help="run a transparency service")
-    ts.add_argument("--db", required=True, help="SQLite file (created if absent)")
-    ts.add_argument("--name", required=True, help="the service's domain, e.g. ts.example")
-    ts.add_argument(
-        "--witness",
-        action="append",
-        type=_witness_arg,
-        default=[],
-        metavar="NAME=KEY",
-        help="a witness whose cosignatures count (repeat)",
-    )
-    ts.add_argument("--quorum", type=int, default=1, help="cosignatures needed (default 1)")
-    ts.add_argument("--host", default="127.0.0.1")
-    ts.add_argument("--port", type=int, default=8001)
-    ts.add_argument("--batch-interval", type=float, default=0.2, help="seconds between batches")
-    ts.add_argument("--enroll-scheme", default="https", choices=["https", "http"])
-    ts.add_argument("--enroll-port", type=int, default=None, help="port of sites' well-known")
-    ts.add_argument(
-        "--enroll-connect",
-        default=None,
-        metavar="ADDR",
-        help="connect to ADDR for every enrollment fetch (loopback: 127.0.0.1)",
-    )
-    ts.add_argument("--clock-offset", type=int, default=0, help="shift the clock (seconds)")
-    ts.set_defaults(func=_cmd_serve_ts)
+    # Each wing registers its own commands; imported here, in this order (the order of
+    # `waict --help`), so that importing waict.cli stays light.
+    from waict.demo.command import add_demo_parser
+    from waict.log.assets import add_serve_assets_parser
+    from waict.log.commands import add_log_parsers
+    from waict.site.commands import add_site_tool_parsers
 
-    wit = sub.add_parser("serve-witness", help="run a witness that cosigns a service's roots")
-    wit.add_argument("--db", required=True, help="SQLite file for the witness state")
-    wit.add_argument("--name", required=True, help="witness name, e.g. w1.example")
-    wit.add_argument("--key-file", required=True, help="Ed25519 seed file (created if absent)")
-    wit.add_argument("--ts", required=True, help="base URL of the transparency service")
-    wit.add_argument("--ts-name", required=True, help="the service's domain (note origin)")
-    wit.add_argument("--host", default="127.0.0.1")
-    wit.add_argument("--port", type=int, default=8011)
-    wit.add_argument("--clock-offset", type=int, default=0)
-    wit.add_argument("--past-window", type=int, default=3600, help="oldest event age accepted")
-    wit.set_defaults(func=_cmd_serve_witness)
-
-    kg = sub.add_parser("keygen", help="create an Ed25519 key file and print its public key")
-    kg.add_argument("name", help="the key's name (e.g. the witness name)")
-    kg.add_argument("--out", required=True, help="seed file to create (kept if it exists)")
-    kg.set_defaults(func=_cmd_keygen)
-
-    from waict.site import add_site_tool_parsers
-
-    add_site_tool_parsers(sub)
-
-    from waict.demo import add_demo_parser
-
+    add_log_parsers(sub)  # serve-ts, serve-witness, keygen
+    add_site_tool_parsers(sub)  # manifest, publish, serve-site, verify, monitor, preload
+    add_serve_assets_parser(sub)
     add_demo_parser(sub)
     return parser
 

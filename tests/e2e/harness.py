@@ -26,8 +26,8 @@ from typing import Any
 import sites
 from server import FixtureServer
 
-from waict.demo_browser import QUIET_FLAGS
-from waict.demo_browser import chromium_path as demo_chromium_path
+from waict.demo.chromium import QUIET_FLAGS
+from waict.demo.chromium import chromium_path as demo_chromium_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"

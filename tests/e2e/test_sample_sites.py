@@ -1,8 +1,8 @@
 """Every sample site of web/ in Debian Chromium with the real extension, against the real
 demo ecosystem: the transparency service, two witnesses, the asset host and the site server
-as processes on loopback (``waict.demo.running``, free ports, both clock phases, tampering),
-the extension built with the demo's ``trust.json`` and ``preload.waict``
-(``waict.demo_browser.DemoBrowser``, what ``waict demo`` runs after its `waict verify` table).
+as processes on loopback (``waict.demo.ecosystem.running``, free ports, both clock phases,
+tampering), the extension built with the demo's ``trust.json`` and ``preload.waict``
+(``waict.demo.browser.DemoBrowser``, what ``waict demo`` runs after its `waict verify` table).
 
 Each site must show what the ``browser`` section of its ``expected.json`` says: the block page
 or not, and once the page settled exactly the expected ``data-waict-*`` markers on ``<html>``
@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from waict.demo import Ports, add_demo_parser, running
-from waict.demo_browser import DemoBrowser, Observation, chromium_path, describe_observed
+from waict.demo.browser import DemoBrowser
+from waict.demo.chromium import chromium_path
+from waict.demo.command import add_demo_parser
+from waict.demo.ecosystem import Ports, running
+from waict.demo.observation import Observation, describe_observed
 
 pytestmark = pytest.mark.e2e
 

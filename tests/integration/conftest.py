@@ -8,7 +8,7 @@ transparency service.
   asset-hosts) well enough to exercise the operator tools' HTTP clients, and answers real,
   verifiable proofs built with ``tests/world.py`` (the deterministic test world) under a
   clock the test sets. It has no event batches, no witnesses and no persistence; the real
-  service (waict/ts.py) is tested on its own.
+  service (waict/log/service.py) is tested on its own.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from verifier.chain import ChainNode, Entry
 from verifier.crypto import sha256
 from verifier.encoding import b64decode, b64udecode
 from verifier.errors import WaictError
-from waict.http import parse_index
+from waict.log.http import parse_index
 
 
 class LiveServer:

@@ -16,16 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from waict.assets import (
-    AssetHostError,
-    add_serve_assets_parser,
-    create_assets_app,
-    digest_name,
-    fetch_asset,
-    load_or_create_token,
-    upload_asset,
-)
-from waict.site_common import NetworkError
+from waict.common.digests import digest_name
+from waict.common.errors import NetworkError
+from waict.log.assets import add_serve_assets_parser, create_assets_app, load_or_create_token
+from waict.site.asset_client import AssetHostError, fetch_asset, upload_asset
 
 TOKEN = "test-upload-token"
 
@@ -170,7 +164,7 @@ def test_parser_registration() -> None:
 
 SERVE_ASSETS = """
 import argparse, sys
-from waict.assets import add_serve_assets_parser
+from waict.log.assets import add_serve_assets_parser
 parser = argparse.ArgumentParser(prog="waict")
 add_serve_assets_parser(parser.add_subparsers())
 args = parser.parse_args(sys.argv[1:])

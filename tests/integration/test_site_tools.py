@@ -29,22 +29,26 @@ from verifier.manifest import parse_manifest
 from verifier.preload import verify_preload_response
 from verifier.trust import parse_trust
 from verifier.urls import is_canonical
-from waict.assets import create_assets_app, digest_name, fetch_asset
-from waict.monitor import MonitorState, add_monitor_parser, monitor_domain
-from waict.preload_tool import (
+from waict.common.digests import digest_name
+from waict.common.errors import SiteToolError, UnexpectedLogError
+from waict.log.assets import create_assets_app
+from waict.site.asset_client import fetch_asset
+from waict.site.commands import add_site_tool_parsers
+from waict.site.http_client import make_client
+from waict.site.log_client import TsClient
+from waict.site.manifest import add_manifest_parser, build_manifest
+from waict.site.monitor import MonitorState, add_monitor_parser, monitor_domain
+from waict.site.names import manifest_id
+from waict.site.preload import (
     add_preload_parser,
     build_preload_line,
     parse_hosts,
     preload_body_from_state,
 )
-from waict.site import add_site_tool_parsers
-from waict.site_common import SiteToolError, UnexpectedLogError, make_client, manifest_id
-from waict.site_manifest import add_manifest_parser, build_manifest
-from waict.site_publish import PublishOptions, build_header, publish
-from waict.site_serve import create_site_app
-from waict.site_state import SiteState
-from waict.site_tsclient import TsClient
-from waict.verify import add_verify_parser, scan_script, verify_site
+from waict.site.publish import PublishOptions, build_header, publish
+from waict.site.serve import create_site_app
+from waict.site.state import SiteState
+from waict.site.verify import add_verify_parser, scan_script, verify_site
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -399,7 +403,7 @@ def test_verify_valid_site_allows_everything(tmp_path: Path, serve: Any) -> None
 
 VERIFY_MAIN = """
 import argparse, sys
-from waict.verify import add_verify_parser
+from waict.site.verify import add_verify_parser
 parser = argparse.ArgumentParser(prog="waict")
 add_verify_parser(parser.add_subparsers())
 args = parser.parse_args(sys.argv[1:])

@@ -21,7 +21,7 @@ from verifier.chain import ChainNode, Entry
 from verifier.crypto import ed25519_public_key, sha256
 from verifier.encoding import b64encode, b64uencode
 from verifier.proof import ChainHeadWithProof
-from waict.demo import ServerProcess
+from waict.demo.ecosystem import ServerProcess
 
 TS_NAME = "ts.example"
 W = ("w1.example", "w2.example")

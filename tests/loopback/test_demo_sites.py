@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from verifier.proof import ChainHeadWithProof
-from waict.demo import DemoEcosystem, Ports, compare, running
+from waict.demo.ecosystem import DemoEcosystem, Ports, compare, running
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 SITES = sorted(p.parent.name for p in WEB.glob("*/expected.json"))

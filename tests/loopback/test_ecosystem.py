@@ -29,10 +29,12 @@ from verifier.encoding import b64uencode
 from verifier.events import EventError, TreeEvent, encode_batch
 from verifier.note import NoteBody, Witness, cosign
 from verifier.proof import ChainHeadWithProof
-from waict.http import encode_index, system_clock
-from waict.store import SqliteStore
-from waict.ts import TransparencyService, create_ts_app, http_enroll_fetcher
-from waict.witness import ConflictingRootError, WitnessService, create_witness_app
+from waict.common.tiles import encode_index
+from waict.log.api import create_ts_app, http_enroll_fetcher
+from waict.log.http import system_clock
+from waict.log.service import TransparencyService
+from waict.log.store import SqliteStore
+from waict.log.witness import ConflictingRootError, WitnessService, create_witness_app
 
 TS_NAME = "ts.example"
 W = ("w1.example", "w2.example")

@@ -17,9 +17,9 @@ from verifier.crypto import ed25519_public_key, sha256
 from verifier.encoding import b64uencode
 from verifier.note import NoteBody, Witness, cosign, parse_note
 from verifier.transparency import tree_key
-from waict.http import HttpError, system_clock
-from waict.store import SqliteStore
-from waict.ts import TransparencyService
+from waict.log.http import HttpError, system_clock
+from waict.log.service import TransparencyService
+from waict.log.store import SqliteStore
 
 W = ("w1.example", "w2.example")
 

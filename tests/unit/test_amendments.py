@@ -24,7 +24,7 @@ from verifier.header import resolve_manifest_url
 from verifier.manifest import parse_manifest
 from verifier.note import key_id
 from verifier.proof import ChainHeadWithProof
-from waict.verify import verify_site
+from waict.site.verify import verify_site
 
 HOST = "site.example"
 ORIGIN = f"https://{HOST}"

@@ -1,4 +1,4 @@
-"""``waict.tree.PrefixTree`` agrees byte for byte with the reference ``verifier.mpt``.
+"""``waict.log.tree.PrefixTree`` agrees byte for byte with the reference ``verifier.mpt``.
 
 For random leaf sets (fixed seeds and hypothesis, sizes 0..300, keys built with long shared
 prefixes so that split bits cover the whole 0..255 range): roots, every inclusion proof and
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from verifier import mpt
-from waict.tree import PrefixTree
+from waict.log.tree import PrefixTree
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "waict-mpt"
 

@@ -30,20 +30,20 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from waict.site_common import (
+from waict.common.commands import report_error
+from waict.common.errors import SiteToolError
+from waict.site.content_types import content_type_for
+from waict.site.names import (
     HEADER_NAME,
     MANIFEST_MEDIA_TYPE,
     MANIFEST_PREFIX,
     WELL_KNOWN_ENROLL,
-    SiteToolError,
-    content_type_for,
     default_state_dir,
-    report_error,
 )
-from waict.site_state import SiteState
+from waict.site.state import SiteState
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.common.commands import Subparsers
 
 
 class _HeaderCache:
@@ -160,7 +160,7 @@ def _site_arg(text: str) -> tuple[str, Path]:
 
 
 def _cmd_serve_site(args: argparse.Namespace) -> int:
-    from waict.http import serve
+    from waict.common.serve import serve
 
     try:
         if args.dir is None and not args.site:

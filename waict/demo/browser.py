@@ -1,6 +1,6 @@
 """The demo's browser part: every sample site in Debian Chromium with the real extension.
 
-Given a running :class:`waict.demo.DemoEcosystem`, :class:`DemoBrowser`
+Given a running :class:`waict.demo.ecosystem.DemoEcosystem`, :class:`DemoBrowser`
 
 1. builds the extension (``scripts/build_extension.py``) into ``<workdir>/extension`` with
    the demo's ``trust.json`` and ``preload.waict`` (build log: ``<workdir>/logs``);
@@ -21,65 +21,42 @@ class can be used from any thread, including next to another sync Playwright ses
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib.util
 import os
 import queue
 import re
 import shlex
 import shutil
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-if TYPE_CHECKING:
-    from waict.demo import DemoEcosystem, DemoSite
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_extension.py"
-SETUP_HINT = "run `bash scripts/setup.sh` (or pass --no-browser)"
-CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
-HOST_RULES = "MAP *.waict.test 127.0.0.1"
-#: the same quiet flags as the end-to-end tests (tests/e2e/harness.py)
-QUIET_FLAGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-    "--no-default-browser-check",
+from waict.demo.chromium import (
+    QUIET_FLAGS,
+    SETUP_HINT,
+    browser_pids,
+    build_extension,
+    chromium_args,
+    chromium_path,
+    default_headless,
 )
+from waict.demo.observation import (
+    Observation,
+    compare_browser,
+    describe_expected,
+    describe_observed,
+    expected_browser,
+)
+from waict.demo.sites import DemoSite, EcosystemView, say
+
 BLOCK_PAGE = re.compile(r"^chrome-extension://([a-p]{32})/block\.html\?")
 DEFAULT_TIMEOUT = 30.0
 
-#: The markers of a page where everything ran (web/README.md), in the page's order; the
-#: table shows a page's markers as the differences from this.
-ALL_RAN = {
-    "inline": "ran",
-    "app": "ran",
-    "worker": "ran",
-    "sharedworker": "ran",
-    "serviceworker": "ran",
-    "wasm": "5",
-    "iframe": "ran",
-    "image": "loaded",
-    "style": "ran",
-    "done": "1",
-}
-ORDER = ("inline", "app", "eval", "worker", "sharedworker", "serviceworker", "wasm", "iframe",
-         "image", "style", "tampered", "injected", "done")  # fmt: skip
 
 #: In the page: false while it has not settled, else why it settled.
 SETTLED_JS = """() => {
@@ -125,155 +102,6 @@ GRACE = 30.0
 T = TypeVar("T")
 
 
-def say(message: str) -> None:
-    print(f"==> {message}", flush=True)
-
-
-# --- observations and expectations --------------------------------------------------------
-
-
-@dataclass
-class Observation:
-    """What Chromium with the extension showed for one site."""
-
-    site: str
-    url: str
-    final_url: str
-    block_page: bool
-    markers: dict[str, str]
-    settled: str | None  # why the page settled ("done", "block page", ...); None: timeout
-    seconds: float
-    block_reason: str = ""
-    block_detail: str = ""
-    screenshot: Path | None = None
-    error: str | None = None
-
-
-def expected_browser(site: DemoSite) -> dict[str, Any] | None:
-    """The ``browser`` section of the site's expected.json (None: nothing expected)."""
-    if site.expected is None or "browser" not in site.expected:
-        return None
-    return dict(site.expected["browser"])
-
-
-def compare_browser(expected: dict[str, Any], obs: Observation) -> list[str]:
-    """Differences between an expected.json ``browser`` section and an observation."""
-    if obs.error:
-        return [f"error: {obs.error}"]
-    problems: list[str] = []
-    if obs.settled is None:
-        problems.append("the page did not settle before the timeout")
-    if obs.block_page != expected["block_page"]:
-        if obs.block_page:
-            why = "/".join(x for x in (obs.block_reason, obs.block_detail) if x)
-            problems.append(f"block page shown ({why}), not expected")
-        else:
-            problems.append("no block page, one expected")
-    want: dict[str, str] = expected.get("markers", {})
-    for name in _ordered(want):
-        got = obs.markers.get(name)
-        if got != want[name]:
-            problems.append(f"{name}: {'absent' if got is None else got} != {want[name]}")
-    absent = set(expected.get("absent", []))
-    for name in _ordered(obs.markers):
-        if name in absent:
-            problems.append(f"{name}={obs.markers[name]}, must stay absent")
-        elif name not in want:
-            problems.append(f"{name}={obs.markers[name]} not expected")
-    return problems
-
-
-def _ordered(markers: Iterable[str]) -> list[str]:
-    rank = {name: i for i, name in enumerate(ORDER)}
-    return sorted(markers, key=lambda n: (rank.get(n, len(ORDER)), n))
-
-
-def describe_markers(markers: dict[str, str]) -> str:
-    """``page ran; eval=blocked worker=error`` or ``only inline=ran`` or ``no markers``."""
-    if not markers:
-        return "no markers"
-    missing = [name for name in ALL_RAN if name not in markers]
-    if len(missing) > len(ALL_RAN) // 2:
-        return "only " + " ".join(f"{n}={markers[n]}" for n in _ordered(markers))
-    parts = [f"{n}={markers[n]}" for n in _ordered(markers) if ALL_RAN.get(n) != markers[n]]
-    parts += [f"no {n}" for n in missing]
-    return "page ran; " + " ".join(parts) if parts else "page ran"
-
-
-def describe_expected(expected: dict[str, Any]) -> str:
-    return "block page" if expected["block_page"] else describe_markers(expected["markers"])
-
-
-def describe_observed(obs: Observation) -> str:
-    if obs.error and not obs.markers and not obs.block_page:
-        return "error"
-    if obs.block_page:
-        why = "/".join(x for x in (obs.block_reason, obs.block_detail) if x)
-        text = f"block page ({why})" if why else "block page"
-    else:
-        text = describe_markers(obs.markers)
-    return text if obs.settled is not None else f"{text} (timeout)"
-
-
-# --- Chromium and the extension --------------------------------------------------------
-
-
-def chromium_path(explicit: str | None = None) -> str | None:
-    """``--chromium``, else ``$WAICT_CHROMIUM``, else Debian's Chromium."""
-    for candidate in (explicit, os.environ.get("WAICT_CHROMIUM")):
-        if candidate:
-            return candidate
-    for path in CHROMIUM_CANDIDATES:
-        if Path(path).is_file() and os.access(path, os.X_OK):
-            return path
-    return shutil.which("chromium")
-
-
-def default_headless() -> bool:
-    return not os.environ.get("DISPLAY")
-
-
-def chromium_args(ext: Path, origins: Iterable[str]) -> list[str]:
-    return [
-        *QUIET_FLAGS,
-        f"--disable-extensions-except={ext}",
-        f"--load-extension={ext}",
-        f"--host-resolver-rules={HOST_RULES}",
-        "--unsafely-treat-insecure-origin-as-secure=" + ",".join(origins),
-    ]
-
-
-def build_extension(eco: DemoEcosystem, out: Path, log: Path) -> Path:
-    """``scripts/build_extension.py --trust trust.json --preload preload.waict --out out``."""
-    if not BUILD_SCRIPT.is_file():
-        raise RuntimeError(f"no {BUILD_SCRIPT}: the browser part needs the repository checkout")
-    spec = importlib.util.spec_from_file_location("waict_build_extension", BUILD_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as out_log, contextlib.redirect_stdout(out_log):
-        try:
-            spec.loader.exec_module(module)
-            preload = eco.preload_path if eco.preload_path.is_file() else None
-            module.build(out, eco.trust_path, preload)
-        except SystemExit as exc:  # the script's way of failing
-            raise RuntimeError(f"building the extension failed: {exc} (log: {log})") from None
-    return out
-
-
-def _browser_pids(profile: Path) -> list[int]:
-    """The Chromium browser process(es) running with this profile (Linux ``/proc``)."""
-    flag = f"--user-data-dir={profile}".encode()
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError):
-            args = (entry / "cmdline").read_bytes().split(b"\0")
-            if flag in args and not any(a.startswith(b"--type=") for a in args):
-                found.append(int(entry.name))
-    return found
-
-
 class _Thread:
     """One thread that runs every call given to it (Playwright's sync API is per thread)."""
 
@@ -311,7 +139,7 @@ class DemoBrowser:
 
     def __init__(
         self,
-        eco: DemoEcosystem,
+        eco: EcosystemView,
         *,
         headless: bool | None = None,
         chromium: str | None = None,
@@ -422,7 +250,7 @@ class DemoBrowser:
         """Give up on a browser that stopped answering: SIGTERM our Chromium (the browser
         process of our own profile), so the call the browser thread is stuck in fails."""
         self._stuck = True
-        for pid in _browser_pids(self.profile_dir):
+        for pid in browser_pids(self.profile_dir):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
 
@@ -584,79 +412,3 @@ class DemoBrowser:
             self.eco.url(self.eco.sites["valid"]) if "valid" in self.eco.sites else "",
         ]
         return shlex.join(a for a in args if a)
-
-
-# --- `waict demo` wiring --------------------------------------------------------------------
-
-
-def add_demo_browser_options(parser: argparse.ArgumentParser) -> None:
-    """The browser options of ``waict demo``."""
-    group = parser.add_argument_group(
-        "browser",
-        "after the `waict verify` table, visit every site in Debian Chromium with the real "
-        "extension (built into WORKDIR/extension) and compare with expected.json's `browser`",
-    )
-    group.add_argument(
-        "--browser",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="check the sites in Chromium too (default: yes)",
-    )
-    group.add_argument(
-        "--headless",
-        dest="headless",
-        action="store_const",
-        const=True,
-        default=None,
-        help="run Chromium headless (default: headless when DISPLAY is not set)",
-    )
-    group.add_argument(
-        "--headed",
-        dest="headless",
-        action="store_const",
-        const=False,
-        help="show the Chromium window (needs DISPLAY); it stays open while the demo runs",
-    )
-    group.add_argument(
-        "--chromium",
-        metavar="PATH",
-        help="the Chromium executable (default: $WAICT_CHROMIUM, /usr/lib/chromium/chromium)",
-    )
-    group.add_argument(
-        "--browser-timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"give up waiting for a page after this long (default: {DEFAULT_TIMEOUT:g})",
-    )
-
-
-def run_demo_browser(
-    eco: DemoEcosystem, args: argparse.Namespace
-) -> tuple[int, DemoBrowser | None]:
-    """The browser step of ``waict demo``: (number of sites that differ, the browser when it
-    stays open for the keep-running phase: headed without ``--exit``; close it at the end).
-    """
-    if not getattr(args, "browser", False):
-        return 0, None
-    browser = DemoBrowser(
-        eco,
-        headless=args.headless,
-        chromium=args.chromium,
-        timeout=args.browser_timeout,
-    )
-    print()
-    try:
-        browser.start()
-        failures = browser.check_sites()
-    except BaseException:
-        browser.close()
-        raise
-    print(f"explore by hand: {browser.manual_command()}")
-    if args.exit or browser.headless:
-        browser.close()
-        return failures, None
-    if "valid" in eco.sites:
-        browser.show(eco.sites["valid"])
-    say("the Chromium window stays open while the demo runs")
-    return failures, browser

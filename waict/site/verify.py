@@ -5,7 +5,7 @@ It fetches the page, reads ``Integrity-Policy-WAICT-v1``, fetches the manifest r
 fetches the resources the page makes the browser load, each with the fetch destination the
 browser would give it:
 
-- from the HTML (:mod:`waict.site_html`): ``<script src>`` (script), ``<link
+- from the HTML (:mod:`waict.site.html`): ``<script src>`` (script), ``<link
   rel=stylesheet>`` (style), ``rel=modulepreload`` (script), ``rel=preload as=...``,
   ``<img>`` / icons (image), ``<iframe>`` / ``<frame>``, ``<audio>``, ``<video>``,
   ``<object>``; same-origin frame documents are scanned the same way;
@@ -32,7 +32,6 @@ import re
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -42,31 +41,22 @@ import httpx
 from verifier import decide
 from verifier.crypto import sha256
 from verifier.decide import ManifestVerdict, evaluate_manifest
-from verifier.encoding import b64encode, b64uencode
+from verifier.encoding import b64encode
 from verifier.errors import WaictError
 from verifier.header import parse_policy, resolve_manifest_url
 from verifier.preload import usable_preload_list
 from verifier.trust import TrustConfig, parse_trust
-from verifier.urls import origin_of
-from waict.site_common import (
-    HEADER_NAME,
-    MANIFEST_MEDIA_TYPE,
-    NetworkError,
-    SiteToolError,
-    destination_for_url,
-    format_age,
-    format_time,
-    make_client,
-    network_errors,
-    parse_resolve,
-    read_bytes_file,
-    read_text_file,
-    report_error,
-)
-from waict.site_html import InlineCode, decode_html, scan_html
+from waict.common.commands import report_error
+from waict.common.errors import NetworkError, SiteToolError
+from waict.common.files import read_bytes_file, read_text_file
+from waict.site.content_types import destination_for_url
+from waict.site.html import InlineCode, decode_html, scan_html
+from waict.site.http_client import make_client, network_errors, parse_resolve
+from waict.site.names import HEADER_NAME, MANIFEST_MEDIA_TYPE
+from waict.site.report import Fetched, InlineFinding, VerifyReport, render, same_origin
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.common.commands import Subparsers
 
 MAX_RESOURCES = 500
 _STR = r"""(['"`])([^'"`\s]+?)\1"""
@@ -89,61 +79,6 @@ _WORKER_DESTINATIONS = ("worker", "sharedworker", "serviceworker")
 _HTML_DESTINATIONS = ("document", "iframe", "frame")
 
 
-@dataclass
-class Fetched:
-    url: str
-    destination: str
-    found_in: str  # "page", "manifest", a script or frame URL
-    body: bytes | None = None
-    status: int | None = None
-    content_type: str = ""
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class InlineFinding:
-    page: str
-    code: InlineCode
-    allowed: bool
-    reason: str | None  # None when listed / not covered
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "page": self.page,
-            "kind": self.code.kind,
-            "line": self.code.line,
-            "hash": b64uencode(self.code.digest),
-            "allowed": self.allowed,
-            "reason": self.reason,
-        }
-
-
-@dataclass
-class VerifyReport:
-    url: str
-    scenario: dict[str, Any]
-    verdict: dict[str, Any]
-    manifest_verdict: ManifestVerdict
-    header: str | None
-    manifest_url: str | None
-    resources: list[Fetched]
-    skipped: list[Fetched]
-    inline: list[InlineFinding] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def blocked(self) -> bool:
-        if self.verdict["navigation"] != "allow":
-            return True
-        if any(not r["allowed"] for r in self.verdict["resources"]):
-            return True
-        return any(not f.allowed for f in self.inline)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.blocked else 0
-
-
 def scan_script(text: str) -> list[tuple[str, str, str]]:
     """(URL as written, destination, base kind) for each reference a script makes."""
     out: list[tuple[str, str, str]] = []
@@ -158,13 +93,6 @@ def scan_script(text: str) -> list[tuple[str, str, str]]:
 def _http_get(client: httpx.Client, url: str) -> httpx.Response:
     with network_errors(f"GET {url}"):
         return client.get(url)
-
-
-def _same_origin(a: str, b: str) -> bool:
-    try:
-        return origin_of(a) == origin_of(b)
-    except WaictError:
-        return False
 
 
 def verify_site(
@@ -328,7 +256,7 @@ def _verify(
                 add(urljoin(base_url, ref), destination, item.url, refine=True)
         elif (
             item.destination in _HTML_DESTINATIONS
-            and _same_origin(item.url, page_url)
+            and same_origin(item.url, page_url)
             and ("html" in item.content_type or item.url.endswith((".html", ".htm", "/")))
         ):
             scan_page(item.url, answer.content)
@@ -393,92 +321,6 @@ def _check_inline(
                 ok, reason = False, f"{code.kind.replace('-', '_')}_blocked"
             out.append(InlineFinding(page, code, ok or not enforcing, reason))
     return out
-
-
-# --- output ----------------------------------------------------------------------------------
-
-
-def _short(url: str, page_url: str) -> str:
-    if _same_origin(url, page_url):
-        parts = urlsplit(url)
-        return parts.path + (f"?{parts.query}" if parts.query else "")
-    return url
-
-
-def render(report: VerifyReport, now: int) -> str:
-    lines: list[str] = []
-    v = report.verdict
-    m = report.manifest_verdict
-    nav = "ALLOW" if v["navigation"] == "allow" else "BLOCK"
-    lines.append(f"{report.url}: navigation {nav}")
-    lines.append(f"  header:   {report.header if report.header is not None else '(none)'}")
-    if report.manifest_url:
-        lines.append(f"  manifest: {report.manifest_url}")
-    status = v["manifest"]["status"]
-    detail = ""
-    if v["manifest"]["reason"]:
-        detail = f" ({v['manifest']['reason']}: {v['manifest']['detail']})"
-    lines.append(f"  status:   {status}{detail}")
-    if m.message and status == "invalid":
-        lines.append(f"            {m.message}")
-    if m.policy is not None:
-        lines.append(
-            f"  mode:     {m.policy.mode}, max-age {m.policy.max_age}"
-            + (" (v1 header)" if m.policy.is_v1 else "")
-        )
-    if m.proven is not None:
-        head = m.proven.head.entry
-        lines.append(
-            f"  logged:   position {head.position} at {format_time(head.time_created)} "
-            f"({format_age(now - head.time_created)} ago) by {m.proven.ts_domain}"
-        )
-        for c in m.proven.counted:
-            lines.append(
-                f"            cosigned by {c.witness}, {format_age(now - c.timestamp)} ago"
-            )
-    if m.preload is not None:
-        lines.append("  preload:  the host is on the preload list")
-    lines.append(f"  resources ({len(v['resources'])}):")
-    by_url = {f.url: f for f in report.resources}
-    for r in v["resources"]:
-        f = by_url.get(r["url"])
-        dest = f.destination if f else "?"
-        if r["reason"] is None:
-            tag = "ok"
-        elif r["allowed"]:
-            tag = "REPORT"
-        else:
-            tag = "BLOCKED"
-        reason = f"  {r['reason']}" if r["reason"] else ""
-        lines.append(f"    {tag:<8} {dest:<13} {_short(r['url'], report.url)}{reason}")
-    for f in report.skipped:
-        lines.append(
-            f"    {'-':<8} {f.destination:<13} {_short(f.url, report.url)}  not fetched: {f.error}"
-        )
-    if report.inline:
-        lines.append(f"  inline code ({len(report.inline)}):")
-        for finding in report.inline:
-            tag = (
-                "ok" if finding.reason is None else ("BLOCKED" if not finding.allowed else "REPORT")
-            )
-            reason = f"  {finding.reason}" if finding.reason else ""
-            lines.append(
-                f"    {tag:<8} {finding.code.kind:<16} {_short(finding.page, report.url)} line "
-                f"{finding.code.line} sha256-{b64encode(finding.code.digest)}{reason}"
-            )
-    for note in report.notes:
-        lines.append(f"  note: {note}")
-    blocked = sum(1 for r in v["resources"] if not r["allowed"])
-    blocked += sum(1 for f in report.inline if not f.allowed)
-    reported = sum(1 for r in v["resources"] if r["allowed"] and r["reason"])
-    if report.blocked:
-        what = "navigation blocked" if v["navigation"] == "block" else f"{blocked} blocked"
-        lines.append(f"verdict: BLOCKED ({what})")
-    elif reported:
-        lines.append(f"verdict: allowed (report mode: {reported} would be blocked)")
-    else:
-        lines.append("verdict: allowed")
-    return "\n".join(lines) + "\n"
 
 
 # --- command line --------------------------------------------------------------------------

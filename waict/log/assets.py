@@ -15,7 +15,8 @@ fsynced), so a crash never leaves a partial object under a digest name. Objects 
 modified; uploading the same bytes again is a no-op.
 
 ``waict serve-assets --dir DIR --token-file F`` runs it; the token is generated into F when
-F does not exist. :func:`upload_asset` is the client side.
+F does not exist. The client side is :mod:`waict.site.asset_client`; objects are named by
+:mod:`waict.common.digests`.
 """
 
 from __future__ import annotations
@@ -31,46 +32,28 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from verifier.crypto import sha256
-from verifier.encoding import b64uencode, decode_hash_b64u
+from verifier.encoding import b64uencode
 from verifier.errors import WaictError
-from waict.site_common import (
-    NetworkError,
-    SiteToolError,
-    error_text,
-    fsync_dir,
-    network_errors,
-    report_error,
-)
+from waict.common.commands import report_error
+from waict.common.digests import DIGEST_PREFIX, parse_digest
+from waict.common.errors import SiteToolError
+from waict.common.files import fsync_dir
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.common.commands import Subparsers
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 DEFAULT_MAX_UPLOAD = 256 << 20
-DIGEST_PREFIX = "sha256-"
 
 
 def _error(status: int, message: str, detail: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": message, "detail": detail}, status_code=status, headers=headers)
-
-
-def digest_name(data: bytes) -> str:
-    """``sha256-<b64u>`` of ``data``: the name the asset host stores it under."""
-    return DIGEST_PREFIX + b64uencode(sha256(data))
-
-
-def parse_digest(text: str) -> bytes:
-    """The 32-byte digest of ``sha256-<b64u>``; raises :class:`WaictError` when malformed."""
-    if not text.startswith(DIGEST_PREFIX):
-        raise WaictError("digest must be sha256-<base64url of 32 bytes>", detail="bad_digest")
-    return decode_hash_b64u(text[len(DIGEST_PREFIX) :], what="digest")
 
 
 class AssetStore:
@@ -192,83 +175,6 @@ def create_assets_app(
     return Starlette(routes=routes)
 
 
-# --- client --------------------------------------------------------------------------------
-
-
-class AssetHostError(NetworkError):
-    """The asset host refused an upload or answered something unexpected."""
-
-
-def upload_asset(
-    base_url: str,
-    token: str,
-    data: bytes,
-    *,
-    client: httpx.Client | None = None,
-    timeout: float = 60.0,
-) -> str:
-    """Upload ``data``; returns ``sha256-<b64u>`` after checking the host stored that digest."""
-    url = base_url.rstrip("/") + "/upload"
-    own = client is None
-    http = client or httpx.Client(timeout=timeout)
-    try:
-        with network_errors(f"asset host {base_url}"):
-            response = http.put(
-                url,
-                content=data,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Content-Type": "application/octet-stream",
-                },
-            )
-    finally:
-        if own:
-            http.close()
-    if response.status_code == 401:
-        raise AssetHostError(
-            f"asset host {base_url} refused the upload token",
-            "pass the token file of that asset host (--assets-token-file)",
-        )
-    if response.status_code != 200:
-        raise AssetHostError(
-            f"asset host {base_url}: upload failed with HTTP {response.status_code}: "
-            f"{error_text(response)}"
-        )
-    try:
-        digest = response.json()["digest"]
-    except (ValueError, KeyError, TypeError):
-        raise AssetHostError(f"asset host {base_url}: the upload answer is not JSON") from None
-    expected = digest_name(data)
-    if digest != expected:
-        raise AssetHostError(
-            f"asset host {base_url} stored the upload as {digest!r}, expected {expected}",
-            "the asset host is broken or was tampered with; do not use it",
-        )
-    return expected
-
-
-def fetch_asset(
-    base_url: str, digest: str, *, client: httpx.Client | None = None, timeout: float = 60.0
-) -> bytes:
-    """Fetch an object and check it hashes to ``digest``."""
-    own = client is None
-    http = client or httpx.Client(timeout=timeout)
-    try:
-        with network_errors(f"asset host {base_url}"):
-            response = http.get(f"{base_url.rstrip('/')}/fetch/{digest}")
-    finally:
-        if own:
-            http.close()
-    if response.status_code != 200:
-        raise AssetHostError(
-            f"asset host {base_url}: fetch {digest} failed with HTTP {response.status_code}: "
-            f"{error_text(response)}"
-        )
-    if digest_name(response.content) != digest:
-        raise AssetHostError(f"asset host {base_url} answered bytes that do not hash to {digest}")
-    return response.content
-
-
 # --- command line --------------------------------------------------------------------------
 
 
@@ -292,24 +198,8 @@ def load_or_create_token(path: Path) -> tuple[str, bool]:
     return token, False
 
 
-def read_token(path: Path) -> str:
-    """Read an existing token file (the client side: never creates one)."""
-    try:
-        token = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise SiteToolError(
-            f"token file {path} does not exist",
-            "give the file `waict serve-assets --token-file` created",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SiteToolError(f"cannot read token file {path}: {exc}") from None
-    if not token:
-        raise SiteToolError(f"token file {path} is empty")
-    return token
-
-
 def _cmd_serve_assets(args: argparse.Namespace) -> int:
-    from waict.http import serve
+    from waict.common.serve import serve
 
     root = Path(args.dir)
     try:

@@ -37,8 +37,9 @@ from verifier.events import EventError, decode_batch, replay
 from verifier.mpt import EMPTY_ROOT
 from verifier.note import NoteBody, cosign
 from verifier.transparency import tree_key
-from waict.http import BackgroundLoop, Clock, encode_index
-from waict.tree import PrefixTree
+from waict.common.tiles import encode_index
+from waict.log.http import BackgroundLoop, Clock
+from waict.log.tree import PrefixTree
 
 log = logging.getLogger("waict.witness")
 

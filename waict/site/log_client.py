@@ -1,6 +1,6 @@
 """An HTTP client for the transparency service API of docs/ts-api.md (the operator side and
 the monitor side). Every body is decoded with :mod:`verifier`; errors become
-:class:`~waict.site_common.SiteToolError`s that say what to do.
+:class:`~waict.common.errors.SiteToolError`s that say what to do.
 """
 
 from __future__ import annotations
@@ -15,13 +15,9 @@ from verifier.crypto import sha256
 from verifier.encoding import b64encode, b64uencode
 from verifier.errors import WaictError
 from verifier.proof import ChainHeadWithProof
-from waict.http import encode_index
-from waict.site_common import (
-    NetworkError,
-    UnexpectedLogError,
-    error_text,
-    network_errors,
-)
+from waict.common.errors import NetworkError, UnexpectedLogError
+from waict.common.tiles import encode_index
+from waict.site.http_client import error_text, network_errors
 
 TILE_WIDTH = 256
 

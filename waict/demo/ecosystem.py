@@ -36,26 +36,23 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from verifier.trust import parse_trust
-from waict.demo_browser import DemoBrowser, add_demo_browser_options, run_demo_browser
-from waict.keys import load_or_create_seed, public_key_b64
-from waict.preload_tool import build_preload_line, parse_hosts, preload_body_from_state
-from waict.site_common import make_client
-from waict.site_publish import PublishOptions, publish
-from waict.verify import VerifyReport, verify_site
+from waict.demo.sites import DemoSite, say
+from waict.log.keys import load_or_create_seed, public_key_b64
+from waict.site.http_client import make_client
+from waict.site.preload import build_preload_line, parse_hosts, preload_body_from_state
+from waict.site.publish import PublishOptions, publish
+from waict.site.report import VerifyReport
+from waict.site.verify import verify_site
 
 TS_NAME = "ts.waict.test"
 WITNESSES = ("w1.waict.test", "w2.waict.test")
 PRELOAD_DOMAIN = "preload.waict.test"
 OLD_OFFSET = -48 * 3600
 ASSET_TOKEN = "demo-asset-upload-token"
-DEFAULT_WEB = Path(__file__).resolve().parents[1] / "web"
+DEFAULT_WEB = Path(__file__).resolve().parents[2] / "web"
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
-
-
-def say(message: str) -> None:
-    print(f"==> {message}", flush=True)
+    pass
 
 
 @dataclass(frozen=True)
@@ -130,15 +127,6 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
-
-
-@dataclass
-class DemoSite:
-    name: str
-    host: str
-    root: Path
-    spec: dict[str, Any]
-    expected: dict[str, Any] | None
 
 
 @dataclass
@@ -250,7 +238,7 @@ class DemoEcosystem:
 
     # --- publishing ---------------------------------------------------------------------
     def _publish_step(self, site: DemoSite, step: dict[str, Any], now: int) -> None:
-        from waict.site import add_site_tool_parsers
+        from waict.site.commands import add_site_tool_parsers
 
         preload_json = self.workdir / "preload.json"
         args = [a.replace("{preload_json}", str(preload_json)) for a in step["args"]]
@@ -400,79 +388,3 @@ def running(
         yield eco.start()
     finally:
         eco.stop()
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    eco = DemoEcosystem(Path(args.workdir).resolve(), Ports.from_base(args.port_base))
-    browser: DemoBrowser | None = None
-    try:
-        eco.start()
-        print()
-        print(f"{'site':24} {'url':44} {'expected':28} {'waict verify':28} ok")
-        failures = 0
-        for site in eco.sites.values():
-            if site.expected is None:
-                continue
-            report = eco.verify(site)
-            problems = compare(site.expected, report.verdict)
-            failures += bool(problems)
-            want = _short(site.expected)
-            got = _short(report.verdict)
-            ok = "yes" if not problems else "NO"
-            print(f"{site.name:24} {eco.url(site):44} {want:28} {got:28} {ok}")
-            for p in problems:
-                print(f"    {p}")
-        browser_failures, browser = run_demo_browser(eco, args)
-        print()
-        print(f"trust: {eco.trust_path}   preload list: {eco.preload_path}")
-        print(
-            "browser: map *.waict.test to 127.0.0.1, e.g. chromium "
-            "--host-resolver-rules='MAP *.waict.test 127.0.0.1'"
-        )
-        if failures:
-            say(f"{failures} site(s) did not give their expected verdict")
-        if args.exit:
-            return 1 if failures or browser_failures else 0
-        say("the ecosystem keeps running; Ctrl-C stops it")
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
-        return 0
-    except RuntimeError as exc:
-        print(f"waict demo: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if browser is not None:
-            browser.close()
-        eco.stop()
-
-
-def _short(verdict: dict[str, Any]) -> str:
-    """``allow valid 1 blocked`` for a verdict or an expected.json."""
-    m = verdict["manifest"]
-    resources = verdict["resources"]
-    detail = f"/{m['detail']}" if m.get("detail") else ""
-    head = f"{verdict['navigation']} {m['status']}{detail}"
-    if isinstance(resources, dict):  # expected.json: path -> verdict, "*" for the rest
-        if not resources.get("*", {"allowed": True})["allowed"]:
-            return f"{head} all blocked"
-        entries = [r for k, r in resources.items() if k != "*"]
-    else:
-        entries = resources
-        if entries and not any(r["allowed"] for r in entries):
-            return f"{head} all blocked"
-    return f"{head} {sum(1 for r in entries if not r['allowed'])} blocked"
-
-
-def add_demo_parser(subparsers: Subparsers) -> None:
-    p = subparsers.add_parser(
-        "demo",
-        help="run the local ecosystem with the sample sites and check each one",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--workdir", default="build/demo", help="where state goes (wiped first)")
-    p.add_argument("--port-base", type=int, default=8100, help="sites on this port, servers above")
-    p.add_argument("--exit", action="store_true", help="stop after checking the sites")
-    add_demo_browser_options(p)
-    p.set_defaults(func=_cmd_demo)

@@ -36,20 +36,15 @@ from verifier.manifest import split_response
 from verifier.preload import MAX_AGE_AFTER_ISSUE, parse_preload_list, verify_preload_response
 from verifier.trust import parse_trust
 from verifier.urls import normalize_host
-from waict.site_common import (
-    SiteToolError,
-    atomic_write,
-    format_time,
-    parse_time,
-    read_bytes_file,
-    read_text_file,
-    report_error,
-)
-from waict.site_manifest import encode_manifest
-from waict.site_state import SiteState
+from waict.common.commands import report_error
+from waict.common.errors import SiteToolError
+from waict.common.files import atomic_write, read_bytes_file, read_text_file
+from waict.site.manifest import encode_manifest
+from waict.site.state import SiteState
+from waict.site.times import format_time, parse_time
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.common.commands import Subparsers
 
 FLAGS = ("dev-ids",)
 

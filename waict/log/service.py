@@ -9,7 +9,7 @@ Life of an append (``POST /append/<domain>``):
 2. build the tree event, apply it to the domain's newest node with the replay rule of
    :mod:`verifier.events` (the same code every witness runs) and durably record it;
 3. every ``batch_interval`` seconds the pending events become the next immutable batch: the
-   service replays them, applies the new heads to a persistent :class:`~waict.tree.PrefixTree`
+   service replays them, applies the new heads to a persistent :class:`~waict.log.tree.PrefixTree`
    (old versions stay valid for proofs), and stores batch, nodes and root in one transaction;
 4. witnesses fetch the batch, check it, and upload cosignatures of the new root; the service
    verifies each one against its configured witnesses;
@@ -27,12 +27,6 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
 from verifier.chain import ZERO_HASH, ChainNode, asset_hosts_hash, encode_asset_hosts
 from verifier.crypto import ed25519_verify, sha256
 from verifier.encoding import b64decode, b64udecode
@@ -48,9 +42,9 @@ from verifier.events import (
 from verifier.note import NoteBody, Witness, parse_note, signed_message
 from verifier.proof import ChainHeadWithProof
 from verifier.transparency import tree_key
-from waict.http import BackgroundLoop, Clock, HttpError, parse_index
-from waict.store import TransparencyStore
-from waict.tree import PrefixTree
+from waict.log.http import BackgroundLoop, Clock, HttpError
+from waict.log.store import TransparencyStore
+from waict.log.tree import PrefixTree
 
 log = logging.getLogger("waict.ts")
 
@@ -360,7 +354,7 @@ class TransparencyService:
             return seq
 
     async def enroll(self, domain: str) -> ChainHeadWithProof:
-        domain = _domain(domain)
+        domain = normalize_domain(domain)
         try:
             raw = await self.enroll_fetch(domain)
         except Exception as exc:
@@ -377,7 +371,7 @@ class TransparencyService:
         return await self.wait_for_proof(domain, seq)
 
     async def append(self, domain: str, token: str | None, raw: bytes) -> ChainHeadWithProof:
-        domain = _domain(domain)
+        domain = normalize_domain(domain)
         bound = self.store.token_hash(domain)
         if bound is None:
             raise HttpError(
@@ -390,161 +384,9 @@ class TransparencyService:
         return await self.wait_for_proof(domain, seq)
 
 
-def _domain(domain: str) -> str:
+def normalize_domain(domain: str) -> str:
+    """A domain from a request path, checked and lower-cased (400 ``bad_domain`` if not)."""
     try:
         return check_domain(domain.lower().rstrip("."))
     except EventError as exc:
         raise HttpError(400, str(exc), "bad_domain") from None
-
-
-# --- HTTP ---------------------------------------------------------------------------------
-
-OCTETS = "application/octet-stream"
-
-
-def http_enroll_fetcher(
-    scheme: str = "https",
-    port: int | None = None,
-    timeout: float = 10.0,
-    connect: str | None = None,
-) -> EnrollFetcher:
-    """Fetch ``<scheme>://<domain>[:port]/.well-known/waict-enroll``.
-
-    Loopback tests and the demo use ``scheme="http"``, a port, and ``connect="127.0.0.1"``:
-    the request goes to that address with ``Host: <domain>[:port]``.
-    """
-
-    async def fetch(domain: str) -> bytes:
-        netloc = domain if port is None else f"{domain}:{port}"
-        target = netloc if connect is None else (connect if port is None else f"{connect}:{port}")
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-            response = await client.get(
-                f"{scheme}://{target}{WELL_KNOWN_ENROLL}", headers={"Host": netloc}
-            )
-        if response.status_code != 200:
-            raise RuntimeError(f"HTTP {response.status_code}")
-        if len(response.content) > 64 * 1024:
-            raise RuntimeError("enrollment document larger than 64 KiB")
-        return response.content
-
-    return fetch
-
-
-def create_ts_app(service: TransparencyService) -> Starlette:
-    def guard(
-        handler: Callable[[Request], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except HttpError as exc:
-                return exc.response()
-
-        return wrapped
-
-    def proof_response(proof: ChainHeadWithProof) -> Response:
-        return Response(proof.encode(), media_type=OCTETS, headers={"Cache-Control": "no-store"})
-
-    async def enroll(request: Request) -> Response:
-        return proof_response(await service.enroll(request.path_params["domain"]))
-
-    async def append(request: Request) -> Response:
-        auth = request.headers.get("authorization", "")
-        token = auth[7:] if auth.lower().startswith("bearer ") else None
-        body = await request.body()
-        return proof_response(await service.append(request.path_params["domain"], token, body))
-
-    async def leaf(request: Request) -> Response:
-        return proof_response(service.proof(_domain(request.path_params["domain"])))
-
-    async def entries_tile(request: Request) -> Response:
-        domain = _domain(request.path_params["domain"])
-        index = parse_index(request.path_params["index"], limit=2**24, allow_partial=True)
-        start = index.n * 256
-        nodes = service.store.chain_nodes(domain, start, start + (index.width or 256))
-        if not nodes or (index.width is not None and len(nodes) != index.width):
-            raise HttpError(404, "no such tile (yet)", "not_found")
-        if index.width is None and len(nodes) != 256:
-            raise HttpError(404, f"tile {index.n} is partial: ask for .p/{len(nodes)}", "not_found")
-        return Response(b"".join(n.entry.encode() for n in nodes), media_type=OCTETS)
-
-    async def chain_hash(request: Request) -> Response:
-        domain = _domain(request.path_params["domain"])
-        index = parse_index(request.path_params["index"], limit=2**32)
-        nodes = service.store.chain_nodes(domain, index.n, index.n + 1)
-        if not nodes:
-            raise HttpError(404, f"{domain} has no entry {index.n}", "not_found")
-        return Response(nodes[0].next_chain_hash(), media_type=OCTETS)
-
-    async def asset_hosts(request: Request) -> Response:
-        text = request.path_params["digest"]
-        if not text.startswith("sha256-"):
-            raise HttpError(400, "digest must be sha256-<base64url>", "bad_digest")
-        try:
-            digest = b64udecode(text[7:], what="digest")
-        except WaictError as exc:
-            raise HttpError(400, str(exc), "bad_digest") from None
-        vector = service.store.asset_hosts(digest)
-        if vector is None:
-            raise HttpError(404, "unknown asset-hosts hash", "not_found")
-        return Response(
-            vector,
-            media_type=OCTETS,
-            headers={"Cache-Control": "public, max-age=31536000, immutable"},
-        )
-
-    async def tree_event_batch(request: Request) -> Response:
-        index = parse_index(request.path_params["index"], limit=2**63)
-        try:
-            wait = min(float(request.query_params.get("wait", "0")), 60.0)
-        except ValueError:
-            raise HttpError(400, "wait must be a number of seconds", "bad_request") from None
-        body = await service.wait_for_batch(index.n, wait)
-        if body is None:
-            raise HttpError(404, f"batch {index.n} is not published yet", "not_found")
-        return Response(
-            body,
-            media_type=OCTETS,
-            headers={"Cache-Control": "public, max-age=31536000, immutable"},
-        )
-
-    async def upload_cosignature(request: Request) -> Response:
-        index = parse_index(request.path_params["index"], limit=2**63)
-        await service.upload_cosignatures(index.n, await request.body())
-        return Response(status_code=204)
-
-    async def checkpoint(request: Request) -> Response:
-        if not service.cosigned:
-            raise HttpError(503, "no cosigned root yet", "not_cosigned")
-        return Response(
-            service.signed_note(service.cosigned), media_type="text/plain; charset=utf-8"
-        )
-
-    async def status(request: Request) -> Response:
-        tree = service.trees.get(service.count)
-        return JSONResponse(
-            {
-                "name": service.name,
-                "batches": service.count,
-                "cosigned": service.cosigned,
-                "root": base64.b64encode(tree.root()).decode() if tree else None,
-                "domains": service.store.domain_count(),
-                "quorum": service.quorum,
-                "witnesses": sorted({w.name for w in service.witnesses.values()}),
-            }
-        )
-
-    routes = [
-        Route("/enroll/{domain}", guard(enroll), methods=["POST"]),
-        Route("/append/{domain}", guard(append), methods=["POST"]),
-        Route("/leaf/{domain}", guard(leaf), methods=["GET"]),
-        Route("/entries-tile/{domain}/{index:path}", guard(entries_tile), methods=["GET"]),
-        Route("/chain-hash/{domain}/{index:path}", guard(chain_hash), methods=["GET"]),
-        Route("/asset-hosts/{digest}", guard(asset_hosts), methods=["GET"]),
-        Route("/tree-event-batch/{index:path}", guard(tree_event_batch), methods=["GET"]),
-        Route("/upload-cosignature/{index:path}", guard(upload_cosignature), methods=["POST"]),
-        Route("/checkpoint", guard(checkpoint), methods=["GET"]),
-        Route("/status", guard(status), methods=["GET"]),
-    ]
-
-    return Starlette(routes=routes, lifespan=service.loop.lifespan())

@@ -28,7 +28,9 @@ from typing import Any
 from verifier.chain import ChainNode
 from verifier.encoding import b64decode, b64encode
 from verifier.errors import WaictError
-from waict.site_common import SiteToolError, atomic_write, manifest_id
+from waict.common.errors import SiteToolError
+from waict.common.files import atomic_write
+from waict.site.names import manifest_id
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
 

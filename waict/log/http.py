@@ -1,4 +1,5 @@
-"""Small HTTP helpers shared by the servers: typed JSON errors, tile-index paths, clocks."""
+"""Small HTTP helpers shared by the servers: typed JSON errors, parsing tile-index paths,
+clocks, background loops."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
+
+from waict.common.tiles import encode_index
 
 Clock = Callable[[], int]
 
@@ -40,20 +43,6 @@ class HttpError(Exception):
 class TileIndex:
     n: int
     width: int | None  # set for partial tiles (".p/<W>")
-
-
-def encode_index(n: int) -> str:
-    """Tile-index path encoding: 3-digit elements, all but the last prefixed with ``x``."""
-    if n < 0:
-        raise ValueError("index must be non-negative")
-    groups: list[str] = []
-    while True:
-        groups.append(f"{n % 1000:03d}")
-        n //= 1000
-        if n == 0:
-            break
-    groups.reverse()
-    return "/".join([f"x{g}" for g in groups[:-1]] + [groups[-1]])
 
 
 def parse_index(path: str, *, limit: int, allow_partial: bool = False) -> TileIndex:
@@ -112,27 +101,3 @@ class BackgroundLoop:
                 await self.stop()
 
         return lifespan
-
-
-def serve(
-    app: Any,
-    host: str,
-    port: int,
-    *,
-    log_level: str = "warning",
-    tls_cert: str | None = None,
-    tls_key: str | None = None,
-) -> None:
-    """Run an ASGI app with uvicorn until interrupted (graceful shutdown capped at 2 s, so
-    long-polling clients do not hold a stop)."""
-    import uvicorn
-
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        ssl_certfile=tls_cert,
-        ssl_keyfile=tls_key,
-        timeout_graceful_shutdown=2,
-    )

@@ -41,20 +41,15 @@ from verifier.proof import ChainHeadWithProof
 from verifier.transparency import tree_key, tree_value
 from verifier.trust import TrustConfig, parse_trust
 from verifier.urls import normalize_host
-from waict.site_common import (
-    SiteToolError,
-    atomic_write,
-    format_age,
-    format_time,
-    make_client,
-    parse_resolve,
-    read_text_file,
-    report_error,
-)
-from waict.site_tsclient import TsClient
+from waict.common.commands import report_error
+from waict.common.errors import SiteToolError
+from waict.common.files import atomic_write, read_text_file
+from waict.site.http_client import make_client, parse_resolve
+from waict.site.log_client import TsClient
+from waict.site.times import format_age, format_time
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.common.commands import Subparsers
 
 STATE_VERSION = 1
 

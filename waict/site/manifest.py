@@ -10,7 +10,7 @@
 - ``*.wasm`` files (and files matching ``--wasm`` globs) also go into ``wasm_hashes``;
   ``--fallback FILE`` puts a file's hash into ``fallback_hashes``; ``--inline`` adds
   ``inline_js_hashes`` and ``inline_css_hashes`` from the inline ``<script>``/``<style>``
-  elements of every HTML file (see :mod:`waict.site_html`; present, possibly empty, whenever
+  elements of every HTML file (see :mod:`waict.site.html`; present, possibly empty, whenever
   ``--inline`` is given: inline code is then held to the manifest and ``eval`` is blocked).
 - Output: compact one-line JSON, keys sorted, lists sorted and unique, validated with
   :func:`verifier.manifest.parse_manifest` before it is written.
@@ -33,17 +33,15 @@ from verifier import urls
 from verifier.encoding import b64uencode
 from verifier.errors import WaictError
 from verifier.manifest import parse_manifest
-from waict.site_common import (
-    Progress,
-    SiteToolError,
-    atomic_write,
-    parse_origin,
-    report_error,
-)
-from waict.site_html import decode_html, scan_html
+from waict.common.commands import report_error
+from waict.common.errors import SiteToolError
+from waict.common.files import atomic_write
+from waict.site.html import decode_html, scan_html
+from waict.site.origins import parse_origin
+from waict.site.progress import Progress
 
 if TYPE_CHECKING:
-    from waict.site_common import Subparsers
+    from waict.common.commands import Subparsers
 
 DEFAULT_WASM_GLOBS = ("*.wasm",)
 HTML_SUFFIXES = (".html", ".htm")

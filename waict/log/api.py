@@ -1,0 +1,175 @@
+"""The transparency service over HTTP (docs/ts-api.md): :func:`create_ts_app` serves a
+:class:`~waict.log.service.TransparencyService`; :func:`http_enroll_fetcher` fetches a site's
+``/.well-known/waict-enroll`` at enrollment."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from verifier.encoding import b64udecode
+from verifier.errors import WaictError
+from verifier.proof import ChainHeadWithProof
+from waict.log.http import HttpError, parse_index
+from waict.log.service import (
+    WELL_KNOWN_ENROLL,
+    EnrollFetcher,
+    TransparencyService,
+    normalize_domain,
+)
+
+OCTETS = "application/octet-stream"
+
+
+def http_enroll_fetcher(
+    scheme: str = "https",
+    port: int | None = None,
+    timeout: float = 10.0,
+    connect: str | None = None,
+) -> EnrollFetcher:
+    """Fetch ``<scheme>://<domain>[:port]/.well-known/waict-enroll``.
+
+    Loopback tests and the demo use ``scheme="http"``, a port, and ``connect="127.0.0.1"``:
+    the request goes to that address with ``Host: <domain>[:port]``.
+    """
+
+    async def fetch(domain: str) -> bytes:
+        netloc = domain if port is None else f"{domain}:{port}"
+        target = netloc if connect is None else (connect if port is None else f"{connect}:{port}")
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            response = await client.get(
+                f"{scheme}://{target}{WELL_KNOWN_ENROLL}", headers={"Host": netloc}
+            )
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}")
+        if len(response.content) > 64 * 1024:
+            raise RuntimeError("enrollment document larger than 64 KiB")
+        return response.content
+
+    return fetch
+
+
+def create_ts_app(service: TransparencyService) -> Starlette:
+    def guard(
+        handler: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HttpError as exc:
+                return exc.response()
+
+        return wrapped
+
+    def proof_response(proof: ChainHeadWithProof) -> Response:
+        return Response(proof.encode(), media_type=OCTETS, headers={"Cache-Control": "no-store"})
+
+    async def enroll(request: Request) -> Response:
+        return proof_response(await service.enroll(request.path_params["domain"]))
+
+    async def append(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        token = auth[7:] if auth.lower().startswith("bearer ") else None
+        body = await request.body()
+        return proof_response(await service.append(request.path_params["domain"], token, body))
+
+    async def leaf(request: Request) -> Response:
+        return proof_response(service.proof(normalize_domain(request.path_params["domain"])))
+
+    async def entries_tile(request: Request) -> Response:
+        domain = normalize_domain(request.path_params["domain"])
+        index = parse_index(request.path_params["index"], limit=2**24, allow_partial=True)
+        start = index.n * 256
+        nodes = service.store.chain_nodes(domain, start, start + (index.width or 256))
+        if not nodes or (index.width is not None and len(nodes) != index.width):
+            raise HttpError(404, "no such tile (yet)", "not_found")
+        if index.width is None and len(nodes) != 256:
+            raise HttpError(404, f"tile {index.n} is partial: ask for .p/{len(nodes)}", "not_found")
+        return Response(b"".join(n.entry.encode() for n in nodes), media_type=OCTETS)
+
+    async def chain_hash(request: Request) -> Response:
+        domain = normalize_domain(request.path_params["domain"])
+        index = parse_index(request.path_params["index"], limit=2**32)
+        nodes = service.store.chain_nodes(domain, index.n, index.n + 1)
+        if not nodes:
+            raise HttpError(404, f"{domain} has no entry {index.n}", "not_found")
+        return Response(nodes[0].next_chain_hash(), media_type=OCTETS)
+
+    async def asset_hosts(request: Request) -> Response:
+        text = request.path_params["digest"]
+        if not text.startswith("sha256-"):
+            raise HttpError(400, "digest must be sha256-<base64url>", "bad_digest")
+        try:
+            digest = b64udecode(text[7:], what="digest")
+        except WaictError as exc:
+            raise HttpError(400, str(exc), "bad_digest") from None
+        vector = service.store.asset_hosts(digest)
+        if vector is None:
+            raise HttpError(404, "unknown asset-hosts hash", "not_found")
+        return Response(
+            vector,
+            media_type=OCTETS,
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
+
+    async def tree_event_batch(request: Request) -> Response:
+        index = parse_index(request.path_params["index"], limit=2**63)
+        try:
+            wait = min(float(request.query_params.get("wait", "0")), 60.0)
+        except ValueError:
+            raise HttpError(400, "wait must be a number of seconds", "bad_request") from None
+        body = await service.wait_for_batch(index.n, wait)
+        if body is None:
+            raise HttpError(404, f"batch {index.n} is not published yet", "not_found")
+        return Response(
+            body,
+            media_type=OCTETS,
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
+
+    async def upload_cosignature(request: Request) -> Response:
+        index = parse_index(request.path_params["index"], limit=2**63)
+        await service.upload_cosignatures(index.n, await request.body())
+        return Response(status_code=204)
+
+    async def checkpoint(request: Request) -> Response:
+        if not service.cosigned:
+            raise HttpError(503, "no cosigned root yet", "not_cosigned")
+        return Response(
+            service.signed_note(service.cosigned), media_type="text/plain; charset=utf-8"
+        )
+
+    async def status(request: Request) -> Response:
+        tree = service.trees.get(service.count)
+        return JSONResponse(
+            {
+                "name": service.name,
+                "batches": service.count,
+                "cosigned": service.cosigned,
+                "root": base64.b64encode(tree.root()).decode() if tree else None,
+                "domains": service.store.domain_count(),
+                "quorum": service.quorum,
+                "witnesses": sorted({w.name for w in service.witnesses.values()}),
+            }
+        )
+
+    routes = [
+        Route("/enroll/{domain}", guard(enroll), methods=["POST"]),
+        Route("/append/{domain}", guard(append), methods=["POST"]),
+        Route("/leaf/{domain}", guard(leaf), methods=["GET"]),
+        Route("/entries-tile/{domain}/{index:path}", guard(entries_tile), methods=["GET"]),
+        Route("/chain-hash/{domain}/{index:path}", guard(chain_hash), methods=["GET"]),
+        Route("/asset-hosts/{digest}", guard(asset_hosts), methods=["GET"]),
+        Route("/tree-event-batch/{index:path}", guard(tree_event_batch), methods=["GET"]),
+        Route("/upload-cosignature/{index:path}", guard(upload_cosignature), methods=["POST"]),
+        Route("/checkpoint", guard(checkpoint), methods=["GET"]),
+        Route("/status", guard(status), methods=["GET"]),
+    ]
+
+    return Starlette(routes=routes, lifespan=service.loop.lifespan())
