@@ -231,25 +231,6 @@ def _relative(rest: str, base: _URL) -> _URL:
     return url
 
 
-def _parse_path_relative(url: _URL, text: str) -> None:
-    """Path state entered with segments appended to the base's directory."""
-    segments = re.split(r"[/\\]", text)
-    for i, raw in enumerate(segments):
-        last = i == len(segments) - 1
-        buffer = _encode(raw, _PATH)
-        lowered = buffer.lower()
-        if lowered in _DOUBLE_DOT:
-            if url.path:
-                url.path.pop()
-            if last:
-                url.path.append("")
-        elif lowered in _SINGLE_DOT:
-            if last:
-                url.path.append("")
-        else:
-            url.path.append(buffer)
-
-
 def serialize(url: str, base: str | None = None) -> str:
     """The WHATWG serialization of ``url`` (resolved against ``base``), fragment excluded.
 
