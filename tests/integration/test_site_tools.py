@@ -914,7 +914,7 @@ def test_monitor_reports_changes_and_catches_rewrites(
     assert code == 0, out + err
     assert "#0" in out and "#1" in out and "asset hosts ['https://assets-a.test']" in out
     assert "cosigned by w1.example" in err
-    assert json.loads(state_file.read_text())["size"] == 2
+    assert json.loads(state_file.read_text())["domains"][host]["size"] == 2
 
     code, out, _ = run_cli(add_monitor_parser, argv, capsys)
     assert code == 0 and out.strip() == f"{host}: nothing new"
@@ -939,7 +939,7 @@ def test_monitor_reports_changes_and_catches_rewrites(
     code, out, _ = run_cli(add_monitor_parser, argv, capsys)
     assert code == 1
     assert "UNEXPECTED" in out and "rewritten" in out
-    assert json.loads(state_file.read_text())["size"] == 304  # not advanced
+    assert json.loads(state_file.read_text())["domains"][host]["size"] == 304  # not advanced
 
     # the alarm repeats; a shrunken log is caught too
     fake.world.chains[host] = fake.world.chains[host][:100]

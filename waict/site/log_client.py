@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 
@@ -182,6 +183,21 @@ class TsClient:
             return decode_asset_hosts(data)
         except WaictError as exc:
             raise UnexpectedLogError(f"{path}: {exc}") from None
+
+    def checkpoint(self) -> bytes:
+        """The newest cosigned signed note (``GET /checkpoint``), as bytes to parse."""
+        return self._request("GET", "/checkpoint").content
+
+    def status(self) -> dict[str, Any]:
+        """``GET /status``: name, batches published, newest cosigned count, root, domains."""
+        response = self._request("GET", "/status")
+        try:
+            obj = response.json()
+        except ValueError:
+            raise UnexpectedLogError("/status: the answer is not JSON") from None
+        if not isinstance(obj, dict):
+            raise UnexpectedLogError("/status: the answer is not a JSON object")
+        return obj
 
 
 def asset_hosts_hash_of_vector(vector: bytes) -> bytes:

@@ -1,4 +1,4 @@
-"""``waict monitor DOMAIN``: watch one domain's chain in a transparency service.
+"""One domain's chain in a transparency service, compared with what was seen last time.
 
 Each run reports what changed since the previous run (kept in ``--state FILE``): every new
 entry (a logged manifest, a transparency tombstone, a re-enrollment after one) and every
@@ -18,19 +18,17 @@ the alarm repeats on the next run):
   ``GET /chain-hash/<domain>/<N>`` pinpoints it);
 - every asset-host vector hashes to the digest the entry commits to.
 
-A monitor cannot see which manifest an entry logs (the chain holds ``H("waict-rh" ||
-line)``); fetch candidate manifests from the asset hosts to match them.
+The chain holds only ``H("waict-rh" || line)``: :mod:`waict.site.monitor.manifests` finds
+the manifest behind an entry.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from verifier import mpt
 from verifier.chain import ChainNode, Entry, append_node, verify_chain
@@ -39,17 +37,11 @@ from verifier.errors import WaictError
 from verifier.note import parse_note, verify_cosignatures
 from verifier.proof import ChainHeadWithProof
 from verifier.transparency import tree_key, tree_value
-from verifier.trust import TrustConfig, parse_trust
-from verifier.urls import normalize_host
-from waict.common.commands import report_error
+from verifier.trust import TrustConfig
 from waict.common.errors import SiteToolError
-from waict.common.files import atomic_write, read_text_file
-from waict.site.http_client import make_client, parse_resolve
+from waict.common.files import atomic_write
 from waict.site.log_client import TsClient
 from waict.site.times import format_age, format_time
-
-if TYPE_CHECKING:
-    from waict.common.commands import Subparsers
 
 STATE_VERSION = 1
 
@@ -92,12 +84,17 @@ class MonitorState:
                 f"monitor state {path} belongs to {obj.get('domain')!r}, not {domain!r}",
                 "use one state file per domain",
             )
+        return cls.from_json(obj, domain, ts, str(path))
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], domain: str, ts: str, where: str) -> MonitorState:
+        """The state of one domain from its JSON object (checked by the caller)."""
         head = None
         if obj.get("head"):
             try:
                 head = ChainNode.decode(b64decode(obj["head"], what="head"))
             except WaictError as exc:
-                raise SiteToolError(f"monitor state {path}: {exc}") from None
+                raise SiteToolError(f"monitor state {where}: {exc}") from None
         hosts = obj.get("asset_hosts")
         return cls(
             domain,
@@ -303,70 +300,3 @@ def monitor_domain(
         previous_entry = entry
     result.state = MonitorState(domain, state.ts, new_size, head, hosts_now, now)
     return result
-
-
-# --- command line --------------------------------------------------------------------------
-
-
-def _cmd_monitor(args: argparse.Namespace) -> int:
-    try:
-        domain = normalize_host(args.domain)
-    except WaictError as exc:
-        print(f"waict monitor: {exc}", file=sys.stderr)
-        return 2
-    state_path = Path(args.state)
-    try:
-        trust = None
-        if args.trust:
-            try:
-                trust = parse_trust(json.loads(read_text_file(Path(args.trust), "trust file")))
-            except (ValueError, WaictError) as exc:
-                raise SiteToolError(f"trust file {args.trust}: {exc}") from None
-        state = MonitorState.load(state_path, domain, args.ts)
-        with make_client(timeout=args.timeout, resolve=parse_resolve(args.resolve)) as client:
-            result = monitor_domain(
-                domain, TsClient(args.ts, client), state, trust=trust, now=args.now
-            )
-        if not result.problems and result.state is not None:
-            result.state.save(state_path)
-    except SiteToolError as exc:
-        return report_error("monitor", exc)
-    if args.json:
-        print(json.dumps(result.as_json()))
-    else:
-        for event in result.events:
-            print(event.message)
-        if not result.events and not result.problems:
-            print(f"{domain}: nothing new")
-        for line in result.info:
-            print(f"  {line}", file=sys.stderr)
-        for problem in result.problems:
-            print(f"UNEXPECTED: {problem}")
-    return result.exit_code
-
-
-def add_monitor_parser(subparsers: Subparsers) -> None:
-    """Register ``waict monitor``."""
-    p = subparsers.add_parser(
-        "monitor",
-        help="report new log entries, tombstones and asset-host changes of a domain",
-        description="Compare a transparency service's chain for DOMAIN with what the state "
-        "file saw last time; report every new entry, transparency tombstone and asset-host "
-        "change. Exit 1 when something unexpected happened (a chain that does not link, a "
-        "rewritten history, a proof that fails), 2 on usage or network errors.",
-    )
-    p.add_argument("domain", help="the domain to watch, e.g. example.com")
-    p.add_argument("--ts", required=True, help="base URL of the transparency service")
-    p.add_argument("--state", required=True, help="state file (created on the first run)")
-    p.add_argument("--trust", default=None, help="check cosignatures against this trust.json")
-    p.add_argument("--now", type=int, default=None, help="unix time for ages (default: now)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout (seconds)")
-    p.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST=ADDR",
-        help="connect to ADDR for HOST (like curl --resolve)",
-    )
-    p.set_defaults(func=_cmd_monitor)
