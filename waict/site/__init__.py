@@ -6,7 +6,8 @@
 | ``waict publish`` | :mod:`waict.site.publish` (a package) | ``add_publish_parser`` |
 | ``waict serve-site`` | :mod:`waict.site.serve` | ``add_serve_site_parser`` |
 | ``waict verify`` | :mod:`waict.site.verify`, :mod:`waict.site.report` | ``add_verify_parser`` |
-| ``waict monitor`` | :mod:`waict.site.monitor` | ``add_monitor_parser`` |
+| ``waict monitor`` | :mod:`waict.site.monitor` (a package) | ``add_monitor_parser`` |
+| ``waict explore`` | :mod:`waict.site.explorer` (a package) | ``add_explore_parser`` |
 | ``waict preload`` | :mod:`waict.site.preload` | ``add_preload_parser`` |
 
 :func:`waict.site.commands.add_site_tool_parsers` registers all of them at once.
