@@ -139,18 +139,25 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         cycles = 0
         with make_client(timeout=args.timeout, resolve=parse_resolve(args.resolve)) as client:
             while True:
-                cycle, state = monitor_once(
-                    Path(args.state),
-                    args.ts,
-                    config,
-                    client,
-                    webhook=args.alert_webhook,
-                    retry=retry,
-                    now=args.now,
-                    out=sys.stderr if args.json else sys.stdout,
-                )
-                _print(cycle, state, args.json)
-                code = cycle.exit_code
+                try:
+                    cycle, state = monitor_once(
+                        Path(args.state),
+                        args.ts,
+                        config,
+                        client,
+                        webhook=args.alert_webhook,
+                        retry=retry,
+                        now=args.now,
+                        out=sys.stderr if args.json else sys.stdout,
+                    )
+                except SiteToolError as exc:
+                    if args.interval is None:
+                        raise
+                    report_error("monitor", exc)  # a loop outlives a network error
+                    code = 2
+                else:
+                    _print(cycle, state, args.json)
+                    code = cycle.exit_code
                 cycles += 1
                 if args.interval is None or (args.cycles and cycles >= args.cycles):
                     break
