@@ -86,6 +86,10 @@ class Driver:
             self.webhook,
             "--witness-max-lag",
             "2",
+            "--interval",
+            "0.2",
+            "--cycles",
+            "2",
         ]
         for d in self.config.domains:
             argv += ["--origin", f"{d}={self.world.origin(d)}", "--resolve", f"{d}=127.0.0.1"]
@@ -111,7 +115,7 @@ def test_every_alert_kind_arrives_exactly_once(tmp_path: Path, servers: list[Ser
     world.wait_cosigned_by_all()
     assert sorted(driver.run()) == ["dev_ids", "new_entry"]
 
-    # dev-ids-next, seen by a separate `waict monitor` process
+    # dev-ids-next, seen by a separate `waict monitor` process looping twice
     files["new.js"] = b"n"
     dev = {"dev-ids": ["alice@example.com"], "dev-ids-next": ["bob@example.com"]}
     assert world.append(A, manifest_line(A, files, **dev)).status_code == 200
@@ -121,6 +125,7 @@ def test_every_alert_kind_arrives_exactly_once(tmp_path: Path, servers: list[Ser
     lines = [x for x in done.stdout.splitlines() if x.startswith("ALERT ")]
     assert sorted(x.split()[1] for x in lines) == ["dev_ids_next", "new_entry"], done.stdout
     assert all("[id " in x for x in lines)
+    assert f"{B}: nothing new" in done.stdout and f"{A}: nothing new" in done.stdout
 
     # a witness falls behind: w3 stops, two more batches are cosigned without it
     world.stop_witness("w3.example")
