@@ -16,9 +16,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from monitor_world import MonitorWorld, Receiver, manifest_line
-from servers import ServerThread
+from servers import ServerThread, free_port
 
 from verifier.trust import parse_trust
 from waict.site.http_client import make_client
@@ -207,3 +208,54 @@ def test_delivery_retries_then_keeps_the_alert(
         ("asset_hosts", A, 0),
         ("new_entry", A, 0),
     ]
+
+
+def test_monitor_serves_the_explorer_while_it_loops(
+    tmp_path: Path, servers: list[ServerThread]
+) -> None:
+    world = MonitorWorld(tmp_path, servers)
+    world.enroll(A, manifest_line(A, {"app.js": b"v0"}))
+    world.wait_cosigned_by_all()
+    (tmp_path / "trust.json").write_text(json.dumps(world.trust()))
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "waict.cli",
+        "monitor",
+        A,
+        "--ts",
+        world.ts.url,
+        "--state",
+        str(tmp_path / "monitor.json"),
+        "--trust",
+        str(tmp_path / "trust.json"),
+        "--origin",
+        f"{A}={world.origin(A)}",
+        "--resolve",
+        f"{A}=127.0.0.1",
+        "--interval",
+        "0.5",
+        "--serve",
+        f"127.0.0.1:{port}",
+    ]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        overview: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            try:
+                overview = httpx.get(f"http://127.0.0.1:{port}/api/overview", timeout=10).json()
+            except httpx.HTTPError:
+                overview = {}
+            if overview.get("watched"):
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.3)
+        assert overview["watched"][0]["domain"] == A
+        assert overview["watched"][0]["manifests_known"] == 1
+        proof = httpx.get(f"http://127.0.0.1:{port}/api/proof/{A}", timeout=30).json()
+        assert proof["verdict"] == "ok", proof
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

@@ -25,7 +25,7 @@ from waict.common.errors import SiteToolError
 from waict.site.explorer.views import Explorer
 from waict.site.http_client import make_client, parse_resolve
 from waict.site.log_client import TsClient
-from waict.site.monitor.command import load_trust
+from waict.site.monitor.watch import load_trust
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers

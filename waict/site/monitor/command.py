@@ -12,29 +12,18 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from verifier.errors import WaictError
-from verifier.trust import TrustConfig, parse_trust
 from verifier.urls import normalize_host
 from waict.common.commands import report_error
 from waict.common.digests import parse_digest
 from waict.common.errors import SiteToolError
-from waict.common.files import read_text_file
 from waict.site.http_client import make_client, parse_resolve
 from waict.site.log_client import TsClient
 from waict.site.monitor.alerts import RetryPolicy, deliver
 from waict.site.monitor.health import HealthLimits
-from waict.site.monitor.watch import CycleResult, WatchConfig, WatchState, run_cycle
+from waict.site.monitor.watch import CycleResult, WatchConfig, WatchState, load_trust, run_cycle
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
-
-
-def load_trust(path: str | None) -> TrustConfig | None:
-    if not path:
-        return None
-    try:
-        return parse_trust(json.loads(read_text_file(Path(path), "trust file")))
-    except (ValueError, WaictError) as exc:
-        raise SiteToolError(f"trust file {path}: {exc}") from None
 
 
 def monitor_once(
@@ -135,6 +124,10 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             find_manifests=not args.no_manifests,
         )
         retry = RetryPolicy(attempts=args.webhook_attempts)
+        if args.serve:
+            if args.interval is None:
+                raise SiteToolError("--serve needs --interval (a monitor that keeps running)")
+            _serve_explorer(args)
         code = 0
         cycles = 0
         with make_client(timeout=args.timeout, resolve=parse_resolve(args.resolve)) as client:
@@ -169,6 +162,29 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     return code
 
 
+def _serve_explorer(args: argparse.Namespace) -> None:
+    """The log explorer (``waict explore``) on ``--serve HOST:PORT``, in a daemon thread."""
+    import threading
+
+    import uvicorn
+
+    from waict.site.explorer.app import create_explorer_app
+
+    host, _, port = args.serve.rpartition(":")
+    app = create_explorer_app(
+        args.ts,
+        Path(args.state),
+        args.trust,
+        timeout=args.timeout,
+        resolve=parse_resolve(args.resolve),
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host or "127.0.0.1", port=int(port), log_level="warning")
+    )
+    threading.Thread(target=server.run, daemon=True, name="explorer").start()
+    print(f"log explorer on http://{host or '127.0.0.1'}:{port}/", file=sys.stderr, flush=True)
+
+
 def add_monitor_parser(subparsers: Subparsers) -> None:
     """Register ``waict monitor``."""
     p = subparsers.add_parser(
@@ -193,6 +209,12 @@ def add_monitor_parser(subparsers: Subparsers) -> None:
         "--webhook-attempts", type=int, default=4, help="POSTs per alert and round (backoff)"
     )
     p.add_argument("--interval", type=float, default=None, help="loop: seconds between runs")
+    p.add_argument(
+        "--serve",
+        default=None,
+        metavar="HOST:PORT",
+        help="with --interval: also serve the log explorer (as `waict explore`) there",
+    )
     p.add_argument("--cycles", type=int, default=0, help="with --interval: stop after N runs")
     p.add_argument(
         "--origin",

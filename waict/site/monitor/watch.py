@@ -19,9 +19,10 @@ import httpx
 
 from verifier.chain import Entry
 from verifier.encoding import b64uencode
-from verifier.trust import TrustConfig
+from verifier.errors import WaictError
+from verifier.trust import TrustConfig, parse_trust
 from waict.common.errors import SiteToolError
-from waict.common.files import atomic_write
+from waict.common.files import atomic_write, read_text_file
 from waict.site.log_client import TsClient
 from waict.site.monitor.alerts import Alert, alert_id
 from waict.site.monitor.chain import MonitorResult, MonitorState, monitor_domain
@@ -34,6 +35,16 @@ from waict.site.monitor.manifests import (
     match_entry,
     site_candidates,
 )
+
+
+def load_trust(path: str | None) -> TrustConfig | None:
+    if not path:
+        return None
+    try:
+        return parse_trust(json.loads(read_text_file(Path(path), "trust file")))
+    except (ValueError, WaictError) as exc:
+        raise SiteToolError(f"trust file {path}: {exc}") from None
+
 
 STATE_VERSION = 2
 KEEP_DELIVERED = 5000
