@@ -256,6 +256,8 @@ def test_monitor_serves_the_explorer_while_it_loops(
         assert overview["watched"][0]["manifests_known"] == 1
         proof = httpx.get(f"http://127.0.0.1:{port}/api/proof/{A}", timeout=30).json()
         assert proof["verdict"] == "ok", proof
+        bad = httpx.get(f"http://127.0.0.1:{port}/api/chain/a%20b", timeout=30)
+        assert bad.status_code == 400
     finally:
         proc.terminate()
         proc.communicate(timeout=30)

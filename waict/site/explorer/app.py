@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -61,7 +62,10 @@ def create_explorer_app(
                 return JSONResponse({"error": str(exc)}, status_code=502)
 
     def domain_of(request: Request) -> str:
-        return normalize_host(request.path_params["domain"])
+        try:
+            return normalize_host(request.path_params["domain"])
+        except WaictError as exc:
+            raise HTTPException(400, f"not a domain: {exc}") from None
 
     def static(request: Request) -> Response:
         name, media = FILES[request.url.path]
