@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier import urls
-from verifier.check import check_fetch, is_covered
+from verifier.check import check_fetch_digest, is_covered
 from verifier.devids import verify_dev_ids
 from verifier.errors import ProofError, WaictError
 from verifier.header import Policy, parse_policy
@@ -205,9 +205,17 @@ def evaluate_manifest(
 
 
 def resource_verdict(
-    verdict: ManifestVerdict, url: str, destination: str, body: bytes
+    verdict: ManifestVerdict,
+    url: str,
+    destination: str,
+    body: bytes | None,
+    digest: bytes | None = None,
 ) -> dict[str, Any]:
-    """One resource's entry in the verdict, given the manifest verdict."""
+    """One resource's entry in the verdict, given the manifest verdict.
+
+    From the ``body``, or from its SHA-256 ``digest`` alone (``body`` None): then
+    :class:`verifier.check.BodyNeeded` is raised when only the bytes can decide.
+    """
     policy = verdict.policy
     blocked = policy.blocked_destinations if policy is not None else None
     reason: str | None = None
@@ -215,7 +223,7 @@ def resource_verdict(
         if is_covered(destination, blocked):
             reason = verdict.reason
     elif verdict.status == "valid" and verdict.manifest is not None:
-        reason = check_fetch(verdict.manifest, url, destination, body, blocked)
+        reason = check_fetch_digest(verdict.manifest, url, destination, digest, blocked, body)
     allowed = reason is None or not verdict.enforcing
     return {"url": url, "allowed": allowed, "reason": reason}
 

@@ -50,6 +50,8 @@ let pyodide = null;
 let callFn = null;
 let queue = Promise.resolve();
 export const timings = {};
+// Work done in JavaScript for Python (counted, so tests and benchmarks can see it).
+export const jsCounters = { sha256_subtle: 0, sha256_bytes: 0 };
 
 async function boot() {
   const t0 = performance.now();
@@ -97,4 +99,33 @@ export function runPython(code) {
   const p = queue.then(run, run);
   queue = p.catch(() => {});
   return p;
+}
+
+// SHA-256 of a body in JavaScript (crypto.subtle.digest over the decoded bytes), as 64 hex
+// digits: what check_resource takes instead of the body. Only the digest is computed here;
+// the rule that uses it is Python's. `body` is standard base64 (as CDP gives it) or bytes.
+export async function sha256Hex(body) {
+  const bytes = typeof body === "string" ? b64ToBytes(body) : body;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  jsCounters.sha256_subtle++;
+  jsCounters.sha256_bytes += bytes.length;
+  let hex = "";
+  for (const b of digest) hex += (b < 16 ? "0" : "") + b.toString(16);
+  return hex;
+}
+
+export function b64ToBytes(b64) {
+  if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(b64);
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+// Which crypto backend answered in Python (verifier.browser.crypto_stats), with the
+// JavaScript digests: {backend, answered, fallbacks, fallback_count, last_fallback, js}.
+export async function cryptoStats(reset = false) {
+  const out = await call("crypto_stats", { reset });
+  out.js = { ...jsCounters };
+  return out;
 }

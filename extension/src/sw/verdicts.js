@@ -117,11 +117,17 @@ export async function rejudge(key) {
   return !out.error && out.key === key;
 }
 
+// `body`: standard base64 (as CDP gives it). Python gets its SHA-256, not the body (the
+// rule is Python's: it asks for the body only when the digest cannot decide).
 export async function checkResource(key, url, destination, body) {
-  const req = { key, url, destination, body };
+  const req = { key, url, destination, sha256: await py.sha256Hex(body) };
   let out = await py.call("check_resource", req);
   if (out.error === "unknown_key" && (await rejudge(key))) {
     out = await py.call("check_resource", req);
+  }
+  if (out.body_needed) {
+    state.worker.stats.bodyNeeded = (state.worker.stats.bodyNeeded || 0) + 1;
+    out = await py.call("check_resource", { key, url, destination, body });
   }
   if (out.error) return { allowed: false, reason: "internal_error", detail: out.error, enforcing: true };
   return out;
