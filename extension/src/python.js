@@ -51,7 +51,7 @@ let callFn = null;
 let queue = Promise.resolve();
 export const timings = {};
 // Work done in JavaScript for Python (counted, so tests and benchmarks can see it).
-export const jsCounters = { sha256_subtle: 0, sha256_bytes: 0 };
+export const jsCounters = { sha256_subtle: 0, sha256_bytes: 0, sha256_ms: 0 };
 
 async function boot() {
   const t0 = performance.now();
@@ -71,22 +71,50 @@ async function boot() {
   pyodide.runPython(SETUP_PY);
   callFn = pyodide.globals.get("_call");
   timings.ready_ms = Math.round(performance.now() - t0);
+  // from the start of this worker (its time origin): module loading included
+  timings.worker_ready_ms = Math.round(performance.now());
   timings.jspi = typeof WebAssembly.Suspending === "function";
   return pyodide;
 }
 
 export const ready = boot();
 
+// Per entry point: calls, time waiting in the queue, time in Python (tests, benchmarks).
+export const callStats = {};
+
+function noteCall(name, queued, started) {
+  const now = performance.now();
+  const c = callStats[name] || (callStats[name] = { n: 0, queue_ms: 0, run_ms: 0, max_queue_ms: 0 });
+  c.n++;
+  c.queue_ms += started - queued;
+  c.run_ms += now - started;
+  c.max_queue_ms = Math.max(c.max_queue_ms, started - queued);
+}
+
 // Call verifier.browser.<name>(JSON) -> parsed JSON. Serialized; never concurrent.
 export function call(name, request) {
+  const queued = performance.now();
   const run = async () => {
     await ready;
-    const out = await callFn.callPromising(name, JSON.stringify(request));
-    return JSON.parse(out);
+    const started = performance.now();
+    try {
+      const out = await callFn.callPromising(name, JSON.stringify(request));
+      return JSON.parse(out);
+    } finally {
+      noteCall(name, queued, started);
+    }
   };
   const p = queue.then(run, run);
   queue = p.catch(() => {});
   return p;
+}
+
+// A plain Pyodide boot (no wheels, no verifier) in this worker, for the benchmark's
+// reference: how long loadPyodide alone takes here and now (ms). The instance is dropped.
+export async function plainBootMs() {
+  const t0 = performance.now();
+  await loadPyodide({ indexURL: chrome.runtime.getURL("pyodide/"), createPyodideModule });
+  return Math.round(performance.now() - t0);
 }
 
 // Run arbitrary Python (tests and benchmarks only), serialized with the calls.
@@ -105,10 +133,12 @@ export function runPython(code) {
 // digits: what check_resource takes instead of the body. Only the digest is computed here;
 // the rule that uses it is Python's. `body` is standard base64 (as CDP gives it) or bytes.
 export async function sha256Hex(body) {
+  const t0 = performance.now();
   const bytes = typeof body === "string" ? b64ToBytes(body) : body;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   jsCounters.sha256_subtle++;
   jsCounters.sha256_bytes += bytes.length;
+  jsCounters.sha256_ms += performance.now() - t0;
   let hex = "";
   for (const b of digest) hex += (b < 16 ? "0" : "") + b.toString(16);
   return hex;
