@@ -129,12 +129,11 @@ export function runPython(code) {
   return p;
 }
 
-// SHA-256 of a body in JavaScript (crypto.subtle.digest over the decoded bytes), as 64 hex
-// digits: what check_resource takes instead of the body. Only the digest is computed here;
-// the rule that uses it is Python's. `body` is standard base64 (as CDP gives it) or bytes.
-export async function sha256Hex(body) {
+// SHA-256 of a body's bytes in JavaScript (crypto.subtle.digest), as 64 hex digits: what
+// check_resource takes instead of the body. Only the digest is computed here; the rule
+// that uses it is Python's.
+export async function sha256Hex(bytes) {
   const t0 = performance.now();
-  const bytes = typeof body === "string" ? b64ToBytes(body) : body;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   jsCounters.sha256_subtle++;
   jsCounters.sha256_bytes += bytes.length;
@@ -142,14 +141,6 @@ export async function sha256Hex(body) {
   let hex = "";
   for (const b of digest) hex += (b < 16 ? "0" : "") + b.toString(16);
   return hex;
-}
-
-export function b64ToBytes(b64) {
-  if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(b64);
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 // Which crypto backend answered in Python (verifier.browser.crypto_stats), with the
