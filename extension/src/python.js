@@ -20,6 +20,27 @@ def _install(names, blobs):
     importlib.invalidate_caches()
 `;
 
+// What the build-time snapshot holds besides a booted Python (see makeSnapshot): every
+// module of the wheels imported, and the pure Ed25519 base table built. Nothing here may
+// refer to JavaScript (a snapshot holds WebAssembly memory only).
+const SNAPSHOT_PY = `
+def _import_all():
+    import importlib, pkgutil
+    import verifier, http_sf, rfc8785, typing_extensions
+    count = 0
+    for pkg in (verifier, http_sf, rfc8785):
+        for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+            if info.name.endswith(("__main__", "cryptography_backend")):
+                continue
+            importlib.import_module(info.name)
+            count += 1
+    import json, base64, hashlib
+    from pyodide.ffi import run_sync, can_run_sync, to_js
+    from verifier.crypto.pure_ed25519 import _get_base_table
+    _get_base_table()
+    return count
+`;
+
 const SETUP_PY = `
 import json
 from verifier import browser as _browser
@@ -53,21 +74,55 @@ export const timings = {};
 // Work done in JavaScript for Python (counted, so tests and benchmarks can see it).
 export const jsCounters = { sha256_subtle: 0, sha256_bytes: 0, sha256_ms: 0 };
 
-async function boot() {
-  const t0 = performance.now();
-  pyodide = await loadPyodide({
-    indexURL: chrome.runtime.getURL("pyodide/"),
-    createPyodideModule,
-    stdout: (m) => console.log("[py]", m),
-    stderr: (m) => console.warn("[py]", m),
-  });
-  timings.runtime_ms = Math.round(performance.now() - t0);
+// The memory snapshot made at build time (scripts/make_snapshot.mjs: Python booted, the
+// wheels extracted and every module imported), or null when the build has none or it
+// cannot be read (then Pyodide boots and imports the wheels here; timings say which).
+async function readSnapshot() {
+  try {
+    const r = await fetch(chrome.runtime.getURL("pyodide/snapshot.bin"));
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    return new Uint8Array(await r.arrayBuffer());
+  } catch (e) {
+    timings.snapshot_error = String(e && e.message ? e.message : e);
+    return null;
+  }
+}
+
+const options = {
+  indexURL: chrome.runtime.getURL("pyodide/"),
+  createPyodideModule,
+  stdout: (m) => console.log("[py]", m),
+  stderr: (m) => console.warn("[py]", m),
+};
+
+async function installWheels(py) {
   const names = await (await fetch(chrome.runtime.getURL("wheels/wheels.json"))).json();
   const blobs = await Promise.all(
     names.map(async (n) => new Uint8Array(await (await fetch(chrome.runtime.getURL(`wheels/${n}`))).arrayBuffer())),
   );
-  pyodide.runPython(BOOT_PY);
-  pyodide.globals.get("_install")(names, blobs);
+  py.runPython(BOOT_PY);
+  py.globals.get("_install")(names, blobs);
+}
+
+async function boot() {
+  const t0 = performance.now();
+  const snapshot = await readSnapshot();
+  timings.snapshot_read_ms = Math.round(performance.now() - t0);
+  timings.snapshot = false;
+  if (snapshot) {
+    try {
+      pyodide = await loadPyodide({ ...options, _loadSnapshot: snapshot });
+      timings.snapshot = true;
+    } catch (e) {
+      timings.snapshot_error = String(e && e.message ? e.message : e);
+      console.warn("waict: the Pyodide snapshot did not load, booting without it:", e);
+    }
+  }
+  if (!timings.snapshot) {
+    pyodide = await loadPyodide(options);
+  }
+  timings.runtime_ms = Math.round(performance.now() - t0);
+  if (!timings.snapshot) await installWheels(pyodide);
   pyodide.runPython(SETUP_PY);
   callFn = pyodide.globals.get("_call");
   timings.ready_ms = Math.round(performance.now() - t0);
@@ -107,6 +162,24 @@ export function call(name, request) {
   const p = queue.then(run, run);
   queue = p.catch(() => {});
   return p;
+}
+
+// Make the memory snapshot (build time: scripts/make_snapshot.py calls this in a headless
+// Chromium, so that the snapshot records this browser's WebAssembly features, JSPI and the
+// call trampoline, which a Node-made one would not). A fresh Pyodide with the wheels
+// extracted (zipfile, never loadPackage) and every module imported; gzip, base64.
+export async function makeSnapshot() {
+  const t0 = performance.now();
+  const py = await loadPyodide({ ...options, _makeSnapshot: true });
+  await installWheels(py);
+  py.runPython(SNAPSHOT_PY);
+  const importAll = py.globals.get("_import_all");
+  const modules = importAll();
+  importAll.destroy();
+  py.runPython("del _install, _import_all");
+  const raw = py.makeMemorySnapshot();
+  const gz = new Uint8Array(await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+  return { modules, size: raw.length, ms: Math.round(performance.now() - t0), gzip_b64: gz.toBase64() };
 }
 
 // A plain Pyodide boot (no wheels, no verifier) in this worker, for the benchmark's
