@@ -1,10 +1,13 @@
 // Pyodide in the extension's service worker: boot, wheels, and the calls into verifier.browser.
 //
 // Everything is loaded from the extension's own files (no network): the Pyodide runtime in
-// pyodide/, the wheels listed in wheels.json (extracted into site-packages with zipfile, so
-// no micropip and no loadPackage are needed). Every call into Python goes through one queue
-// (Python runs one call at a time) and through `callPromising`, so that the WebCrypto
-// backend can block on crypto.subtle promises with JSPI (pyodide.ffi.run_sync).
+// pyodide/ and, when the build made one, its memory snapshot (pyodide/snapshot.bin: Python
+// booted with the wheels extracted and imported), restored instead of a boot; else the
+// wheels listed in wheels.json are extracted into site-packages with zipfile (no micropip,
+// no loadPackage). Every call into Python goes through one queue (Python runs one call at
+// a time); the calls that may verify a signature go through `callPromising`, so that the
+// WebCrypto backend can block on crypto.subtle promises with JSPI (pyodide.ffi.run_sync).
+// Response bodies are hashed here (sha256Hex) and Python decides from the digest.
 
 import createPyodideModule from "./pyodide/pyodide.asm.mjs";
 import { loadPyodide } from "./pyodide/pyodide.mjs";
@@ -146,14 +149,30 @@ function noteCall(name, queued, started) {
   c.max_queue_ms = Math.max(c.max_queue_ms, started - queued);
 }
 
-// Call verifier.browser.<name>(JSON) -> parsed JSON. Serialized; never concurrent.
+// Entry points that never verify a signature (so never block on WebCrypto): called
+// synchronously, without the promising call's stack switch and the event-loop turn it
+// takes before it starts. Should one of them verify after all, the WebCrypto backend
+// answers with the pure one and counts the fallback (reason no_jspi): visible, not silent.
+const SYNC_CALLS = new Set([
+  "fetch_destination",
+  "check_resource",
+  "crypto_stats",
+  "explain_codes",
+  "explanations",
+  "build_reports",
+  "plugin_registration",
+]);
+
+// Call verifier.browser.<name>(JSON) -> parsed JSON. Serialized; never concurrent (a
+// promising call suspended on WebCrypto holds the queue, so Python is never re-entered).
 export function call(name, request) {
   const queued = performance.now();
   const run = async () => {
     await ready;
     const started = performance.now();
     try {
-      const out = await callFn.callPromising(name, JSON.stringify(request));
+      const text = JSON.stringify(request);
+      const out = SYNC_CALLS.has(name) ? callFn(name, text) : await callFn.callPromising(name, text);
       return JSON.parse(out);
     } finally {
       noteCall(name, queued, started);

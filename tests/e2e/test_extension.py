@@ -243,6 +243,10 @@ for v in data["rfc"]:
     out["rfc"].append(wc.verify(bytes.fromhex(v["public_key"]), bytes.fromhex(v["signature"]),
                                 bytes.fromhex(v["message"])))
 out["stats"] = dict(wc.stats)
+# all at once (one wait on WebCrypto): the same answers
+out["many"] = wc.verify_many(
+    [(bytes.fromhex(v["key"]), bytes.fromhex(v["sig"]), v["msg"].encode()) for v in data["edge"]]
+)
 # WebCrypto alone, without the reference gate: how Chromium itself answers (documentation)
 from pyodide.ffi import to_js
 raw = []
@@ -284,6 +288,7 @@ def test_webcrypto_backend_gives_the_ref10_verdicts_in_the_browser(browser_env: 
     ]
     assert mismatches == []
     assert out["rfc"] == [True] * len(rfc)
+    assert out["many"] == out["edge"]
     assert out["stats"]["webcrypto"] > 300  # the ordinary keys really went to WebCrypto
     raw_diff = [
         (v["number"], got, want)
@@ -307,6 +312,9 @@ def test_webcrypto_answers_in_the_service_worker_and_no_fallback_is_hidden(
     Ed25519 verify of a valid site with WebCrypto; the pure fallback is counted, and 0 here.
     The response bodies are hashed in JavaScript (Python gets digests)."""
     sw = browser_env.sw
+    timings = sw.evaluate("waict.py.ready.then(() => waict.timings)")
+    # the build's memory snapshot was restored (no plain boot), and WebCrypto still answers
+    assert timings["snapshot"] is True, timings
     # forget judged verdicts (a later check re-judges from the stored inputs), zero the counters
     sw.evaluate("waict.py.runPython('from verifier import browser; browser.clear_cache()')")
     before = sw.evaluate("waict.py.cryptoStats(true)")

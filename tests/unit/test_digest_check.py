@@ -186,3 +186,35 @@ def test_a_webcrypto_failure_is_counted_with_its_reason_not_swallowed() -> None:
     stats = crypto.crypto_stats()
     assert stats["fallbacks"] == {"import_key_error": 1, "verify_error": 1}
     assert stats["last_fallback"] == "verify_error: RuntimeError: verify broke"
+
+
+def test_verify_many_gives_the_answers_of_one_verify_each() -> None:
+    pure = crypto.backend_by_name("pure")
+    seed = bytes(range(32))
+    pk = pure.public_key(seed)
+    good = pure.sign(seed, b"m")
+    bad = bytes([good[0] ^ 1]) + good[1:]
+    items = [(pk, good, b"m"), (pk, bad, b"m"), (pk, good, b"other"), (pk, good, b"m")]
+    for backend in (pure, WebCryptoBackend()):
+        crypto.set_backend(backend)
+        assert crypto.ed25519_verify_many(items) == [True, False, False, True]
+        assert crypto.ed25519_verify_many([]) == []
+    with pytest.raises(crypto.CryptoError):
+        crypto.ed25519_verify_many([(pk[:31], good, b"m")])
+
+
+def test_a_failed_batch_is_counted_and_each_is_verified_alone() -> None:
+    backend = WebCryptoBackend()
+    backend._subtle = _FailingSubtle()
+    backend._run_sync = lambda x: x
+    backend._to_js = lambda x, **kw: x
+    backend._unavailable_reason = lambda: None  # type: ignore[method-assign]
+    backend._key = lambda k: object()  # type: ignore[method-assign]
+    crypto.set_backend(backend)
+    pure = crypto.backend_by_name("pure")
+    seed = bytes(range(32))
+    item = (pure.public_key(seed), pure.sign(seed, b"m"), b"m")
+    assert crypto.ed25519_verify_many([item, item]) == [True, True]
+    stats = crypto.crypto_stats()
+    assert stats["answered"]["ed25519_verify"] == {"pure": 2}
+    assert stats["fallbacks"] == {"verify_error": 2}

@@ -24,6 +24,7 @@ name. The extension exposes the counters (``crypto_stats`` entry point,
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from verifier.errors import CryptoError
@@ -149,6 +150,25 @@ def ed25519_verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
     ok = backend.verify(public_key, signature, message)
     record("ed25519_verify", backend.name)
     return ok
+
+
+def ed25519_verify_many(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    """:func:`ed25519_verify` of each ``(public_key, signature, message)``, in order.
+
+    The same answers as one call each; a backend with ``verify_many`` (WebCrypto) checks
+    them all at once, so a note's cosignatures cost one wait on the browser, not one each.
+    """
+    for public_key, signature, _ in items:
+        if len(public_key) != PUBLIC_KEY_SIZE:
+            raise CryptoError(f"Ed25519 public key must be 32 bytes, got {len(public_key)}")
+        if len(signature) != SIGNATURE_SIZE:
+            raise CryptoError(f"Ed25519 signature must be 64 bytes, got {len(signature)}")
+    backend = get_backend()
+    many = getattr(backend, "verify_many", None)
+    if many is not None and len(items) > 1:
+        answers: list[bool] = many(items)
+        return answers
+    return [ed25519_verify(*item) for item in items]
 
 
 def ed25519_sign(seed: bytes, message: bytes) -> bytes:
