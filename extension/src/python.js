@@ -77,14 +77,31 @@ export const timings = {};
 // Work done in JavaScript for Python (counted, so tests and benchmarks can see it).
 export const jsCounters = { sha256_subtle: 0, sha256_bytes: 0, sha256_ms: 0 };
 
-// The memory snapshot made at build time (scripts/make_snapshot.mjs: Python booted, the
+// The memory snapshot made at build time (scripts/make_snapshot.py: Python booted, the
 // wheels extracted and every module imported), or null when the build has none or it
 // cannot be read (then Pyodide boots and imports the wheels here; timings say which).
+// The file is sparse (scripts/make_snapshot.py): a header, a bitmap of the pages that are
+// not all zero, those pages; expanded here into the memory image.
 async function readSnapshot() {
   try {
     const r = await fetch(chrome.runtime.getURL("pyodide/snapshot.bin"));
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
-    return new Uint8Array(await r.arrayBuffer());
+    const data = new Uint8Array(await r.arrayBuffer());
+    if (new TextDecoder().decode(data.subarray(0, 8)) !== "WAICTSS1") throw new Error("not a WAICT snapshot");
+    const head = new DataView(data.buffer, data.byteOffset + 8, 12);
+    const [size, page, count] = [0, 4, 8].map((o) => head.getUint32(o, true));
+    const bitmap = data.subarray(20, 20 + Math.ceil(count / 8));
+    const memory = new Uint8Array(size);
+    let at = 20 + bitmap.length;
+    for (let i = 0; i < count; i++) {
+      if ((bitmap[i >> 3] >> (i & 7)) & 1) {
+        const n = Math.min(page, size - i * page);
+        memory.set(data.subarray(at, at + n), i * page);
+        at += n;
+      }
+    }
+    if (at !== data.length) throw new Error("a truncated snapshot");
+    return memory;
   } catch (e) {
     timings.snapshot_error = String(e && e.message ? e.message : e);
     return null;
