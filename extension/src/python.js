@@ -5,8 +5,9 @@
 // booted with the wheels extracted and imported), restored instead of a boot; else the
 // wheels listed in wheels.json are extracted into site-packages with zipfile (no micropip,
 // no loadPackage). Every call into Python goes through one queue (Python runs one call at
-// a time); the calls that may verify a signature go through `callPromising`, so that the
-// WebCrypto backend can block on crypto.subtle promises with JSPI (pyodide.ffi.run_sync).
+// a time); a call that has a signature to verify goes through `callPromising`, so that the
+// WebCrypto backend can block on crypto.subtle promises with JSPI (pyodide.ffi.run_sync),
+// the others are plain synchronous calls (see call()).
 // Response bodies are hashed here (sha256Hex) and Python decides from the digest.
 
 import createPyodideModule from "./pyodide/pyodide.asm.mjs";
@@ -49,6 +50,7 @@ import json
 from verifier import browser as _browser
 from verifier import crypto as _crypto
 from verifier.crypto.webcrypto import WebCryptoBackend as _WebCryptoBackend
+from verifier.crypto.webcrypto import NeedsPromisingCall as _NeedsPromisingCall
 
 _webcrypto = _WebCryptoBackend()
 
@@ -65,6 +67,16 @@ def _call(fn_name, request):
     fn = getattr(_browser, fn_name)
     return fn(request)
 
+def _call_plain(fn_name, request):
+    # a plain call: None when a signature must be verified (then JS calls promising)
+    _webcrypto.defer_to_promising = True
+    try:
+        return getattr(_browser, fn_name)(request)
+    except _NeedsPromisingCall:
+        return None
+    finally:
+        _webcrypto.defer_to_promising = False
+
 def _backend_info():
     return json.dumps({"backend": _crypto.get_backend().name, "available": _webcrypto.available,
                        "stats": _webcrypto.stats})
@@ -72,6 +84,7 @@ def _backend_info():
 
 let pyodide = null;
 let callFn = null;
+let plainFn = null;
 let queue = Promise.resolve();
 export const timings = {};
 // Work done in JavaScript for Python (counted, so tests and benchmarks can see it).
@@ -145,6 +158,7 @@ async function boot() {
   if (!timings.snapshot) await installWheels(pyodide);
   pyodide.runPython(SETUP_PY);
   callFn = pyodide.globals.get("_call");
+  plainFn = pyodide.globals.get("_call_plain");
   timings.ready_ms = Math.round(performance.now() - t0);
   // from the start of this worker (its time origin): module loading included
   timings.worker_ready_ms = Math.round(performance.now());
@@ -157,31 +171,26 @@ export const ready = boot();
 // Per entry point: calls, time waiting in the queue, time in Python (tests, benchmarks).
 export const callStats = {};
 
+function newStats() {
+  return { n: 0, promising: 0, queue_ms: 0, run_ms: 0, max_queue_ms: 0 };
+}
+
 function noteCall(name, queued, started) {
   const now = performance.now();
-  const c = callStats[name] || (callStats[name] = { n: 0, queue_ms: 0, run_ms: 0, max_queue_ms: 0 });
+  const c = callStats[name] || (callStats[name] = newStats());
   c.n++;
   c.queue_ms += started - queued;
   c.run_ms += now - started;
   c.max_queue_ms = Math.max(c.max_queue_ms, started - queued);
 }
 
-// Entry points that never verify a signature (so never block on WebCrypto): called
-// synchronously, without the promising call's stack switch and the event-loop turn it
-// takes before it starts. Should one of them verify after all, the WebCrypto backend
-// answers with the pure one and counts the fallback (reason no_jspi): visible, not silent.
-const SYNC_CALLS = new Set([
-  "fetch_destination",
-  "check_resource",
-  "crypto_stats",
-  "explain_codes",
-  "explanations",
-  "build_reports",
-  "plugin_registration",
-]);
-
 // Call verifier.browser.<name>(JSON) -> parsed JSON. Serialized; never concurrent (a
 // promising call suspended on WebCrypto holds the queue, so Python is never re-entered).
+// Each call is first made plain (synchronous: no stack switch, no event-loop turn before
+// it starts); only when it has a signature to verify does Python stop it (the WebCrypto
+// backend raises NeedsPromisingCall, before any answer) and it is made again through
+// callPromising, where WebCrypto can be awaited (JSPI). The entry points are pure, so the
+// second call gives what one promising call would have. Counted in callStats (promising).
 export function call(name, request) {
   const queued = performance.now();
   const run = async () => {
@@ -189,7 +198,11 @@ export function call(name, request) {
     const started = performance.now();
     try {
       const text = JSON.stringify(request);
-      const out = SYNC_CALLS.has(name) ? callFn(name, text) : await callFn.callPromising(name, text);
+      let out = plainFn(name, text);
+      if (out === undefined || out === null) {
+        (callStats[name] || (callStats[name] = newStats())).promising++;
+        out = await callFn.callPromising(name, text);
+      }
       return JSON.parse(out);
     } finally {
       noteCall(name, queued, started);

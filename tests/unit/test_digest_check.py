@@ -218,3 +218,23 @@ def test_a_failed_batch_is_counted_and_each_is_verified_alone() -> None:
     stats = crypto.crypto_stats()
     assert stats["answered"]["ed25519_verify"] == {"pure": 2}
     assert stats["fallbacks"] == {"verify_error": 2}
+
+
+def test_a_plain_call_is_deferred_to_a_promising_one_not_answered_by_the_fallback() -> None:
+    from verifier.crypto.webcrypto import NeedsPromisingCall
+
+    backend = WebCryptoBackend()
+    backend._unavailable_reason = lambda: "no_jspi"  # type: ignore[method-assign]
+    crypto.set_backend(backend)
+    pure = crypto.backend_by_name("pure")
+    seed = bytes(range(32))
+    item = (pure.public_key(seed), pure.sign(seed, b"m"), b"m")
+    backend.defer_to_promising = True
+    with pytest.raises(NeedsPromisingCall):
+        crypto.ed25519_verify(*item)
+    with pytest.raises(NeedsPromisingCall):
+        crypto.ed25519_verify_many([item, item])
+    assert crypto.crypto_stats()["answered"] == {}  # nothing answered, nothing fell back
+    backend.defer_to_promising = False
+    assert crypto.ed25519_verify(*item) is True  # outside a plain call: counted fallback
+    assert crypto.crypto_stats()["fallbacks"] == {"no_jspi": 1}

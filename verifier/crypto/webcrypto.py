@@ -56,6 +56,12 @@ def needs_reference(public_key: bytes) -> bool:
     return x == 0 and y_ == z
 
 
+class NeedsPromisingCall(BaseException):
+    """Raised instead of a pure-Python fallback when ``defer_to_promising`` is set and JSPI
+    is unusable (a plain call): the caller (python.js) makes the same call again as a
+    promising one. A ``BaseException``, so no ``except Exception`` on the way swallows it."""
+
+
 class WebCryptoBackend:
     """Ed25519 verify via ``crypto.subtle`` (JSPI), gated by the pure backend (module doc).
 
@@ -70,6 +76,9 @@ class WebCryptoBackend:
 
     name = "webcrypto"
     counts_itself = True
+    #: set by python.js around a plain (not promising) call: a verify then raises
+    #: NeedsPromisingCall (the call is made again, promising) instead of falling back
+    defer_to_promising = False
 
     def __init__(self, subtle: Any = None) -> None:
         self._pure = PureBackend()
@@ -132,6 +141,8 @@ class WebCryptoBackend:
 
     def verify(self, public_key: bytes, signature: bytes, message: bytes) -> bool:
         reason = self._unavailable_reason()
+        if reason == "no_jspi" and self.defer_to_promising:
+            raise NeedsPromisingCall
         if reason is not None:
             return self._reference(reason, public_key, signature, message)
         if needs_reference(public_key):
@@ -157,7 +168,10 @@ class WebCryptoBackend:
         """:meth:`verify` of each item, the WebCrypto ones awaited together (one wait)."""
         answers: list[bool | None] = [None] * len(items)
         pending: list[tuple[int, Any]] = []
-        if self._unavailable_reason() is None:
+        reason = self._unavailable_reason()
+        if reason == "no_jspi" and self.defer_to_promising:
+            raise NeedsPromisingCall
+        if reason is None:
             for i, (public_key, signature, message) in enumerate(items):
                 if needs_reference(public_key):
                     continue
