@@ -1,18 +1,36 @@
 #!/usr/bin/env python3
-"""Benchmark the WAICT extension: page load with and without it, and its cold start.
+"""Benchmark the WAICT extension against plain Chromium: the six rows of issue 11, as ratios.
 
-In one run, on loopback: the ``valid`` fixture site of ``tests/e2e/sites.py`` (document,
-inline script, script, style, image, iframe, dedicated and shared worker, WebAssembly) is
-loaded N times in a fresh headless Chromium without the extension and N times with it
-(after one warm-up load each). A load is timed from ``page.goto`` to the moment the page's
-script has finished its asynchronous work (every marker set), so workers and WebAssembly
-count. Then the service worker's cold start: the time its module takes to get Pyodide and
-the verifier ready (``waict.timings``), and the first page load after the worker was
-stopped (the restart is on that load's critical path). Prints a Markdown table.
+One run, on loopback, one Chromium binary, two headless persistent contexts open side by
+side: one without the extension ("plain"), one with it. Page loads are taken as
+interleaved pairs (plain, extension; the order flips every pair) so that whatever else
+loads the machine hits both alike; each row reports the median of the per-pair ratios
+with its interquartile range, and the median times.
+
+Rows:
+
+1. small valid page, warm: the ``valid`` fixture site of ``tests/e2e/sites.py`` (document,
+   inline script, script, style, image, iframe, dedicated and shared worker,
+   WebAssembly), timed from ``page.goto`` until every marker is set;
+2. 20 scripts of 5 KB, warm (``b-many``), timed from ``page.goto`` to ``load``;
+3. one 2 MB script, warm (``b-big``), likewise;
+4. the first load of the valid page after the extension's service worker was stopped
+   (``ServiceWorker.stopAllWorkers``; the restart is on that load's critical path) against
+   a warm plain load of the same page;
+5. service-worker restart to verifier ready (``waict.timings.worker_ready_ms``: from the
+   new worker's time origin, module loading included) against a plain Pyodide boot
+   (``loadPyodide`` alone, no wheels) in the same worker right after;
+6. ``verifier.decide`` inside the service worker on each shared scenario
+   (``tests/vectors/scenarios``), median of ``--decide-reps`` runs each (milliseconds, not
+   a ratio), with the crypto backend that answered.
+
+Then a profile: per entry point the calls, time queued and time in Python
+(``waict.py.callStats``), the JavaScript digests and which crypto backend answered
+(``waict.py.cryptoStats()``). Prints Markdown; ``--json FILE`` also writes the raw data.
 
 Needs ``bash scripts/setup.sh`` (chromium, playwright, node_modules, wheels).
 
-Usage: ``python scripts/bench_extension.py [-n 10]``.
+Usage: ``python scripts/bench_extension.py [-n 15] [--restarts 5] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -20,6 +38,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
+import os
 import statistics
 import sys
 import tempfile
@@ -42,9 +62,39 @@ from server import FixtureServer  # noqa: E402
 
 #: Without the extension there is no inline CSP (eval runs) and no WebAssembly guard.
 WITHOUT_MARKERS = sites.UNGUARDED_MARKERS
+SCENARIOS = REPO_ROOT / "tests" / "vectors" / "scenarios"
+TARGETS = {
+    "valid": 1.10,
+    "b-many": 1.10,
+    "b-big": 1.10,
+    "cold": 1.25,
+    "ready": 0.25,
+    "decide": 5.0,
+}
+
+#: which crypto backend answered (null from a build without the counters)
+CRYPTO_STATS = "waict.py.cryptoStats ? waict.py.cryptoStats() : null"
+
+DECIDE_PY = """
+import json, time
+import js
+from verifier import decide
+scenarios = json.loads(str(js.globalThis.__benchScenarios))
+reps = int(js.globalThis.__benchReps)
+out = {}
+for name, scenario in scenarios.items():
+    decide(scenario)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        decide(scenario)
+        times.append((time.perf_counter() - t) * 1000)
+    out[name] = times
+json.dumps(out)
+"""
 
 
-def _timed_load(page: Any, url: str) -> float:
+def _timed_valid(page: Any, url: str) -> float:
     start = time.perf_counter()
     page.goto(url, wait_until="load")
     seen = wait_settled(page)
@@ -54,9 +104,37 @@ def _timed_load(page: Any, url: str) -> float:
     return elapsed
 
 
-def _loads(page: Any, url: str, n: int) -> list[float]:
-    _timed_load(page, url)  # warm-up
-    return [_timed_load(page, url) for _ in range(n)]
+def _timed_scripts(page: Any, url: str, count: int) -> float:
+    start = time.perf_counter()
+    page.goto(url, wait_until="load")
+    elapsed = (time.perf_counter() - start) * 1000
+    ran = page.evaluate("document.documentElement.dataset.scripts")
+    if ran != str(count):
+        raise SystemExit(f"bench: {url}: {ran} of {count} scripts ran")
+    return elapsed
+
+
+def _timed(page: Any, fixture: Any, label: str) -> float:
+    if label in sites.BENCH_PAGES:
+        return _timed_scripts(page, fixture.url(label), sites.BENCH_PAGES[label][0])
+    return _timed_valid(page, fixture.url(label))
+
+
+def _pairs(plain: Any, ext: Any, fixture: Any, label: str, n: int) -> dict[str, Any]:
+    _timed(plain, fixture, label)  # warm-up
+    _timed(ext, fixture, label)
+    without, with_, ratios = [], [], []
+    for i in range(n):
+        if i % 2 == 0:
+            a = _timed(plain, fixture, label)
+            b = _timed(ext, fixture, label)
+        else:
+            b = _timed(ext, fixture, label)
+            a = _timed(plain, fixture, label)
+        without.append(a)
+        with_.append(b)
+        ratios.append(b / a)
+    return {"without": without, "with": with_, "ratios": ratios}
 
 
 def _stop_workers(context: Any, page: Any) -> None:
@@ -66,10 +144,34 @@ def _stop_workers(context: Any, page: Any) -> None:
     cdp.detach()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=10, help="loads per configuration (default 10)")
-    args = parser.parse_args(argv)
+def _extension_sw(ctx: Any, after: Any = None) -> Any:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for w in ctx.service_workers:
+            if w.url.startswith("chrome-extension://") and w is not after:
+                with contextlib.suppress(Exception):
+                    if w.evaluate("typeof waict === 'object'"):
+                        return w
+        time.sleep(0.05)
+    raise SystemExit("bench: the extension's service worker did not come back")
+
+
+def _spread(values: list[float]) -> tuple[float, float, float]:
+    if len(values) < 2:
+        return values[0], values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return statistics.median(values), q[0], q[2]
+
+
+def _scenarios() -> dict[str, Any]:
+    return {
+        p.stem: json.loads(p.read_text())
+        for p in sorted(SCENARIOS.glob("*.json"))
+        if not p.name.endswith(".expected.json")
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     exe = chromium_path()
@@ -78,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     server = FixtureServer()
     fixture = sites.build(server.port, int(time.time()))
     server.start(fixture)
-    url = fixture.url("valid")
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"loadavg_start": os.getloadavg(), "n": args.n}
     with tempfile.TemporaryDirectory(prefix="waict-bench-") as tmp:
         work = Path(tmp)
         (work / "trust.json").write_text(sites.trust_json(fixture))
@@ -87,73 +188,165 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: building the extension", flush=True)
         with contextlib.redirect_stdout(io.StringIO()):
             load_build_extension().build(work / "ext", work / "trust.json", work / "preload.waict")
+        results["extension_mb"] = sum(
+            f.stat().st_size for f in (work / "ext").rglob("*") if f.is_file()
+        ) / (1024 * 1024)
         with sync_playwright() as pw:
-            print(f"bench: {args.n} loads without the extension", flush=True)
             plain_args = [
                 *QUIET_FLAGS,
                 f"--host-resolver-rules=MAP *.{sites.DOMAIN} 127.0.0.1",
                 "--unsafely-treat-insecure-origin-as-secure=" + ",".join(fixture.origins()),
             ]
-            ctx = pw.chromium.launch_persistent_context(
+            plain_ctx = pw.chromium.launch_persistent_context(
                 str(work / "p0"), executable_path=exe, headless=True, args=plain_args
             )
-            results["without"] = _loads(ctx.new_page(), url, args.n)
-            ctx.close()
-
-            print(f"bench: {args.n} loads with the extension", flush=True)
-            launched = time.perf_counter()
             ctx = pw.chromium.launch_persistent_context(
                 str(work / "p1"),
                 executable_path=exe,
                 headless=True,
                 args=chromium_args(work / "ext", fixture.origins()),
             )
-            sw = (
-                ctx.service_workers[0]
-                if ctx.service_workers
-                else ctx.wait_for_event("serviceworker")
-            )
-            timings = sw.evaluate("waict.py.ready.then(() => waict.timings)")
-            results["launch_to_ready"] = (time.perf_counter() - launched) * 1000
-            results["timings"] = timings
+            sw = _extension_sw(ctx)
+            results["first_timings"] = sw.evaluate("waict.py.ready.then(() => waict.timings)")
+            plain = plain_ctx.new_page()
             page = ctx.new_page()
             sw.evaluate("waict.whenAllTabsGated()")
-            results["with"] = _loads(page, url, args.n)
+            for label in ("valid", "b-many", "b-big"):
+                print(f"bench: {label}: {args.n} interleaved pairs", flush=True)
+                results[label] = _pairs(plain, page, fixture, label, args.n)
+            results["profile_calls"] = sw.evaluate("waict.py.callStats || {}")
+            results["profile_crypto"] = sw.evaluate(CRYPTO_STATS)
 
-            print("bench: first load after the service worker was stopped", flush=True)
-            restarts = []
+            print(f"bench: {args.restarts} loads right after the worker was stopped", flush=True)
             helper = ctx.new_page()
-            for _ in range(3):
+            cold: dict[str, list[float]] = {"with": [], "without": [], "ratios": []}
+            ready: dict[str, list[float]] = {"ready": [], "plain_boot": [], "ratios": []}
+            restart_timings = []
+            for _ in range(args.restarts):
+                a = _timed(plain, fixture, "valid")
                 _stop_workers(ctx, helper)
-                restarts.append(_timed_load(page, url))
-            results["restart_load"] = restarts
-            sw = next(w for w in ctx.service_workers if w.url.startswith("chrome-extension://"))
-            results["restart_timings"] = sw.evaluate("waict.py.ready.then(() => waict.timings)")
-            results["stats"] = sw.evaluate("waict.stats")
-            ctx.close()
-    server.stop()
+                time.sleep(0.5)
+                b = _timed(page, fixture, "valid")
+                cold["without"].append(a)
+                cold["with"].append(b)
+                cold["ratios"].append(b / a)
+                sw = _extension_sw(ctx)
+                t = sw.evaluate("waict.py.ready.then(() => waict.timings)")
+                boot = sw.evaluate("waict.py.plainBootMs()")
+                restart_timings.append(t)
+                ready["ready"].append(t["worker_ready_ms"])
+                ready["plain_boot"].append(boot)
+                ready["ratios"].append(t["worker_ready_ms"] / boot)
+            results["cold"] = cold
+            results["ready"] = ready
+            results["restart_timings"] = restart_timings
 
-    med_without = statistics.median(results["without"])
-    med_with = statistics.median(results["with"])
-    t = results["timings"]
+            print("bench: decide in the service worker", flush=True)
+            sw = _extension_sw(ctx)
+            sw.evaluate("(s) => { globalThis.__benchScenarios = s; }", json.dumps(_scenarios()))
+            sw.evaluate(f"globalThis.__benchReps = {args.decide_reps}")
+            sw.evaluate(CRYPTO_STATS.replace("()", "(true)"))
+            results["decide"] = json.loads(
+                sw.evaluate("(code) => waict.py.runPython(code)", DECIDE_PY)
+            )
+            results["decide_crypto"] = sw.evaluate(CRYPTO_STATS)
+            ctx.close()
+            plain_ctx.close()
+    server.stop()
+    results["loadavg_end"] = os.getloadavg()
+    return results
+
+
+def _ratio_row(name: str, r: dict[str, Any], target: float) -> str:
+    med, q1, q3 = _spread(r["ratios"])
+    ok = "met" if med <= target else "missed"
+    best = min(r["with"]) / min(r["without"])
+    return (
+        f"| {name} | {med:.2f}x ({q1:.2f}–{q3:.2f}); fastest/fastest {best:.2f}x | "
+        f"{statistics.median(r['with']):.0f} / {statistics.median(r['without']):.0f} ms | "
+        f"≤ {target:.2f}x | {ok} |"
+    )
+
+
+def report(results: dict[str, Any]) -> str:
+    n = results["n"]
+    lines = [
+        f"| row ({n} interleaved pairs unless said; median of the pair ratios (IQR)) | ratio | "
+        "with / without (median) | target | |",
+        "|---|---|---|---|---|",
+        _ratio_row("small valid page, warm", results["valid"], TARGETS["valid"]),
+        _ratio_row("20 scripts of 5 KB, warm", results["b-many"], TARGETS["b-many"]),
+        _ratio_row("one 2 MB script, warm", results["b-big"], TARGETS["b-big"]),
+        _ratio_row(
+            f"first load after the worker was stopped ({len(results['cold']['ratios'])} pairs)",
+            results["cold"],
+            TARGETS["cold"],
+        ),
+    ]
+    rd = results["ready"]
+    med, q1, q3 = _spread(rd["ratios"])
+    lines.append(
+        f"| worker restart to verifier ready / plain Pyodide boot ({len(rd['ratios'])} restarts)"
+        f" | {med:.2f}x ({q1:.2f}–{q3:.2f}) | {statistics.median(rd['ready']):.0f} / "
+        f"{statistics.median(rd['plain_boot']):.0f} ms | ≤ {TARGETS['ready']:.2f}x | "
+        f"{'met' if med <= TARGETS['ready'] else 'missed'} |"
+    )
+    per = {name: statistics.median(times) for name, times in results["decide"].items()}
+    fastest = {name: min(times) for name, times in results["decide"].items()}
+    worst = max(per.values())
+    lines.append(
+        "| `decide` in the service worker, per shared scenario (median ms; fastest) | "
+        + ", ".join(f"{k} {v:.1f} ({fastest[k]:.1f})" for k, v in per.items())
+        + f" | max {worst:.1f} ms | < {TARGETS['decide']:.0f} ms each | "
+        + f"{'met' if worst < TARGETS['decide'] else 'missed'} |"
+    )
+    lines.append("")
+    lines.append(
+        f"Load average (1/5/15 min) at start {tuple(round(x, 1) for x in results['loadavg_start'])}"
+        f", at end {tuple(round(x, 1) for x in results['loadavg_end'])}; "
+        f"extension size {results['extension_mb']:.1f} MB."
+    )
+    lines.append("")
+    lines.append("Profile (warm rows): per entry point calls, mean queued, mean in Python")
+    for name, c in sorted(results["profile_calls"].items()):
+        lines.append(
+            f"- `{name}`: {c['n']} calls, queued {c['queue_ms'] / c['n']:.2f} ms "
+            f"(max {c['max_queue_ms']:.1f}), in Python {c['run_ms'] / c['n']:.2f} ms"
+        )
+    crypto = results["profile_crypto"]
+    if crypto is not None:
+        js = crypto["js"]
+        lines.append(
+            f"- JavaScript SHA-256: {js['sha256_subtle']} bodies, "
+            f"{js['sha256_bytes'] / 1e6:.1f} MB, {js['sha256_ms']:.0f} ms in all "
+            "(base64 decode + digest)"
+        )
+        lines.append(
+            f"- crypto backend `{crypto['backend']}`: answered {crypto['answered']}, "
+            f"fallbacks {crypto['fallbacks']}"
+        )
+        dc = results["decide_crypto"]
+        lines.append(f"- during `decide`: answered {dc['answered']}, fallbacks {dc['fallbacks']}")
     rt = results["restart_timings"]
+    lines.append(
+        "- restarts: runtime / ready after module start / from worker start (ms): "
+        + "; ".join(f"{t['runtime_ms']}/{t['ready_ms']}/{t['worker_ready_ms']}" for t in rt)
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=15, help="interleaved pairs per warm row")
+    parser.add_argument("--restarts", type=int, default=5, help="worker restarts (rows 4, 5)")
+    parser.add_argument("--decide-reps", type=int, default=20, help="decide runs per scenario")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    args = parser.parse_args(argv)
+    results = run(args)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
     print()
-    print(f"| measure (valid fixture site, {args.n} loads, median) | value |")
-    print("|---|---|")
-    print(f"| page load without the extension | {med_without:.0f} ms |")
-    print(f"| page load with the extension | {med_with:.0f} ms |")
-    print(f"| ratio with / without | {med_with / med_without:.2f}x |")
-    print(
-        f"| service worker cold start: Pyodide runtime / verifier ready | "
-        f"{t['runtime_ms']} ms / {t['ready_ms']} ms |"
-    )
-    print(f"| browser launch to extension ready | {results['launch_to_ready']:.0f} ms |")
-    print(
-        f"| first load after the worker was stopped (median of 3) | "
-        f"{statistics.median(results['restart_load']):.0f} ms "
-        f"(worker ready in {rt['ready_ms']} ms) |"
-    )
-    print(f"| JSPI in the service worker | {t['jspi']} |")
+    print(report(results))
     return 0
 
 

@@ -10,23 +10,34 @@ What goes in (nothing is fetched at runtime):
   dependencies) -> ``wheels/`` plus ``wheels/wheels.json`` (their names, load order);
 - ``trust.json`` at the root: ``--trust FILE`` or the default below (the scenario's
   ``trust`` object shape);
-- ``preload.waict`` at the root when ``--preload FILE`` is given (a preload response body).
+- ``preload.waict`` at the root when ``--preload FILE`` is given (a preload response body);
+- ``pyodide/snapshot.bin``: a Pyodide memory snapshot with the wheels extracted and every
+  module imported, made by the extension's own service worker in headless Chromium
+  (``scripts/make_snapshot.py``), which the worker restores instead of booting Python and
+  importing the wheels (about 31 MB; ``--no-snapshot`` leaves it out, and so does a machine
+  without Chromium: the worker then boots as before). Cached in ``build/snapshots/`` by
+  the SHA-256 of its inputs (Pyodide, python.js, the wheels' contents, the script), so an
+  unchanged build does not make it again.
 
 Idempotent: files whose bytes did not change are not rewritten, files that are no longer
 part of the build are removed. Progress lines go to stdout.
 
-Usage: ``python scripts/build_extension.py [--out DIR] [--trust FILE] [--preload FILE]``.
+Usage: ``python scripts/build_extension.py [--out DIR] [--trust FILE] [--preload FILE]
+[--no-snapshot]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from types import ModuleType
 
@@ -93,7 +104,45 @@ def _validate_trust(data: bytes, source: str) -> None:
         raise SystemExit(f"build_extension: {source} is not usable trust settings: {exc}") from None
 
 
-def build(out: Path, trust: Path | None = None, preload: Path | None = None) -> Path:
+SNAPSHOT_SCRIPT = REPO_ROOT / "scripts" / "make_snapshot.py"
+SNAPSHOT_CACHE = REPO_ROOT / "build" / "snapshots"
+
+
+def _snapshot(out: Path) -> bytes | None:
+    """The memory snapshot for the extension in ``out`` (cached), None without Chromium."""
+    h = hashlib.sha256(SNAPSHOT_SCRIPT.read_bytes())
+    inputs = [out / "pyodide" / name for name in PYODIDE_FILES]
+    inputs += [out / "python.js", out / "wheels" / "wheels.json"]
+    for path in inputs:
+        h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for name in json.loads((out / "wheels" / "wheels.json").read_text()):
+        # by content, not bytes: the project wheel is rebuilt (new timestamps) every time
+        with zipfile.ZipFile(out / "wheels" / name) as zf:
+            for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                h.update(info.filename.encode() + b"\0" + hashlib.sha256(zf.read(info)).digest())
+    cached = SNAPSHOT_CACHE / f"{h.hexdigest()}.bin"
+    if cached.is_file():
+        _log(f"Pyodide snapshot: cached ({cached.relative_to(REPO_ROOT)})")
+        return cached.read_bytes()
+    _log("Pyodide snapshot: making it in headless Chromium (scripts/make_snapshot.py)")
+    made = out / "pyodide" / "snapshot.bin"
+    done = subprocess.run([sys.executable, str(SNAPSHOT_SCRIPT), str(out)], check=False)
+    if done.returncode == 3:
+        _log("Pyodide snapshot: none (no Chromium here); the worker will boot without it")
+        return None
+    if done.returncode != 0 or not made.is_file():
+        raise SystemExit("build_extension: making the Pyodide snapshot failed")
+    data = made.read_bytes()
+    SNAPSHOT_CACHE.mkdir(parents=True, exist_ok=True)
+    for old in SNAPSHOT_CACHE.glob("*.bin"):
+        old.unlink()
+    cached.write_bytes(data)
+    return data
+
+
+def build(
+    out: Path, trust: Path | None = None, preload: Path | None = None, snapshot: bool = True
+) -> Path:
     started = time.perf_counter()
     if not (SRC / "manifest.json").is_file():
         raise SystemExit(f"build_extension: no extension sources in {SRC}")
@@ -148,6 +197,11 @@ def build(out: Path, trust: Path | None = None, preload: Path | None = None) -> 
         _log(f"preload.waict from {preload}")
         changed += _put(out / "preload.waict", preload.read_bytes(), written)
 
+    if snapshot:
+        data = _snapshot(out)
+        if data is not None:
+            changed += _put(out / "pyodide" / "snapshot.bin", data, written)
+
     removed = 0
     for path in sorted(out.rglob("*"), reverse=True):
         if path.is_file() and path not in written:
@@ -168,8 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
     parser.add_argument("--trust", type=Path, help="trust.json to ship (default: trust nothing)")
     parser.add_argument("--preload", type=Path, help="preload response body to ship")
+    parser.add_argument(
+        "--no-snapshot", action="store_true", help="leave out the Pyodide memory snapshot"
+    )
     args = parser.parse_args(argv)
-    build(args.out.resolve(), args.trust, args.preload)
+    build(args.out.resolve(), args.trust, args.preload, snapshot=not args.no_snapshot)
     return 0
 
 

@@ -59,6 +59,10 @@ def is_covered(destination: str, blocked_destinations: tuple[str, ...] | None = 
     return destination in ACTIVE or destination in PASSIVE or destination == WASM
 
 
+class BodyNeeded(WaictError):
+    """The digest alone cannot decide: the manifest's delimited bundles need the bytes."""
+
+
 def check_fetch(
     manifest: Manifest,
     url: str,
@@ -70,6 +74,23 @@ def check_fetch(
 
     ``url`` is the URL the fetch was made for, before any redirect; ``body`` the bytes
     finally delivered (design.md 5)."""
+    return check_fetch_digest(manifest, url, destination, None, blocked_destinations, body)
+
+
+def check_fetch_digest(
+    manifest: Manifest,
+    url: str,
+    destination: str,
+    digest: bytes | None,
+    blocked_destinations: tuple[str, ...] | None = None,
+    body: bytes | None = None,
+) -> str | None:
+    """:func:`check_fetch` from the body's SHA-256 ``digest`` (computed by the caller).
+
+    The one rule for both: ``check_fetch`` is this with ``digest = sha256(body)``. When
+    ``body`` is None and only the bytes could decide (the URL is not listed and the manifest
+    has delimited ``wildcard_hashes``), raises :class:`BodyNeeded`.
+    """
     if manifest.tombstone:
         return None
     if manifest.covers_inline and destination in SCRIPT_DESTINATIONS and urls.is_blob_or_data(url):
@@ -78,7 +99,10 @@ def check_fetch(
         return MISSING_FROM_MANIFEST
     if not is_covered(destination, blocked_destinations):
         return None
-    digest = sha256(body)
+    if digest is None:
+        if body is None:
+            raise ValueError("check_fetch_digest needs a digest or a body")
+        digest = sha256(body)
     if destination == WASM and blocked_destinations is None:
         return None if digest in manifest.wasm_hashes else WASM_HASH_MISMATCH
     try:
@@ -96,6 +120,8 @@ def check_fetch(
     if path_hash is not None:
         return None if path_hash == digest else NO_MANIFEST_MATCH
     if manifest.wildcard_hashes and manifest.resource_delimiter:
+        if body is None:
+            raise BodyNeeded("the manifest's delimited bundles are checked on the bytes")
         parts = body.split(manifest.resource_delimiter)
         if all(sha256(p) in manifest.wildcard_hashes for p in parts):
             return None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier import urls
-from verifier.check import check_fetch, is_covered
+from verifier.check import check_fetch_digest, is_covered
 from verifier.devids import verify_dev_ids
 from verifier.errors import ProofError, WaictError
 from verifier.header import Policy, parse_policy
@@ -206,14 +206,18 @@ def resource_verdict(
     verdict: ManifestVerdict,
     url: str,
     destination: str,
-    body: bytes,
+    body: bytes | None,
     request_url: str | None = None,
+    digest: bytes | None = None,
 ) -> dict[str, Any]:
     """One resource's entry in the verdict, given the manifest verdict.
 
     Redirects (design.md 5): the fetch is looked up by ``request_url``, the URL it was made
     for before any redirect (``url`` when not given), and judged on ``body``, the bytes
-    finally delivered; ``url`` is echoed."""
+    finally delivered, or on their SHA-256 ``digest`` alone (``body`` None): then
+    :class:`verifier.check.BodyNeeded` is raised when only the bytes can decide. ``url`` is
+    echoed.
+    """
     policy = verdict.policy
     blocked = policy.blocked_destinations if policy is not None else None
     reason: str | None = None
@@ -222,7 +226,7 @@ def resource_verdict(
             reason = verdict.reason
     elif verdict.status == "valid" and verdict.manifest is not None:
         lookup = url if request_url is None else request_url
-        reason = check_fetch(verdict.manifest, lookup, destination, body, blocked)
+        reason = check_fetch_digest(verdict.manifest, lookup, destination, digest, blocked, body)
     allowed = reason is None or not verdict.enforcing
     return {"url": url, "allowed": allowed, "reason": reason}
 

@@ -30,7 +30,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from verifier.crypto import ed25519_sign, ed25519_verify, sha256
+from verifier.crypto import ed25519_sign, ed25519_verify_many, sha256
 from verifier.encoding import b64decode, b64encode
 from verifier.errors import EncodingError, NoteError
 
@@ -221,14 +221,21 @@ def verify_cosignatures(
                 f"({len(other.blob)} bytes, a cosignature is {BLOB_SIZE})",
                 detail="bad_cosignature",
             )
+    trusted = [
+        (sig, by_id[(sig.name, sig.key_id)])
+        for sig in note.cosignatures
+        if (sig.name, sig.key_id) in by_id
+    ]
+    # all at once (one wait on WebCrypto in the browser), then judged in order
+    answers = ed25519_verify_many(
+        [
+            (witness.public_key, sig.signature, signed_message(note.body, sig.timestamp))
+            for sig, witness in trusted
+        ]
+    )
     out: list[VerifiedCosignature] = []
-    for sig in note.cosignatures:
-        witness = by_id.get((sig.name, sig.key_id))
-        if witness is None:
-            continue
-        if not ed25519_verify(
-            witness.public_key, sig.signature, signed_message(note.body, sig.timestamp)
-        ):
+    for (sig, _witness), ok in zip(trusted, answers, strict=True):
+        if not ok:
             raise NoteError(
                 f"cosignature of trusted witness {sig.name} does not verify",
                 detail="bad_cosignature",

@@ -204,6 +204,29 @@ def base_files() -> dict[str, bytes]:
     }
 
 
+#: benchmark pages (scripts/bench_extension.py): label -> (number of scripts, bytes each)
+BENCH_PAGES = {"b-many": (20, 5 * 1024), "b-big": (1, 2 * 1024 * 1024)}
+
+
+def bench_files(count: int, size: int) -> dict[str, bytes]:
+    """A page with ``count`` classic scripts of ``size`` bytes; each counts itself in
+    ``data-scripts`` on ``<html>`` (so the page ran them all when it equals ``count``)."""
+    tags = "".join(f'<script src="/s{i}.js"></script>' for i in range(count))
+    files = {
+        "/": f"<!doctype html><html><head><meta charset=utf-8>{tags}</head><body>bench</body>"
+        "</html>\n".encode(),
+        "/add.wasm": ADD_WASM,
+    }
+    for i in range(count):
+        code = (
+            "document.documentElement.dataset.scripts = "
+            "String(Number(document.documentElement.dataset.scripts || 0) + 1);\n"
+        )
+        pad = max(size - len(code) - 5, 0)
+        files[f"/s{i}.js"] = (code + "/*" + chr(ord("a") + i % 26) * pad + "*/\n").encode()
+    return files
+
+
 def sw_files() -> dict[str, bytes]:
     return {
         "/": SW_INDEX_HTML.encode(),
@@ -484,6 +507,11 @@ def build(port: int, now: int) -> Fixture:
                 {"id": DEV_ID, "sig": b64uencode(ed25519_sign(DEV_SEED, wrong_payload))}
             ]
         add(label, files, manifest_line(members), HEADER)
+
+    # benchmark pages: many small scripts, one big script
+    for label, (count, size) in BENCH_PAGES.items():
+        files = bench_files(count, size)
+        add(label, files, manifest_line(_manifest(origin(label), files)), HEADER)
 
     # log every pending line first, then make the proofs (one tree for all of them)
     for label, line, opts in pending:

@@ -24,6 +24,7 @@ from verifier.browser.destinations import WASM_MEDIA_TYPE
 from verifier.browser.entry_points import (
     build_reports,
     check_resource,
+    crypto_stats,
     explain_codes,
     explanations,
     fetch_destination,
@@ -58,6 +59,7 @@ __all__ = [
     "build_reports",
     "check_resource",
     "clear_cache",
+    "crypto_stats",
     "explain",
     "explain_codes",
     "explanations",

@@ -16,7 +16,9 @@ Entry points (each takes and returns one JSON text; bytes travel as standard bas
 - :func:`plan_navigation`: is this navigation gated, and which manifest URL to fetch;
 - :func:`judge_navigation`: the manifest verdict (+ the document's own check), the new
   ratchet state, the inline CSP, what the popup and badge show; returns a ``key``;
-- :func:`check_resource`: one response body against the verdict named by ``key``;
+- :func:`check_resource`: one response body (or its SHA-256) against the verdict named by
+  ``key``;
+- :func:`crypto_stats`: which crypto backend answered each operation, and every fallback;
 - :func:`fetch_destination`: the fetch destination of an intercepted request (see its doc);
 - :func:`manifest_view`: what plugins see of a verified manifest (extension members,
   dev-ids, dev-sigs and the RFC 8785 payload the dev-sigs are over);
@@ -37,6 +39,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from verifier import crypto
 from verifier.browser import (
     destinations,
     navigation,
@@ -101,14 +104,36 @@ def judge_navigation(request: str) -> str:
 def check_resource(request: str) -> str:
     """Check one response against a judged verdict.
 
-    Request: ``{"key", "url", "destination", "body": b64, "request_url"?}`` (``request_url``:
-    the URL the fetch was made for, before any redirect; the lookup uses it, design.md 5;
-    ``body``: the bytes finally delivered). Answer: the verdict's resource
-    entry ``{"url", "allowed", "reason", "enforcing"}``, or ``{"error": "unknown_key"}``
-    when the verdict is no longer cached (the caller judges the navigation again from
-    its stored inputs and retries).
+    Request: ``{"key", "url", "destination", "body": b64, "request_url"?}``, or instead of
+    the body its SHA-256 ``"sha256": hex`` (64 hex digits; the caller hashed the decoded
+    bytes, so large bodies need not cross into Python). ``request_url``: the URL the fetch
+    was made for, before any redirect; the lookup uses it (design.md 5); the body or digest
+    is of the bytes finally delivered. Answer: the verdict's resource entry
+    ``{"url", "allowed", "reason", "enforcing"}``, or ``{"error": "unknown_key"}`` when the
+    verdict is no longer cached (the caller judges the navigation again from its stored
+    inputs and retries), or, for a digest only, ``{"body_needed": true}`` when only the
+    bytes can decide (a URL the manifest does not list, and delimited ``wildcard_hashes``):
+    the caller asks again with the body. The rule is the same either way
+    (:func:`verifier.check.check_fetch_digest`).
     """
     return _entry(navigation.check, request)
+
+
+def crypto_stats(request: str) -> str:
+    """Which crypto backend answered, counted (:func:`verifier.crypto.crypto_stats`).
+
+    Request: ``{"reset": bool}`` (optional: zero the counters after reading them). Answer:
+    ``{"backend", "answered": {"ed25519_verify": {backend: n}, "sha256": {backend: n}},
+    "fallbacks": {reason: n}, "fallback_count", "last_fallback"}``.
+    """
+
+    def stats(obj: dict[str, Any]) -> dict[str, Any]:
+        out = crypto.crypto_stats()
+        if obj.get("reset"):
+            crypto.COUNTERS.reset()
+        return out
+
+    return _entry(stats, request)
 
 
 def manifest_view(request: str) -> str:

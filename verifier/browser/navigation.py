@@ -19,6 +19,7 @@ from typing import Any
 from verifier import urls
 from verifier.browser import effective_header, fields, plain_words, plugins
 from verifier.browser.cache import PRELOADS, VERDICTS, Judged, cache_key
+from verifier.check import BodyNeeded
 from verifier.crypto import sha256
 from verifier.csp import inline_csp
 from verifier.decide import ManifestVerdict, evaluate_manifest, request_url_of, resource_verdict
@@ -274,8 +275,24 @@ def _check_one(verdict: ManifestVerdict, r: Any) -> dict[str, Any]:
     url, destination = r.get("url"), r.get("destination")
     if not isinstance(url, str) or not isinstance(destination, str):
         raise ValueError("a resource needs url and destination strings")
+    digest = _digest_or_none(r)
+    if digest is not None and r.get("body") is None:
+        return resource_verdict(verdict, url, destination, None, request_url_of(r), digest)
     body = fields.bytes_or_none(r, "body") or b""
     return resource_verdict(verdict, url, destination, body, request_url_of(r))
+
+
+def _digest_or_none(r: dict[str, Any]) -> bytes | None:
+    """Member ``sha256``: the body's SHA-256 as 64 hex digits (the caller hashed the bytes)."""
+    value = r.get("sha256")
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 64:
+        raise ValueError("sha256 must be 64 hex digits")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise ValueError("sha256 must be 64 hex digits") from None
 
 
 def check(obj: dict[str, Any]) -> dict[str, Any]:
@@ -283,6 +300,9 @@ def check(obj: dict[str, Any]) -> dict[str, Any]:
     judged = VERDICTS.get(key)
     if judged is None:
         return {"error": "unknown_key", "key": key}
-    out = _check_one(judged.verdict, obj)
+    try:
+        out = _check_one(judged.verdict, obj)
+    except BodyNeeded:
+        return {"body_needed": True, "key": key}
     out["enforcing"] = judged.verdict.enforcing
     return out

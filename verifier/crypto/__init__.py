@@ -11,12 +11,21 @@ All backends must give the same accept/reject answer on every vector in
 ``shared/vectors/ed25519`` (the "ref10" rule: reject non-canonical R, reject S >= L,
 cofactorless equation, accept non-canonical A encodings that decode) and on RFC 8032.
 SHA-256 is always ``hashlib`` (present in CPython and in Pyodide).
+
+Which backend answered is counted, never guessed: :data:`COUNTERS` (read it with
+:func:`crypto_stats`) holds, per operation, how many times each backend answered, and every
+fallback from the installed backend to another one with its reason (and the last message).
+A backend that hands an operation to another one says so through :func:`record_fallback`
+and :func:`record`; :func:`ed25519_verify` counts every other answer under the backend's
+name. The extension exposes the counters (``crypto_stats`` entry point,
+``waict.py.cryptoStats()``) and its end-to-end tests assert that WebCrypto answered.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from verifier.errors import CryptoError
 
@@ -37,8 +46,51 @@ class Ed25519Backend(Protocol):
     def public_key(self, seed: bytes) -> bytes: ...
 
 
+class Counters:
+    """How many times each backend answered each operation, and each fallback's reason."""
+
+    def __init__(self) -> None:
+        self.answered: dict[str, dict[str, int]] = {}
+        self.fallbacks: dict[str, int] = {}
+        self.last_fallback: str | None = None
+
+    def reset(self) -> None:
+        self.answered.clear()
+        self.fallbacks.clear()
+        self.last_fallback = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "answered": {op: dict(by) for op, by in self.answered.items()},
+            "fallbacks": dict(self.fallbacks),
+            "fallback_count": sum(self.fallbacks.values()),
+            "last_fallback": self.last_fallback,
+        }
+
+
+COUNTERS = Counters()
+
+
+def record(operation: str, backend: str) -> None:
+    """Count one answer to ``operation`` (``"sha256"``, ``"ed25519_verify"``) by ``backend``."""
+    by = COUNTERS.answered.setdefault(operation, {})
+    by[backend] = by.get(backend, 0) + 1
+
+
+def record_fallback(reason: str, message: str | None = None) -> None:
+    """Count one fallback from the installed backend, by reason (e.g. ``no_jspi``)."""
+    COUNTERS.fallbacks[reason] = COUNTERS.fallbacks.get(reason, 0) + 1
+    COUNTERS.last_fallback = reason if message is None else f"{reason}: {message}"
+
+
+def crypto_stats() -> dict[str, Any]:
+    """The installed backend's name and :data:`COUNTERS` as JSON-ready data."""
+    return {"backend": get_backend().name, **COUNTERS.as_json()}
+
+
 def sha256(data: bytes) -> bytes:
     """SHA-256 of ``data`` (32 bytes)."""
+    record("sha256", "hashlib")
     return hashlib.sha256(data).digest()
 
 
@@ -92,7 +144,31 @@ def ed25519_verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
         raise CryptoError(f"Ed25519 public key must be 32 bytes, got {len(public_key)}")
     if len(signature) != SIGNATURE_SIZE:
         raise CryptoError(f"Ed25519 signature must be 64 bytes, got {len(signature)}")
-    return get_backend().verify(public_key, signature, message)
+    backend = get_backend()
+    if getattr(backend, "counts_itself", False):
+        return backend.verify(public_key, signature, message)
+    ok = backend.verify(public_key, signature, message)
+    record("ed25519_verify", backend.name)
+    return ok
+
+
+def ed25519_verify_many(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    """:func:`ed25519_verify` of each ``(public_key, signature, message)``, in order.
+
+    The same answers as one call each; a backend with ``verify_many`` (WebCrypto) checks
+    them all at once, so a note's cosignatures cost one wait on the browser, not one each.
+    """
+    for public_key, signature, _ in items:
+        if len(public_key) != PUBLIC_KEY_SIZE:
+            raise CryptoError(f"Ed25519 public key must be 32 bytes, got {len(public_key)}")
+        if len(signature) != SIGNATURE_SIZE:
+            raise CryptoError(f"Ed25519 signature must be 64 bytes, got {len(signature)}")
+    backend = get_backend()
+    many = getattr(backend, "verify_many", None)
+    if many is not None and len(items) > 1:
+        answers: list[bool] = many(items)
+        return answers
+    return [ed25519_verify(*item) for item in items]
 
 
 def ed25519_sign(seed: bytes, message: bytes) -> bytes:

@@ -6,8 +6,9 @@ promise with :func:`pyodide.ffi.run_sync`, which uses JavaScript Promise Integra
 service worker). ``run_sync`` works only when the Python call was entered through a
 promising call (``PyCallable.callPromising`` / ``runPythonAsync``): the extension calls
 every entry point that way. Where ``run_sync`` is not available
-(:func:`pyodide.ffi.can_run_sync` is false) the backend answers with the pure-Python
-backend instead: same verdicts, slower.
+(:func:`pyodide.ffi.can_run_sync` is false at the time of the call) the backend answers
+with the pure-Python backend instead: same verdicts, slower, and counted as a fallback
+(:data:`verifier.crypto.COUNTERS`), never silent.
 
 Agreement with the ref10 rule (``verifier.crypto``): Chromium's WebCrypto is BoringSSL's
 Ed25519, itself ref10: it rejects ``S >= L`` and non-canonical ``R`` and uses the
@@ -25,8 +26,10 @@ backend in the service worker and compares with the ref10 verdicts.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
+from verifier.crypto import record, record_fallback
 from verifier.crypto.pure_ed25519 import PureBackend
 
 _P = 2**255 - 19
@@ -53,17 +56,36 @@ def needs_reference(public_key: bytes) -> bool:
     return x == 0 and y_ == z
 
 
+class NeedsPromisingCall(BaseException):
+    """Raised instead of a pure-Python fallback when ``defer_to_promising`` is set and JSPI
+    is unusable (a plain call): the caller (python.js) makes the same call again as a
+    promising one. A ``BaseException``, so no ``except Exception`` on the way swallows it."""
+
+
 class WebCryptoBackend:
-    """Ed25519 verify via ``crypto.subtle`` (JSPI), gated by the pure backend (module doc)."""
+    """Ed25519 verify via ``crypto.subtle`` (JSPI), gated by the pure backend (module doc).
+
+    Every answer is counted in :data:`verifier.crypto.COUNTERS` under the backend that gave
+    it (``webcrypto`` or ``pure``), and every time the pure backend answers instead of
+    WebCrypto the reason is counted too (``record_fallback``): ``no_webcrypto`` (not in a
+    browser), ``no_jspi`` (``run_sync`` unusable: not inside a promising call),
+    ``reference_key`` (a key the module doc leaves to the reference), ``import_key_error``
+    and ``verify_error`` (WebCrypto failed; the message is kept). ``self.stats`` keeps the
+    per-instance ``webcrypto`` / ``reference`` split.
+    """
 
     name = "webcrypto"
+    counts_itself = True
+    #: set by python.js around a plain (not promising) call: a verify then raises
+    #: NeedsPromisingCall (the call is made again, promising) instead of falling back
+    defer_to_promising = False
 
     def __init__(self, subtle: Any = None) -> None:
         self._pure = PureBackend()
         self._keys: OrderedDict[bytes, Any] = OrderedDict()
         self.stats = {"webcrypto": 0, "reference": 0}
         try:
-            from pyodide.ffi import can_run_sync, run_sync, to_js  # type: ignore[import-not-found]
+            from pyodide.ffi import run_sync, to_js  # type: ignore[import-not-found]
         except ImportError:  # CPython: no browser here
             self._run_sync: Any = None
             self._to_js: Any = None
@@ -74,20 +96,24 @@ class WebCryptoBackend:
 
             subtle = js.crypto.subtle
         self._subtle = subtle
-        self._run_sync = run_sync if can_run_sync() else None
+        # run_sync is taken as is: whether it can run is asked at each call (can_run_sync is
+        # false while this object is built by a plain runPython, true inside callPromising)
+        self._run_sync = run_sync
         self._to_js = to_js
 
     @property
     def available(self) -> bool:
         """True when verifies really go to WebCrypto (JSPI present, inside a promising call)."""
-        if self._subtle is None:
-            return False
+        return self._unavailable_reason() is None
+
+    def _unavailable_reason(self) -> str | None:
+        if self._subtle is None or self._run_sync is None:
+            return "no_webcrypto"
         try:
             from pyodide.ffi import can_run_sync
-
-            return bool(can_run_sync())
-        except ImportError:
-            return False
+        except ImportError:  # pragma: no cover - _subtle is only set under Pyodide
+            return "no_webcrypto"
+        return None if can_run_sync() else "no_jspi"
 
     def _key(self, public_key: bytes) -> Any:
         key = self._keys.get(public_key)
@@ -104,21 +130,72 @@ class WebCryptoBackend:
             self._keys.popitem(last=False)
         return key
 
+    def _reference(
+        self, reason: str, public_key: bytes, signature: bytes, message: bytes, detail: str = ""
+    ) -> bool:
+        self.stats["reference"] += 1
+        record_fallback(reason, detail or None)
+        ok = self._pure.verify(public_key, signature, message)
+        record("ed25519_verify", "pure")
+        return ok
+
     def verify(self, public_key: bytes, signature: bytes, message: bytes) -> bool:
-        if not self.available or needs_reference(public_key):
-            self.stats["reference"] += 1
-            return self._pure.verify(public_key, signature, message)
+        reason = self._unavailable_reason()
+        if reason == "no_jspi" and self.defer_to_promising:
+            raise NeedsPromisingCall
+        if reason is not None:
+            return self._reference(reason, public_key, signature, message)
+        if needs_reference(public_key):
+            return self._reference("reference_key", public_key, signature, message)
         try:
             key = self._key(public_key)
-        except Exception:  # importKey refused the key: the reference decides
-            self.stats["reference"] += 1
-            return self._pure.verify(public_key, signature, message)
+        except Exception as exc:  # importKey refused the key: the reference decides
+            detail = f"{type(exc).__name__}: {exc}"
+            return self._reference("import_key_error", public_key, signature, message, detail)
         algorithm = self._to_js({"name": "Ed25519"}, dict_converter=_js_object)
-        ok = self._run_sync(
-            self._subtle.verify(algorithm, key, self._to_js(signature), self._to_js(message))
-        )
+        try:
+            ok = self._run_sync(
+                self._subtle.verify(algorithm, key, self._to_js(signature), self._to_js(message))
+            )
+        except Exception as exc:  # WebCrypto failed (not a "false"): counted, reference decides
+            detail = f"{type(exc).__name__}: {exc}"
+            return self._reference("verify_error", public_key, signature, message, detail)
         self.stats["webcrypto"] += 1
+        record("ed25519_verify", "webcrypto")
         return bool(ok)
+
+    def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+        """:meth:`verify` of each item, the WebCrypto ones awaited together (one wait)."""
+        answers: list[bool | None] = [None] * len(items)
+        pending: list[tuple[int, Any]] = []
+        reason = self._unavailable_reason()
+        if reason == "no_jspi" and self.defer_to_promising:
+            raise NeedsPromisingCall
+        if reason is None:
+            for i, (public_key, signature, message) in enumerate(items):
+                if needs_reference(public_key):
+                    continue
+                try:
+                    key = self._key(public_key)
+                    algorithm = self._to_js({"name": "Ed25519"}, dict_converter=_js_object)
+                    promise = self._subtle.verify(
+                        algorithm, key, self._to_js(signature), self._to_js(message)
+                    )
+                except Exception:  # verify() below falls back and counts it
+                    continue
+                pending.append((i, promise))
+        if pending:
+            import js
+
+            try:
+                results = self._run_sync(js.Promise.all(self._to_js([p for _, p in pending])))
+                for (i, _), ok in zip(pending, results, strict=True):
+                    answers[i] = bool(ok)
+                    self.stats["webcrypto"] += 1
+                    record("ed25519_verify", "webcrypto")
+            except Exception as exc:  # counted; then each is verified one by one below
+                record_fallback("verify_many_error", f"{type(exc).__name__}: {exc}")
+        return [self.verify(*items[i]) if ok is None else ok for i, ok in enumerate(answers)]
 
     def sign(self, seed: bytes, message: bytes) -> bytes:
         return self._pure.sign(seed, message)

@@ -3,7 +3,7 @@
 // main script gates the worker itself before it is released.
 
 import { state, log } from "./state.js";
-import { responseBody, fail, cont } from "./cdp.js";
+import { responseBytes, fail, cont } from "./cdp.js";
 import { keyForResponse, summary, workerOf, checkResource } from "./verdicts.js";
 import { destinationOf } from "./destinations.js";
 import { gateSharedWorker } from "./workers.js";
@@ -35,7 +35,7 @@ export async function onSubresource(src, t, p) {
   const w = await workerOf(src.targetId || p.frameId);
   const own = w && w.url === p.request.url && p.resourceType === "Other" ? w.kind : null;
   const destination = await destinationOf(p, false, own);
-  const body = await responseBody(t, p.requestId);
+  const body = await responseBytes(t, p.requestId);
   const res = await checkResource(key, p.request.url, destination, body);
   stats.checked++;
   if (res.reason) {

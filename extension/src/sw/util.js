@@ -8,6 +8,15 @@ export function bytesToB64(bytes) {
   return btoa(s);
 }
 
+// Standard base64 -> bytes (native Uint8Array.fromBase64 where the browser has it).
+export function b64ToBytes(b64) {
+  if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(b64);
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
 export function utf8ToB64(text) {
   return bytesToB64(new TextEncoder().encode(text));
 }

@@ -4,7 +4,7 @@
 
 import * as py from "../python.js";
 import { state, keys, getSession } from "./state.js";
-import { nowSeconds } from "./util.js";
+import { nowSeconds, b64ToBytes, bytesToB64 } from "./util.js";
 
 const { keyByFrame, verdictByKey, keyByOrigin, workerByTarget, workerBySession } = state.session;
 
@@ -117,11 +117,19 @@ export async function rejudge(key) {
   return !out.error && out.key === key;
 }
 
+// `body`: the bytes (cdp.responseBytes) or standard base64. Python gets their SHA-256, not
+// the body (the rule is Python's: it asks for the body only when the digest cannot decide).
 export async function checkResource(key, url, destination, body) {
-  const req = { key, url, destination, body };
+  const bytes = typeof body === "string" ? b64ToBytes(body) : body;
+  const req = { key, url, destination, sha256: await py.sha256Hex(bytes) };
   let out = await py.call("check_resource", req);
   if (out.error === "unknown_key" && (await rejudge(key))) {
     out = await py.call("check_resource", req);
+  }
+  if (out.body_needed) {
+    state.worker.stats.bodyNeeded = (state.worker.stats.bodyNeeded || 0) + 1;
+    const b64 = typeof body === "string" ? body : bytesToB64(body);
+    out = await py.call("check_resource", { key, url, destination, body: b64 });
   }
   if (out.error) return { allowed: false, reason: "internal_error", detail: out.error, enforcing: true };
   return out;
