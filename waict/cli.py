@@ -212,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     from waict.demo import add_demo_parser
 
     add_demo_parser(sub)
+    __import__("waict.room.cli", fromlist=["cli"]).add_room_parser(sub)  # the room wing
     return parser
 
 
