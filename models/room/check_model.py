@@ -27,12 +27,14 @@ from typing import Any
 
 MODEL = Path(__file__).resolve().with_name("designated_committer.pml")
 
-# variant name -> preprocessor symbol of designated_committer.pml (None: the fixed rule)
-VARIANTS: dict[str, str | None] = {
-    "latest-welcome-wins": None,
-    "first-welcome-wins": "FIRST_WELCOME_WINS",
-    "add-before-welcome": "BUG_ADD_BEFORE_WELCOME",
-    "newest-join-first": "BUG_NEWEST_JOIN_FIRST",
+# variant name -> preprocessor symbols of designated_committer.pml (none: the fixed rule)
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "latest-welcome-wins": (),
+    "first-welcome-wins": ("FIRST_WELCOME_WINS",),
+    "add-before-welcome": ("BUG_ADD_BEFORE_WELCOME",),
+    "newest-join-first": ("BUG_NEWEST_JOIN_FIRST",),
+    # the published model's lesson: out-of-order Welcomes + "a Welcome makes a member"
+    "newest-join-first-member-at-welcome": ("BUG_NEWEST_JOIN_FIRST", "BUG_MEMBER_AT_WELCOME"),
 }
 
 # Search depth: far above the deepest path (about 80 steps for 4 users); pan reports when
@@ -98,9 +100,7 @@ def check(
     defines = [f"-DN={users}"]
     if max_leave is not None:
         defines.append(f"-DMAXLEAVE={max_leave}")
-    symbol = VARIANTS[variant]
-    if symbol is not None:
-        defines.append(f"-D{symbol}")
+    defines += [f"-D{symbol}" for symbol in VARIANTS[variant]]
     gcc_flags = [optimize, "-w", "-DSAFETY", f"-DMEMLIM={memlim_mb}"]
     pan_args = [f"-m{DEPTH}", *pan_flags]
     if shortest:

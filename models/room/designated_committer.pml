@@ -35,6 +35,8 @@
  * Deliberately broken variants (tests must catch them):
  *   BUG_ADD_BEFORE_WELCOME  the DC sends the Add commit before the Welcome
  *   BUG_NEWEST_JOIN_FIRST   the DC adds the newest pending joiner first
+ *   BUG_MEMBER_AT_WELCOME   a joiner counts itself in the group from its Welcome on
+ *                           (with the one above: the published model's DC-uniqueness bug)
  *
  * Parameters: -DN=4 users (2..6), -DMAXLEAVE=N-1 leaves, -DMAXLOG log length.
  */
@@ -63,7 +65,8 @@ typedef Msg {
 	byte tgt;    /* target uid mask: Welcome/Add one bit, Remove any bits */
 	byte ep;     /* epoch of the new state */
 	byte par;    /* parent sid of a commit / of the state a Welcome comes from */
-	byte sid     /* the new state id */
+	byte sid;    /* the new state id */
+	byte ros     /* Welcome: the uid mask of the state it leads to (its roster) */
 };
 
 Msg log[MAXLOG];
@@ -99,9 +102,10 @@ hidden byte targets_unique;
 hidden byte pendings_unique;
 hidden byte log_bounded;
 hidden byte hi;
+hidden byte seqno;  /* the DS's sequence number, for the printed trail only */
 hidden byte hcount;
 
-inline append(k, w, t, e, p, s) {
+inline append(k, w, t, e, p, s, r) {
 	log_bounded = (nmsg < MAXLOG);
 	assert(log_bounded);
 	log[nmsg].kind = k;
@@ -110,7 +114,9 @@ inline append(k, w, t, e, p, s) {
 	log[nmsg].ep = e;
 	log[nmsg].par = p;
 	log[nmsg].sid = s;
-	nmsg++
+	log[nmsg].ros = r;
+	nmsg++;
+	seqno++
 }
 
 /* u believes it is the DC: alive, and the smallest alive+added uid of its view is u */
@@ -143,6 +149,78 @@ inline check_always() {
 	/* at most one alive user believes it is the DC, each on its own prefix of the log */
 	dc_unique = (hcount <= 1);
 	assert(dc_unique)
+}
+
+hidden byte lo;
+hidden byte hj;
+
+/* Drop the messages every alive user has read: nobody reads them again (a joiner reads
+ * from its own JOINED on), so states that differ only in consumed history are one. */
+inline compact() {
+	lo = nmsg;
+	hj = 0;
+	do
+	:: hj < N ->
+		if
+		:: ISALIVE(hj) && rd[hj] < lo -> lo = rd[hj]
+		:: else
+		fi;
+		hj++
+	:: else -> break
+	od;
+	if
+	:: lo > 0 ->
+		hj = 0;
+		do
+		:: hj + lo < nmsg ->
+			log[hj].kind = log[hj + lo].kind;
+			log[hj].who = log[hj + lo].who;
+			log[hj].tgt = log[hj + lo].tgt;
+			log[hj].ep = log[hj + lo].ep;
+			log[hj].par = log[hj + lo].par;
+			log[hj].sid = log[hj + lo].sid;
+			log[hj].ros = log[hj + lo].ros;
+			hj++
+		:: else -> break
+		od;
+		do
+		:: hj < nmsg ->
+			log[hj].kind = 0;
+			log[hj].who = 0;
+			log[hj].tgt = 0;
+			log[hj].ep = 0;
+			log[hj].par = 0;
+			log[hj].sid = 0;
+			log[hj].ros = 0;
+			hj++
+		:: else -> break
+		od;
+		nmsg = nmsg - lo;
+		hj = 0;
+		do
+		:: hj < N ->
+			if
+			:: ISALIVE(hj) ->
+				rd[hj] = rd[hj] - lo;
+				if
+				:: wait[hj] > 0 -> wait[hj] = wait[hj] - lo
+				:: else
+				fi
+			:: else
+			fi;
+			hj++
+		:: else -> break
+		od
+	:: else
+	fi;
+	lo = 0;
+	hj = 0
+}
+
+/* after every step: the invariants, then forget what nobody will read */
+inline step_done() {
+	check_always();
+	compact()
 }
 
 /* a confirmed member's epoch never goes down */
@@ -211,7 +289,16 @@ inline read_one(u) {
 			newEp = log[m].ep;
 			newSid = log[m].sid;
 			set_state(u);
-			mep[u] = log[m].ep
+			mep[u] = log[m].ep;
+			/* who is in the group: the Welcome's roster (MLS tells the joiner) */
+			vAdded[u] = log[m].ros & ~BIT(u);
+			pAdd[u] = pAdd[u] & ~vAdded[u];
+			pRem[u] = vAdded[u] & ~vAlive[u]
+#ifdef BUG_MEMBER_AT_WELCOME
+			;
+			vAdded[u] = log[m].ros;  /* counts itself in the group before its Add */
+			conf[u] = true
+#endif
 		:: else
 		fi
 	:: log[m].kind == ADD ->
@@ -237,18 +324,18 @@ inline read_one(u) {
 }
 
 inline send_welcome(u) {
-	append(WELCOME, u, inflight[u], ifep[u], ifpar[u], ifsid[u]);
+	append(WELCOME, u, inflight[u], ifep[u], ifpar[u], ifsid[u], vAdded[u] | inflight[u]);
 	printf("MSC: #%d u%d -> WELCOME mask %d into (epoch %d, sid %d)\n",
-		nmsg - 1, u, inflight[u], ifep[u], ifsid[u])
+		seqno - 1, u, inflight[u], ifep[u], ifsid[u])
 }
 
 inline send_add(u) {
 	targets_unique = ((everAdded & inflight[u]) == 0);
 	assert(targets_unique);
 	everAdded = everAdded | inflight[u];
-	append(ADD, u, inflight[u], ifep[u], ifpar[u], ifsid[u]);
+	append(ADD, u, inflight[u], ifep[u], ifpar[u], ifsid[u], 0);
 	printf("MSC: #%d u%d -> ADD mask %d: sid %d -> sid %d (epoch %d)\n",
-		nmsg - 1, u, inflight[u], ifpar[u], ifsid[u], ifep[u])
+		seqno - 1, u, inflight[u], ifpar[u], ifsid[u], ifep[u])
 }
 
 /* the first half of an add: pick the joiner, make the commit, send its first message */
@@ -290,16 +377,16 @@ inline finish_add(u) {
 
 inline send_remove(u) {
 	nsid++;
-	append(REMOVE, u, pRem[u], ep[u] + 1, sid[u], nsid);
+	append(REMOVE, u, pRem[u], ep[u] + 1, sid[u], nsid, 0);
 	printf("MSC: #%d u%d -> REMOVE mask %d: sid %d -> sid %d (epoch %d)\n",
-		nmsg - 1, u, pRem[u], sid[u], nsid, ep[u] + 1);
+		seqno - 1, u, pRem[u], sid[u], nsid, ep[u] + 1);
 	wait[u] = nmsg
 }
 
 inline create_group(u) {
 	nsid++;
-	append(CREATE, u, BIT(u), 0, 0, nsid);
-	printf("MSC: #%d u%d -> CREATE group (epoch 0, sid %d)\n", nmsg - 1, u, nsid);
+	append(CREATE, u, BIT(u), 0, 0, nsid, 0);
+	printf("MSC: #%d u%d -> CREATE group (epoch 0, sid %d)\n", seqno - 1, u, nsid);
 	conf[u] = true;
 	ep[u] = 0;
 	mep[u] = 0;
@@ -348,18 +435,19 @@ end:
 			:: else -> break
 			fi
 		od;
+		compact();
 		hb = 0 }
-	:: d_step { IS_DC(u) && pAdd[u] != 0 -> start_add(u); check_always() }
-	:: d_step { ISALIVE(u) && inflight[u] != 0 -> finish_add(u); check_always() }
-	:: d_step { IS_DC(u) && pAdd[u] == 0 && pRem[u] != 0 -> send_remove(u); check_always() }
-	:: d_step { MUST_CREATE(u) -> create_group(u); check_always() }
+	:: d_step { IS_DC(u) && pAdd[u] != 0 -> start_add(u); step_done() }
+	:: d_step { ISALIVE(u) && inflight[u] != 0 -> finish_add(u); step_done() }
+	:: d_step { IS_DC(u) && pAdd[u] == 0 && pRem[u] != 0 -> send_remove(u); step_done() }
+	:: d_step { MUST_CREATE(u) -> create_group(u); step_done() }
 	:: d_step { ISALIVE(u) && leaves < MAXLEAVE ->
 		alive = alive & ~BIT(u);
 		leaves++;
 		forget(u);
-		append(LEFT, u, BIT(u), 0, 0, 0);
-		printf("MSC: #%d DS -> LEFT u%d\n", nmsg - 1, u);
-		check_always() }
+		append(LEFT, u, BIT(u), 0, 0, 0, 0);
+		printf("MSC: #%d DS -> LEFT u%d\n", seqno - 1, u);
+		step_done() }
 	od
 }
 
@@ -367,11 +455,14 @@ proctype DeliveryService() {
 end:
 	do
 	:: d_step { joined < N ->
+		/* the joiner reads from its own JOINED on, knowing who is alive (hello.members) */
+		vAlive[joined] = alive;
+		rd[joined] = nmsg;
 		alive = alive | BIT(joined);
-		append(JOINED, joined, BIT(joined), 0, 0, 0);
-		printf("MSC: #%d DS -> JOINED u%d\n", nmsg - 1, joined);
+		append(JOINED, joined, BIT(joined), 0, 0, 0, 0);
+		printf("MSC: #%d DS -> JOINED u%d\n", seqno - 1, joined);
 		joined++;
-		check_always() }
+		step_done() }
 	od
 }
 
