@@ -8,10 +8,13 @@
  *     (rd[u]).  The DS appends `JOINED u` (uids 0,1,2,... in join order) and `LEFT u`
  *     (leave, disconnect and missed heartbeats are one event; nothing from u is ordered
  *     after its LEFT).
- *   - A user's view is the prefix of the log it has read.  From it the user keeps, as bit
- *     masks over uids: vAlive (joined, not left), vAdded (in the group: created it, or
- *     an Add commit for it was read, and no Remove since), pAdd (pending adds: alive,
- *     not added, in arrival order = uid order) and pRem (pending removes: added, left).
+ *   - A user's view is what it has read of the log, from its own JOINED on, starting from
+ *     who was alive when it joined (the DS's hello.members) and, once welcomed, the
+ *     Welcome's roster (MLS tells the joiner who is in the group).  From it the user
+ *     keeps, as bit masks over uids: vAlive (joined, not left), vAdded (in the group:
+ *     created it, in the roster, or an Add commit for it was read; no Remove since),
+ *     pAdd (pending adds: alive, not added, in arrival order = uid order) and pRem
+ *     (pending removes: added, left).  Messages every alive user has read are dropped.
  *   - Group-state identity: every commit gets a fresh state id `sid` (a commit id from
  *     the counter nsid), so (epoch, parent sid, commit) -> sid is injective: two
  *     different commits at one epoch give two different ids, and a fork is visible.

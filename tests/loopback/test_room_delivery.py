@@ -177,7 +177,7 @@ def test_joins_and_leaves_are_announced_in_order(start: Callable[..., str]) -> N
 
 
 def test_missed_heartbeats_produce_user_left(start: Callable[..., str]) -> None:
-    base = start(heartbeat_timeout=0.6)
+    base = start(heartbeat_timeout=1.0)
 
     async def scenario() -> None:
         a, _ = await join(base, "hb")
@@ -188,14 +188,14 @@ def test_missed_heartbeats_produce_user_left(start: Callable[..., str]) -> None:
         async def beat() -> None:
             while True:
                 await a.send(json.dumps({"type": "heartbeat"}))
-                await asyncio.sleep(0.15)
+                await asyncio.sleep(0.1)
 
         beating = asyncio.create_task(beat())
         left = await recv(a)
         waited = time.monotonic() - started
         beating.cancel()
         assert left == {"type": "user_left", "seq": 2, "uid": 2, "reason": "heartbeat"}
-        assert 0.4 < waited < 3, waited
+        assert 0.8 < waited < 6, waited
         with pytest.raises(ConnectionClosed):  # the silent member is disconnected
             await asyncio.wait_for(b.recv(), 5)
         await a.close()
@@ -280,7 +280,7 @@ def test_oversize_frames_and_key_packages_are_refused(start: Callable[..., str])
 
 
 def test_joining_is_bounded(start: Callable[..., str]) -> None:
-    base = start(max_members=2, max_rooms=2, join_timeout=0.5)
+    base = start(max_members=2, max_rooms=2, join_timeout=1.0)
 
     async def scenario() -> None:
         a, _ = await join(base, "r1")
