@@ -60,8 +60,8 @@ def _readable(line: str) -> str:
 
 
 def parse_pan(text: str) -> dict[str, Any]:
-    """The figures of a pan report."""
-    return {
+    """The figures of a pan report (of its progress lines, when it was cut short)."""
+    figures: dict[str, Any] = {
         "errors": _number(r"errors: (\d+)", text),
         "violated": sorted(set(re.findall(r"assertion violated (\w+)", text))),
         "states_stored": _number(r"(\d+) states, stored", text),
@@ -72,7 +72,18 @@ def parse_pan(text: str) -> dict[str, Any]:
         "pan_seconds": _number(r"elapsed time ([\d.e+]+) seconds", text, float),
         "depth_limit_hit": "max search depth too small" in text,
         "out_of_memory": "out of memory" in text or "memory limit" in text.lower(),
+        "timed_out": "TIMED OUT" in text,
     }
+    if figures["timed_out"]:  # the last progress line: how far the search got
+        progress = re.findall(
+            r"States=\s*([\d.e+]+) Transitions=\s*([\d.e+]+) Memory=\s*([\d.]+)", text
+        )
+        if progress:
+            states, transitions, memory = progress[-1]
+            figures["states_stored"] = int(float(states))
+            figures["transitions"] = int(float(transitions))
+            figures["memory_mb"] = float(memory)
+    return figures
 
 
 def check(
@@ -111,9 +122,16 @@ def check(
         shutil.copy(MODEL, work / MODEL.name)
 
         def run(cmd: list[str]) -> str:
-            done = subprocess.run(
-                cmd, cwd=work, capture_output=True, text=True, timeout=timeout, check=False
-            )
+            try:
+                done = subprocess.run(
+                    cmd, cwd=work, capture_output=True, text=True, timeout=timeout, check=False
+                )
+            except subprocess.TimeoutExpired as exc:
+                if cmd[0] != "./pan":
+                    raise
+                out = exc.stdout or b""
+                text = out.decode() if isinstance(out, bytes) else out
+                return text + "\nTIMED OUT\n"  # pan's progress lines so far
             if done.returncode != 0 and cmd[0] != "./pan":
                 raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stdout}{done.stderr}")
             return done.stdout + done.stderr
@@ -159,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shortest", action="store_true", help="pan -i: shortest trail")
     parser.add_argument("--pan-flag", action="append", default=[], help="extra pan flag")
     parser.add_argument("--memlim-mb", type=int, default=4096, help="pan's memory cap")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds for pan")
     args = parser.parse_args(argv)
     result = check(
         args.users,
@@ -168,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         shortest=args.shortest,
         pan_flags=tuple(args.pan_flag),
         memlim_mb=args.memlim_mb,
+        timeout=args.timeout,
     )
     print(json.dumps(result, indent=2))
     return 0 if result["errors"] == 0 else 1

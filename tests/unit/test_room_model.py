@@ -52,6 +52,7 @@ def _check(record_property: Any, users: int, variant: str, **kw: Any) -> dict[st
     )
     assert not result["depth_limit_hit"], result
     assert not result["out_of_memory"], result
+    assert not result["timed_out"], result
     return result
 
 
