@@ -94,6 +94,7 @@ def check(
     trail: bool = False,
     shortest: bool = False,
     pan_flags: tuple[str, ...] = (),
+    gcc_defines: tuple[str, ...] = (),
     memlim_mb: int = 4096,
     optimize: str = "-O2",
     timeout: float = 600,
@@ -112,7 +113,7 @@ def check(
     if max_leave is not None:
         defines.append(f"-DMAXLEAVE={max_leave}")
     defines += [f"-D{symbol}" for symbol in VARIANTS[variant]]
-    gcc_flags = [optimize, "-w", "-DSAFETY", f"-DMEMLIM={memlim_mb}"]
+    gcc_flags = [optimize, "-w", "-DSAFETY", f"-DMEMLIM={memlim_mb}", *gcc_defines]
     pan_args = [f"-m{DEPTH}", *pan_flags]
     if shortest:
         pan_args.append("-i")  # iteratively shorter counterexamples (the last one is kept)
@@ -176,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trail", action="store_true", help="print the counterexample")
     parser.add_argument("--shortest", action="store_true", help="pan -i: shortest trail")
     parser.add_argument("--pan-flag", action="append", default=[], help="extra pan flag")
+    parser.add_argument(
+        "--gcc-define", action="append", default=[], help="e.g. -DBITSTATE (not exhaustive)"
+    )
     parser.add_argument("--memlim-mb", type=int, default=4096, help="pan's memory cap")
     parser.add_argument("--timeout", type=float, default=600, help="seconds for pan")
     args = parser.parse_args(argv)
@@ -186,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         trail=args.trail,
         shortest=args.shortest,
         pan_flags=tuple(args.pan_flag),
+        gcc_defines=tuple(args.gcc_define),
         memlim_mb=args.memlim_mb,
         timeout=args.timeout,
     )
