@@ -2,7 +2,8 @@
 # Set up a development / CI machine for this project (Debian, run as root). Idempotent:
 # steps whose result is already there are skipped, so running it again costs a few seconds.
 #
-#   - Debian packages, only those missing: nodejs + npm when `node` is absent
+#   - Debian packages, only those missing: nodejs + npm when `node` is absent; spin and gcc
+#     (the Promela model checker and the compiler of its verifiers: models/room)
 #   - .venv (python3 -m venv) with the project installed editable with its test extras
 #   - node_modules from package-lock.json (npm ci): Pyodide for the in-WebAssembly tests
 #   - build/wheels: the wheels the verifier needs under Pyodide (scripts/fetch_wheels.py)
@@ -29,6 +30,13 @@ if ! command -v python3 >/dev/null 2>&1; then
 elif [ ! -x "$VENV/bin/python" ] && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   apt_missing+=(python3-venv)
 fi
+# spin + gcc: the model checker of models/room (tests/unit/test_room_model.py)
+if ! command -v spin >/dev/null 2>&1; then
+  apt_missing+=(spin)
+fi
+if ! command -v gcc >/dev/null 2>&1; then
+  apt_missing+=(gcc libc6-dev)
+fi
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     say "ERROR: missing ${apt_missing[*]}; run this script as root (it uses apt-get)" >&2
@@ -39,7 +47,7 @@ if [ "${#apt_missing[@]}" -gt 0 ]; then
   say "apt-get install ${apt_missing[*]}"
   apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
 else
-  say "system packages present (node $(node --version), npm $(npm --version), $(python3 --version))"
+  say "system packages present (node $(node --version), npm $(npm --version), $(python3 --version), $(spin -V | head -1))"
 fi
 
 # --- Python virtual environment --------------------------------------------------------

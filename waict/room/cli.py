@@ -1,0 +1,62 @@
+"""``waict serve-room``: run the room's delivery service (docs/room.md)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"must be finite and positive: {text!r}")
+        return value
+
+    return parse
+
+
+def _cmd_serve_room(args: argparse.Namespace) -> int:
+    import logging
+
+    from waict.room.protocol import Limits
+    from waict.room.server import serve_room
+
+    try:
+        limits = Limits(
+            max_message_bytes=args.max_message_bytes,
+            max_members=args.max_members,
+            max_rooms=args.max_rooms,
+            heartbeat_timeout=args.heartbeat_timeout,
+            join_timeout=args.join_timeout,
+            max_queue=args.max_queue,
+        )
+    except ValueError as exc:
+        print(f"waict serve-room: {exc}")
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(f"room delivery service on ws://{args.host}:{args.port}/rooms/NAME", flush=True)
+    serve_room(args.host, args.port, limits, log_level="warning")
+    return 0
+
+
+def add_room_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "serve-room",
+        help="run the delivery service of the end-to-end encrypted room",
+        description="WebSocket delivery service of the designated-committer room: one total "
+        "order per room (ws://HOST:PORT/rooms/NAME). Logs message kinds and sizes only.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8020)
+    p.add_argument("--max-message-bytes", type=_positive(int), default=256 * 1024)
+    p.add_argument("--max-members", type=_positive(int), default=32, help="per room")
+    p.add_argument("--max-rooms", type=_positive(int), default=1000)
+    p.add_argument("--max-queue", type=_positive(int), default=1024, help="frames per member")
+    p.add_argument("--heartbeat-timeout", type=_positive(float), default=10.0, help="seconds")
+    p.add_argument("--join-timeout", type=_positive(float), default=10.0, help="seconds")
+    p.set_defaults(func=_cmd_serve_room)
