@@ -156,6 +156,7 @@ def create_ts_app(service: TransparencyService) -> Starlette:
                 "domains": service.store.domain_count(),
                 "quorum": service.quorum,
                 "witnesses": sorted({w.name for w in service.witnesses.values()}),
+                "loop": service.loop.status(),
             }
         )
 

@@ -96,7 +96,7 @@ class WitnessService:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
-        self.loop = BackgroundLoop(self.run)
+        self.loop = BackgroundLoop(self.run, name=f"witness {name}")
         self.count, stored_root = self._meta()
         rows = self._db.execute("SELECT domain, node FROM heads").fetchall()
         self.tree = PrefixTree.build(
@@ -242,7 +242,8 @@ class WitnessService:
             "transparency_service": self.ts_name,
             "count": self.count,
             "root": base64.b64encode(self.tree.root()).decode(),
-            "last_error": self.last_error,
+            "last_error": self.last_error or self.loop.last_error,
+            "loop": self.loop.status(),
         }
 
 

@@ -1,0 +1,195 @@
+"""Witnesses under faults (issue 10): a lost cosignature upload, a loop that hits an
+unexpected error, a witness back after longer than its clock window, a service that rolled
+back or forked its history. The service and witnesses run in this process, on loopback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from servers import ServerThread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from world import seed_for
+
+from verifier import chain
+from verifier.crypto import ed25519_public_key, sha256
+from verifier.encoding import b64encode, b64uencode
+from verifier.note import Witness
+from waict.log.api import create_ts_app, http_enroll_fetcher
+from waict.log.http import Clock, system_clock
+from waict.log.service import TransparencyService
+from waict.log.store import SqliteStore
+from waict.log.witness import WitnessService, create_witness_app
+
+TS_NAME = "ts.example"
+W = ("w1.example", "w2.example")
+HOST = "site.example"
+TOKEN = "faults-token"
+Scope = dict[str, Any]
+
+
+def rh(k: int) -> bytes:
+    return chain.resource_hash(b"manifest %d" % k)
+
+
+class Log:
+    """A transparency service and its witnesses, in this process, restartable."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        servers: list[ServerThread],
+        *,
+        witnesses: tuple[str, ...] = W,
+        quorum: int = 2,
+        append_timeout: float = 30.0,
+    ) -> None:
+        self.tmp = tmp
+        self.servers = servers
+        self.witness_names = witnesses
+        self.quorum = quorum
+        self.append_timeout = append_timeout
+        self.ts_clock_offset = 0
+        self.intercept: Callable[[Scope], bool] | None = None
+        self.site = self._start(Starlette(routes=[Route("/.well-known/waict-enroll", self._doc)]))
+        self.ts: ServerThread | None = None
+        self.ts_port: int | None = None
+        self.witnesses: dict[str, tuple[WitnessService, ServerThread]] = {}
+        self.start_ts()
+
+    def _start(self, app: Any, port: int | None = None) -> ServerThread:
+        server = ServerThread(app, port).start()
+        self.servers.append(server)
+        return server
+
+    def _stop(self, server: ServerThread) -> None:
+        server.stop()
+        self.servers.remove(server)
+
+    async def _doc(self, request: Request) -> Response:
+        doc = {
+            "resource_hash": b64encode(rh(0)),
+            "asset_hosts": [],
+            "token_sha256": b64uencode(sha256(TOKEN.encode())),
+        }
+        return Response(json.dumps(doc), media_type="application/json")
+
+    def _wrap(self, app: Any) -> Any:
+        """The service's app, with an optional interceptor that loses requests (503)."""
+
+        async def asgi(scope: Scope, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and self.intercept is not None and self.intercept(scope):
+                await send({"type": "http.response.start", "status": 503, "headers": []})
+                await send({"type": "http.response.body", "body": b"lost"})
+                return
+            await app(scope, receive, send)
+
+        return asgi
+
+    # --- the service --------------------------------------------------------------------
+    def start_ts(self, db: str = "ts.sqlite") -> None:
+        self.service = TransparencyService(
+            SqliteStore(self.tmp / db),
+            TS_NAME,
+            [Witness(n, ed25519_public_key(seed_for(n))) for n in self.witness_names],
+            self.quorum,
+            lambda: int(time.time()) + self.ts_clock_offset,
+            http_enroll_fetcher("http", self.site.port, connect="127.0.0.1"),
+            batch_interval=0.05,
+            append_timeout=self.append_timeout,
+        )
+        self.ts = self._start(self._wrap(create_ts_app(self.service)), self.ts_port)
+        self.ts_port = self.ts.port
+
+    def stop_ts(self) -> None:
+        assert self.ts is not None
+        self._stop(self.ts)
+        self.ts = None
+        self.service.store.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ts_port}"
+
+    # --- witnesses ----------------------------------------------------------------------
+    def start_witness(self, name: str, clock: Clock | None = None, **kw: Any) -> WitnessService:
+        service = WitnessService(
+            self.tmp / f"{name}.sqlite",
+            name,
+            seed_for(name),
+            self.url,
+            TS_NAME,
+            clock or system_clock(),
+            poll_wait=1.0,
+            **kw,
+        )
+        self.witnesses[name] = (service, self._start(create_witness_app(service)))
+        return service
+
+    def stop_witness(self, name: str) -> None:
+        service, server = self.witnesses.pop(name)
+        self._stop(server)
+        service.close()
+
+    def witness_get(self, name: str, path: str = "/status") -> httpx.Response:
+        return httpx.get(f"{self.witnesses[name][1].url}{path}", timeout=10)
+
+    # --- a writer -----------------------------------------------------------------------
+    def enroll(self) -> httpx.Response:
+        return httpx.post(f"{self.url}/enroll/{HOST}", timeout=self.append_timeout + 10)
+
+    def append(self, k: int, prev: bytes) -> httpx.Response:
+        body = {"resource_hash": b64encode(rh(k)), "asset_hosts": [], "prev": b64encode(prev)}
+        return httpx.post(
+            f"{self.url}/append/{HOST}",
+            json=body,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=self.append_timeout + 10,
+        )
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+# --- item 7: an unexpected error in the loop is logged, surfaced, and recovered from --------
+
+
+def test_witness_loop_survives_an_unexpected_error(
+    tmp_path: Path, servers: list[ServerThread], caplog: pytest.LogCaptureFixture
+) -> None:
+    log = Log(tmp_path, servers, witnesses=W[:1], quorum=1)
+    witness = log.start_witness(W[0])
+    real = witness.process_batch
+    failures: list[int] = []
+
+    def failing_once(n: int, body: bytes, **kw: Any) -> Any:
+        if not failures:
+            failures.append(n)
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(n, body, **kw)
+
+    witness.process_batch = failing_once  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR):
+        r = log.enroll()
+    assert failures == [0]
+    assert r.status_code == 200, r.text  # the loop came back and cosigned
+    status = log.witness_get(W[0]).json()
+    assert status["count"] >= 1
+    assert status["loop"]["errors"] >= 1 and status["loop"]["running"]
+    assert "disk I/O error" in status["loop"]["last_error"]
+    assert any("disk I/O error" in rec.getMessage() or rec.exc_info for rec in caplog.records)
