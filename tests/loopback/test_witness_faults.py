@@ -25,6 +25,7 @@ from verifier import chain
 from verifier.crypto import ed25519_public_key, sha256
 from verifier.encoding import b64encode, b64uencode
 from verifier.note import Witness
+from verifier.proof import ChainHeadWithProof
 from waict.log.api import create_ts_app, http_enroll_fetcher
 from waict.log.http import Clock, system_clock
 from waict.log.service import TransparencyService
@@ -164,6 +165,29 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float = 30.0) -> N
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+# --- item 3: a lost cosignature upload is sent again, with no other traffic -----------------
+
+
+def test_lost_cosignature_upload_is_sent_again(tmp_path: Path, servers: list[ServerThread]) -> None:
+    log = Log(tmp_path, servers)
+    lost: list[str] = []
+
+    def lose_first_upload(scope: Scope) -> bool:
+        path = str(scope["path"])
+        if scope["method"] == "POST" and path.startswith("/upload-cosignature/") and not lost:
+            lost.append(path)
+            return True
+        return False
+
+    log.intercept = lose_first_upload
+    for name in W:
+        log.start_witness(name)
+    r = log.enroll()  # nothing else happens: the witness must send its line again by itself
+    assert lost == ["/upload-cosignature/001"]
+    assert r.status_code == 200, r.text
+    assert ChainHeadWithProof.decode(r.content).head.entry.resource_hash == rh(0)
 
 
 # --- item 7: an unexpected error in the loop is logged, surfaced, and recovered from --------

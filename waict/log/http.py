@@ -106,6 +106,8 @@ class BackgroundLoop:
 
     def record_error(self, exc: BaseException, what: str | None = None) -> None:
         """Log, count and keep an error (with its traceback in the log)."""
+        if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]  # a TaskGroup's single failure: name the real error
         self.errors += 1
         self.last_error = f"{type(exc).__name__}: {exc}"
         self.last_error_at = time.time()

@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS signed (
 """
 
 
+class UploadError(Exception):
+    """The service did not take a cosignature (answered anything but 204)."""
+
+
 class ConflictingRootError(WaictError):
     """Asked to sign a second, different root for a batch count already signed."""
 
@@ -80,6 +84,8 @@ class WitnessService:
         past_window: int = 3600,
         future_skew: int = 600,
         poll_wait: float = 10.0,
+        reconcile_interval: float = 1.0,
+        reconcile_max: float = 3.0,
     ) -> None:
         self.name = name
         self.seed = seed
@@ -90,6 +96,10 @@ class WitnessService:
         self.past_window = past_window
         self.future_skew = future_skew
         self.poll_wait = poll_wait
+        self.reconcile_interval = reconcile_interval
+        self.reconcile_max = reconcile_max
+        self.resent = 0
+        self._resend = asyncio.Event()
         self.last_error: str | None = None
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
@@ -200,7 +210,11 @@ class WitnessService:
         url = f"{self.ts_url}/upload-cosignature/{encode_index(signed.count)}"
         response = await client.post(url, content=signed.line.encode())
         if response.status_code != 204:
-            raise RuntimeError(f"upload refused: HTTP {response.status_code} {response.text[:200]}")
+            raise UploadError(f"upload refused: HTTP {response.status_code} {response.text[:200]}")
+
+    def latest_signed(self) -> SignedRoot | None:
+        row = self._db.execute("SELECT max(count) FROM signed").fetchone()
+        return self.signed(int(row[0])) if row and row[0] is not None else None
 
     async def step(self, client: httpx.AsyncClient) -> bool:
         """Fetch, check and cosign the next batch; False when none was available."""
@@ -210,27 +224,67 @@ class WitnessService:
             return False
         response.raise_for_status()
         signed = await asyncio.to_thread(self.process_batch, self.count, response.content)
-        await self.upload(client, signed)
+        try:
+            await self.upload(client, signed)
+        finally:
+            self._resend.set()  # lost or not, the reconciler checks the service has it
         log.info("%s cosigned the root after %d batches", self.name, signed.count)
         return True
 
+    async def follow(self, client: httpx.AsyncClient) -> None:
+        """Fetch, check and cosign batch after batch."""
+        while True:
+            try:
+                await self.step(client)
+                self.last_error = None
+            except WaictError as exc:
+                self.last_error = f"{exc.detail}: {exc}"
+                log.error("%s refuses batch %d: %s", self.name, self.count, exc)
+                await asyncio.sleep(2.0)
+            except (httpx.HTTPError, UploadError) as exc:
+                self.last_error = f"transport: {exc}"
+                await asyncio.sleep(0.5)
+
+    async def reconcile_once(self, client: httpx.AsyncClient) -> None:
+        """Ask the service where it stands; send our newest cosignature again while the
+        service has no quorum at its count (an upload lost in a crash, a 5xx, a timeout)."""
+        response = await client.get(f"{self.ts_url}/status", timeout=10.0)
+        response.raise_for_status()
+        status = response.json()
+        cosigned = status.get("cosigned") if isinstance(status, dict) else None
+        if not isinstance(cosigned, int):
+            raise UploadError("the service's /status has no cosigned count")
+        latest = self.latest_signed()
+        if latest is not None and cosigned < latest.count:
+            await self.upload(client, latest)
+            self.resent += 1
+            log.info("%s sent its cosignature for %d batches again", self.name, latest.count)
+
+    async def reconcile(self, client: httpx.AsyncClient) -> None:
+        """Every ``reconcile_interval`` seconds, at once after an upload, and with a backoff
+        (doubling up to ``reconcile_max``) while the service does not answer."""
+        delay = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._resend.wait()
+                    await asyncio.sleep(0.2)  # let the other witnesses' uploads land
+            self._resend.clear()
+            try:
+                await self.reconcile_once(client)
+                delay = self.reconcile_interval
+            except (httpx.HTTPError, ValueError, UploadError) as exc:
+                self.last_error = f"transport: {exc}"
+                delay = min(max(delay, self.reconcile_interval / 2) * 2, self.reconcile_max)
+
     async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=self.poll_wait + 10) as client:
-            latest = self.signed(self.count)
-            if latest is not None:  # the upload may have been lost in a crash: send it again
-                with contextlib.suppress(Exception):
-                    await self.upload(client, latest)
-            while True:
-                try:
-                    await self.step(client)
-                    self.last_error = None
-                except WaictError as exc:
-                    self.last_error = f"{exc.detail}: {exc}"
-                    log.error("%s refuses batch %d: %s", self.name, self.count, exc)
-                    await asyncio.sleep(2.0)
-                except (httpx.HTTPError, RuntimeError) as exc:
-                    self.last_error = f"transport: {exc}"
-                    await asyncio.sleep(0.5)
+        self._resend = asyncio.Event()
+        async with (
+            httpx.AsyncClient(timeout=self.poll_wait + 10) as client,
+            asyncio.TaskGroup() as group,
+        ):
+            group.create_task(self.follow(client))
+            group.create_task(self.reconcile(client))
 
     def close(self) -> None:
         self._db.close()
@@ -243,6 +297,7 @@ class WitnessService:
             "count": self.count,
             "root": base64.b64encode(self.tree.root()).decode(),
             "last_error": self.last_error or self.loop.last_error,
+            "resent": self.resent,
             "loop": self.loop.status(),
         }
 
