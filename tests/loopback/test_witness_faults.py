@@ -217,3 +217,34 @@ def test_witness_loop_survives_an_unexpected_error(
     assert status["loop"]["errors"] >= 1 and status["loop"]["running"]
     assert "disk I/O error" in status["loop"]["last_error"]
     assert any("disk I/O error" in rec.getMessage() or rec.exc_info for rec in caplog.records)
+
+
+# --- item 4: a witness back after longer than its clock window catches up -------------------
+
+
+def test_witness_away_longer_than_its_window_catches_up(
+    tmp_path: Path, servers: list[ServerThread]
+) -> None:
+    log = Log(tmp_path, servers, quorum=1)
+    two_hours = 2 * 3600
+    w1_offset = {"s": -two_hours}
+    log.ts_clock_offset = -two_hours  # the history was written two hours ago
+    log.start_witness(W[0], clock=lambda: int(time.time()) + w1_offset["s"])
+    first = log.enroll()
+    assert first.status_code == 200, first.text
+    second = log.append(1, ChainHeadWithProof.decode(first.content).head.next_chain_hash())
+    assert second.status_code == 200, second.text
+
+    # now: the service wants both witnesses, and w2 joins (brand new: all it sees is old)
+    log.stop_ts()
+    log.quorum, log.ts_clock_offset, w1_offset["s"] = 2, 0, 0
+    log.start_ts()
+    w2 = log.start_witness(W[1])
+    # it replays batch 0 (old); batch 1 is the newest and too old to be signed now
+    wait_until("w2 to replay the old batch", lambda: w2.count == 1)
+    third = log.append(2, ChainHeadWithProof.decode(second.content).head.next_chain_hash())
+    assert third.status_code == 200, third.text  # a quorum of two: w2 cosigned the new root
+    assert w2.count == 3 and w2.signed(1) is None and w2.signed(2) is None  # replayed only
+    signed = w2.signed(3)
+    assert signed is not None and signed.root == w2.tree.root()
+    assert log.witness_get(W[1]).json()["last_error"] is None

@@ -11,6 +11,14 @@ signed root, and only then upload the cosignature line for ``N+1``.
 It never signs two different roots for the same batch count: the ``signed`` table is keyed
 by count, and a second, different root for a count already signed is refused, across
 crashes and restarts.
+
+The clock window applies to what the witness signs now: a batch whose events are out of the
+window is never signed; if the service already published a later batch it is an old batch, replayed and persisted (``applied``) without a signature, so a witness that
+was away for longer than its window (or a brand-new one) catches up and signs the next fresh
+batch. A second task (:meth:`WitnessService.reconcile`) asks the service's ``/status`` right
+after each upload and every ``reconcile_interval`` seconds (backing off while it does not
+answer) and sends the newest cosignature again while the service has no quorum there: an
+upload lost in a crash is not waiting for other traffic.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from starlette.routing import Route
 from verifier.chain import ChainNode
 from verifier.crypto import ed25519_public_key, sha256
 from verifier.errors import WaictError
-from verifier.events import EventError, decode_batch, replay
+from verifier.events import EventError, TreeEvent, decode_batch, replay
 from verifier.mpt import EMPTY_ROOT
 from verifier.note import NoteBody, cosign
 from verifier.transparency import tree_key
@@ -49,6 +57,10 @@ CREATE TABLE IF NOT EXISTS heads (domain TEXT PRIMARY KEY, node BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS signed (
     count INTEGER PRIMARY KEY, root BLOB NOT NULL, timestamp INTEGER NOT NULL, line TEXT NOT NULL,
     batch_sha256 BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS applied (
+    count INTEGER PRIMARY KEY, root BLOB NOT NULL, batch_sha256 BLOB NOT NULL);
+INSERT OR IGNORE INTO applied(count, root, batch_sha256)
+    SELECT count, root, batch_sha256 FROM signed;
 """
 
 
@@ -99,6 +111,7 @@ class WitnessService:
         self.reconcile_interval = reconcile_interval
         self.reconcile_max = reconcile_max
         self.resent = 0
+        self._stale_warned = -1
         self._resend = asyncio.Event()
         self.last_error: str | None = None
         self._lock = threading.RLock()
@@ -138,48 +151,69 @@ class WitnessService:
         return SignedRoot(count, bytes(row[0]), int(row[1]), str(row[2]), bytes(row[3]))
 
     # --- the rule -----------------------------------------------------------------------
-    def process_batch(self, n: int, body: bytes) -> SignedRoot:
-        """Check and apply batch ``n``; returns the persisted signed root for ``n + 1``."""
+    def applied(self, count: int) -> tuple[bytes, bytes] | None:
+        """(root, batch SHA-256) of the state after ``count`` batches, signed or not."""
+        row = self._db.execute(
+            "SELECT root, batch_sha256 FROM applied WHERE count=?", (count,)
+        ).fetchone()
+        return (bytes(row[0]), bytes(row[1])) if row else None
+
+    def check_fresh(self, events: list[TreeEvent], now: int) -> None:
+        for e in events:
+            if e.timestamp > now + self.future_skew:
+                raise EventError(
+                    f"event for {e.domain} is dated {e.timestamp - now} s in the future",
+                    detail="timestamp_out_of_range",
+                )
+            if e.timestamp < now - self.past_window:
+                raise EventError(
+                    f"event for {e.domain} is dated {now - e.timestamp} s in the past",
+                    detail="timestamp_out_of_range",
+                )
+
+    # --- the rule -----------------------------------------------------------------------
+    def process_batch(self, n: int, body: bytes, *, sign: bool = True) -> SignedRoot | None:
+        """Check and apply batch ``n``; returns the persisted signed root for ``n + 1``.
+
+        With ``sign=False`` (an old batch: the service already published a later one) the
+        batch is replayed and persisted but not signed, and its events' times are not held
+        to the clock window: the window is about what the witness signs now, with its own
+        current timestamp, and it signs only fresh batches.
+        """
         with self._lock:
             count = n + 1
             digest = sha256(body)
             if n != self.count:
-                earlier = self.signed(count)
+                earlier = self.applied(count)
                 if earlier is None:
                     raise EventError(f"batch {n} is out of order: expected batch {self.count}")
-                if earlier.batch_sha256 != digest:
+                if earlier[1] != digest:
                     # A different batch n means a different history, hence another root for
                     # a count this witness has already signed.
                     raise ConflictingRootError(
                         f"batch {n} differs from the one cosigned for {count} batches; refusing"
                     )
-                return earlier
+                return self.signed(count)
             events = decode_batch(body)
             now = self.clock()
-            for e in events:
-                if e.timestamp > now + self.future_skew:
-                    raise EventError(
-                        f"event for {e.domain} is dated {e.timestamp - now} s in the future",
-                        detail="timestamp_out_of_range",
-                    )
-                if e.timestamp < now - self.past_window:
-                    raise EventError(
-                        f"event for {e.domain} is dated {now - e.timestamp} s in the past",
-                        detail="timestamp_out_of_range",
-                    )
+            if sign:
+                self.check_fresh(events, now)
             new = replay(self._head, events)
             tree = self.tree.set_many(
                 (tree_key(d), nodes[-1].next_chain_hash()) for d, nodes in new.items()
             )
             root = tree.root()
-            earlier = self.signed(count)
-            if earlier is not None and earlier.root != root:
+            earlier_signed = self.signed(count)
+            if earlier_signed is not None and earlier_signed.root != root:
                 raise ConflictingRootError(
                     f"already signed a different root for {count} batches; refusing"
                 )
-            timestamp = now
-            note_body = NoteBody.for_service(self.ts_name, count, root)
-            line = cosign(note_body, self.name, self.seed, timestamp).line()
+            result: SignedRoot | None = None
+            if sign:
+                timestamp = now
+                note_body = NoteBody.for_service(self.ts_name, count, root)
+                line = cosign(note_body, self.name, self.seed, timestamp).line()
+                result = SignedRoot(count, root, timestamp, line, digest)
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -193,17 +227,22 @@ class WitnessService:
                     [("count", str(count).encode()), ("root", root)],
                 )
                 db.execute(
-                    "INSERT INTO signed(count, root, timestamp, line, batch_sha256) "
-                    "VALUES (?,?,?,?,?)",
-                    (count, root, timestamp, line, digest),
+                    "INSERT INTO applied(count, root, batch_sha256) VALUES (?,?,?)",
+                    (count, root, digest),
                 )
+                if result is not None:
+                    db.execute(
+                        "INSERT INTO signed(count, root, timestamp, line, batch_sha256) "
+                        "VALUES (?,?,?,?,?)",
+                        (count, root, result.timestamp, result.line, digest),
+                    )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             self.tree = tree
             self.count = count
-            return SignedRoot(count, root, timestamp, line, digest)
+            return result
 
     # --- the loop -----------------------------------------------------------------------
     async def upload(self, client: httpx.AsyncClient, signed: SignedRoot) -> None:
@@ -223,12 +262,43 @@ class WitnessService:
         if response.status_code == 404:
             return False
         response.raise_for_status()
-        signed = await asyncio.to_thread(self.process_batch, self.count, response.content)
+        n, body = self.count, response.content
+        try:
+            signed = await asyncio.to_thread(self.process_batch, n, body)
+        except EventError as exc:
+            if exc.detail != "timestamp_out_of_range":
+                raise
+            # The newest batch is signed now, so its times must be fresh; an older one (the
+            # service published a later batch) is replayed without signing it.
+            if not await self._published(client, n + 1, wait=self.poll_wait):
+                if self._stale_warned != n:
+                    self._stale_warned = n
+                    log.warning(
+                        "%s does not sign batch %d (%s); replaying it once a later batch "
+                        "is published",
+                        self.name,
+                        n,
+                        exc,
+                    )
+                return False
+            await asyncio.to_thread(self.process_batch, n, body, sign=False)
+            log.info("%s replayed old batch %d without signing it", self.name, n)
+            return True
+        assert signed is not None
         try:
             await self.upload(client, signed)
         finally:
             self._resend.set()  # lost or not, the reconciler checks the service has it
         log.info("%s cosigned the root after %d batches", self.name, signed.count)
+        return True
+
+    async def _published(self, client: httpx.AsyncClient, n: int, wait: float) -> bool:
+        """Whether the service has published batch ``n`` (long-polls up to ``wait`` s)."""
+        url = f"{self.ts_url}/tree-event-batch/{encode_index(n)}"
+        response = await client.get(url, params={"wait": str(wait)})
+        if response.status_code == 404:
+            return False
+        response.raise_for_status()
         return True
 
     async def follow(self, client: httpx.AsyncClient) -> None:
