@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -24,13 +25,14 @@ from world import seed_for
 from verifier import chain
 from verifier.crypto import ed25519_public_key, sha256
 from verifier.encoding import b64encode, b64uencode
+from verifier.events import TreeEvent, encode_batch
 from verifier.note import Witness
 from verifier.proof import ChainHeadWithProof
 from waict.log.api import create_ts_app, http_enroll_fetcher
 from waict.log.http import Clock, system_clock
 from waict.log.service import TransparencyService
 from waict.log.store import SqliteStore
-from waict.log.witness import WitnessService, create_witness_app
+from waict.log.witness import ForkError, WitnessService, create_witness_app
 
 TS_NAME = "ts.example"
 W = ("w1.example", "w2.example")
@@ -248,3 +250,75 @@ def test_witness_away_longer_than_its_window_catches_up(
     signed = w2.signed(3)
     assert signed is not None and signed.root == w2.tree.root()
     assert log.witness_get(W[1]).json()["last_error"] is None
+
+
+# --- item 12: a rolled-back or forked service is refused, loudly, for good -----------------
+
+
+def _copy_db(src: Path, dst: Path) -> None:
+    for suffix in ("-wal", "-shm"):
+        Path(str(dst) + suffix).unlink(missing_ok=True)
+    shutil.copyfile(src, dst)
+
+
+def test_witness_refuses_a_rolled_back_then_forked_service(
+    tmp_path: Path, servers: list[ServerThread], caplog: pytest.LogCaptureFixture
+) -> None:
+    log = Log(tmp_path, servers, witnesses=W[:1], quorum=1, append_timeout=4.0)
+    w1 = log.start_witness(W[0])
+    first = log.enroll()
+    assert first.status_code == 200, first.text
+    log.stop_ts()
+    _copy_db(tmp_path / "ts.sqlite", tmp_path / "backup.sqlite")  # a backup at 1 batch
+    log.start_ts()
+    second = log.append(1, ChainHeadWithProof.decode(first.content).head.next_chain_hash())
+    assert second.status_code == 200, second.text
+    wait_until("w1 to sign 2", lambda: w1.signed(2) is not None)
+    signed_before = w1.signed(2)
+
+    # the service is restored from the backup: 1 batch, while w1 signed 2
+    with caplog.at_level(logging.ERROR, logger="waict.witness"):
+        log.stop_ts()
+        _copy_db(tmp_path / "backup.sqlite", tmp_path / "ts.sqlite")
+        log.start_ts()
+        wait_until("w1 to see the rollback", lambda: w1.fork is not None)
+        # and it writes another history on top: two more appends
+        prev = ChainHeadWithProof.decode(first.content).head.next_chain_hash()
+        assert log.append(7, prev).status_code == 503  # no witness signs it
+        prev = httpx.get(f"{log.url}/chain-hash/{HOST}/001").content
+        assert log.append(8, prev).status_code == 503
+    status = log.witness_get(W[0]).json()
+    fork = status["fork_detected"]
+    assert fork["kind"] == "rollback" and fork["service_count"] == 1
+    assert fork["witness_count"] == 2 and fork["witness_root"] and fork["service_root"]
+    assert log.witness_get(W[0], "/health").status_code == 503
+    assert w1.latest_signed() == signed_before  # nothing signed for the new history
+    assert httpx.get(f"{log.url}/status").json()["cosigned"] == 1
+    fork_lines = [r for r in caplog.records if "FORK DETECTED" in r.getMessage()]
+    assert len(fork_lines) == 1 and fork_lines[0].levelno == logging.ERROR
+
+    # a restart does not forget it
+    log.stop_witness(W[0])
+    again = log.start_witness(W[0])
+    assert again.fork == fork and log.witness_get(W[0], "/health").status_code == 503
+    # the operator clears it: the witness looks again, and still sees a fork (same count,
+    # another root), so it still signs nothing
+    log.stop_witness(W[0])
+    cleared = log.start_witness(W[0], clear_fork=True)
+    wait_until("the fork to be seen again", lambda: cleared.fork is not None)
+    assert cleared.fork is not None and cleared.fork["kind"] == "fork"
+    assert cleared.latest_signed() == signed_before
+
+
+def test_witness_refuses_a_batch_whose_claimed_root_differs(tmp_path: Path) -> None:
+    w = WitnessService(
+        tmp_path / "w.sqlite", W[0], seed_for(W[0]), "http://127.0.0.1:9", TS_NAME, system_clock()
+    )
+    batch = encode_batch([TreeEvent(HOST, (), rh(0), int(time.time()))])
+    with pytest.raises(ForkError):
+        w.process_batch(0, batch, claimed_root=b"\x01" * 32)
+    assert w.count == 0 and w.latest_signed() is None and w.fork is not None
+    assert w.fork["kind"] == "fork" and w.fork["service_root"] == b64encode(b"\x01" * 32)
+    with pytest.raises(ForkError):  # never signs again, not even the root it agrees with
+        w.process_batch(0, batch)
+    assert not w.healthy()

@@ -13,12 +13,22 @@ by count, and a second, different root for a count already signed is refused, ac
 crashes and restarts.
 
 The clock window applies to what the witness signs now: a batch whose events are out of the
-window is never signed; if the service already published a later batch it is an old batch, replayed and persisted (``applied``) without a signature, so a witness that
-was away for longer than its window (or a brand-new one) catches up and signs the next fresh
-batch. A second task (:meth:`WitnessService.reconcile`) asks the service's ``/status`` right
-after each upload and every ``reconcile_interval`` seconds (backing off while it does not
-answer) and sends the newest cosignature again while the service has no quorum there: an
-upload lost in a crash is not waiting for other traffic.
+window is never signed; once the service published a later batch, it is an old batch,
+replayed and persisted (``applied``) without a signature, so a witness that was away for
+longer than its window (or a brand-new one) catches up and signs the next fresh batch.
+
+A second task (:meth:`WitnessService.reconcile`) asks the service's ``/status`` right after
+each upload and every ``reconcile_interval`` seconds (backing off while it does not answer)
+and sends the newest cosignature again while the service has no quorum there: an upload
+lost in a crash does not wait for other traffic.
+
+Forks and rollbacks: every batch is replayed on the witness's own state, and the root the
+service claims after it (``Waict-Tree-Root`` header) must equal the witness's; the service's
+``/status`` must not show fewer batches than the witness applied, nor another root for a
+count it applied. Otherwise the witness records the fork durably (``meta`` key ``fork``),
+logs one ERROR line, shows ``fork_detected`` (both roots) in ``/status``, answers 503 on
+``/health``, and signs nothing more for that log until an operator restarts it with
+``--clear-fork`` (see docs/ts-api.md).
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import sqlite3
 import threading
@@ -40,6 +51,7 @@ from starlette.routing import Route
 
 from verifier.chain import ChainNode
 from verifier.crypto import ed25519_public_key, sha256
+from verifier.encoding import b64decode, b64encode
 from verifier.errors import WaictError
 from verifier.events import EventError, TreeEvent, decode_batch, replay
 from verifier.mpt import EMPTY_ROOT
@@ -50,6 +62,8 @@ from waict.log.http import BackgroundLoop, Clock
 from waict.log.tree import PrefixTree
 
 log = logging.getLogger("waict.witness")
+
+ROOT_HEADER = "Waict-Tree-Root"  # on /tree-event-batch/N: the service's root after N+1 batches
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
@@ -66,6 +80,12 @@ INSERT OR IGNORE INTO applied(count, root, batch_sha256)
 
 class UploadError(Exception):
     """The service did not take a cosignature (answered anything but 204)."""
+
+
+class ForkError(WaictError):
+    """The service's history does not extend the one this witness signed."""
+
+    detail = "fork_detected"
 
 
 class ConflictingRootError(WaictError):
@@ -98,6 +118,7 @@ class WitnessService:
         poll_wait: float = 10.0,
         reconcile_interval: float = 1.0,
         reconcile_max: float = 3.0,
+        clear_fork: bool = False,
     ) -> None:
         self.name = name
         self.seed = seed
@@ -130,10 +151,22 @@ class WitnessService:
                 f"witness state in {db_path} is inconsistent (tree root differs from the stored "
                 "root); refusing to run"
             )
+        self.fork: dict[str, object] | None = None
+        row = self._db.execute("SELECT v FROM meta WHERE k='fork'").fetchone()
+        if row is not None and clear_fork:
+            self._db.execute("DELETE FROM meta WHERE k='fork'")
+            log.warning(
+                "%s: the operator cleared the fork record %s; checking the service again",
+                name,
+                bytes(row[0]).decode(),
+            )
+        elif row is not None:
+            self.fork = json.loads(bytes(row[0]))
+            self.last_error = f"fork_detected: {self.fork.get('message')}"
 
     # --- state --------------------------------------------------------------------------
     def _meta(self) -> tuple[int, bytes]:
-        rows = dict(self._db.execute("SELECT k, v FROM meta").fetchall())
+        rows = dict(self._db.execute("SELECT k, v FROM meta WHERE k IN ('count', 'root')"))
         count = int(rows.get("count", 0))
         root = bytes(rows.get("root", EMPTY_ROOT))
         return count, root
@@ -158,6 +191,49 @@ class WitnessService:
         ).fetchone()
         return (bytes(row[0]), bytes(row[1])) if row else None
 
+    def root_after(self, count: int) -> bytes | None:
+        """The root of this witness's own state after ``count`` batches (None if unknown)."""
+        if count == 0:
+            return EMPTY_ROOT
+        applied = self.applied(count)
+        return applied[0] if applied else None
+
+    def declare_fork(
+        self, kind: str, service_count: int, service_root: bytes | None, message: str
+    ) -> None:
+        """Record (durably) that the service's history does not extend ours; from now on
+        nothing is signed or sent for this log until an operator clears it."""
+        with self._lock:
+            if self.fork is not None:
+                return
+            ours = self.root_after(min(service_count, self.count))
+            record: dict[str, object] = {
+                "kind": kind,
+                "message": message,
+                "witness_count": self.count,
+                "witness_root": b64encode(self.tree.root()),
+                "service_count": service_count,
+                "service_root": None if service_root is None else b64encode(service_root),
+                "witness_root_at_service_count": None if ours is None else b64encode(ours),
+                "detected_at": self.clock(),
+            }
+            self._db.execute(
+                "INSERT INTO meta(k, v) VALUES ('fork', ?) "
+                "ON CONFLICT(k) DO UPDATE SET v=excluded.v",
+                (json.dumps(record, sort_keys=True).encode(),),
+            )
+            self.fork = record
+            self.last_error = f"fork_detected: {message}"
+        log.error(
+            "%s: FORK DETECTED (%s): %s; this witness signs nothing more for %s until an "
+            "operator clears it (serve-witness --clear-fork); details: %s",
+            self.name,
+            kind,
+            message,
+            self.ts_name,
+            json.dumps(record, sort_keys=True),
+        )
+
     def check_fresh(self, events: list[TreeEvent], now: int) -> None:
         for e in events:
             if e.timestamp > now + self.future_skew:
@@ -172,15 +248,23 @@ class WitnessService:
                 )
 
     # --- the rule -----------------------------------------------------------------------
-    def process_batch(self, n: int, body: bytes, *, sign: bool = True) -> SignedRoot | None:
+    def process_batch(
+        self, n: int, body: bytes, *, sign: bool = True, claimed_root: bytes | None = None
+    ) -> SignedRoot | None:
         """Check and apply batch ``n``; returns the persisted signed root for ``n + 1``.
 
         With ``sign=False`` (an old batch: the service already published a later one) the
         batch is replayed and persisted but not signed, and its events' times are not held
         to the clock window: the window is about what the witness signs now, with its own
         current timestamp, and it signs only fresh batches.
+
+        ``claimed_root`` is the root the service says it has after the batch: one that differs
+        from the root of this witness's own replay means the service's history does not
+        extend the one this witness follows, a fork (:meth:`declare_fork`).
         """
         with self._lock:
+            if self.fork is not None:
+                raise ForkError(f"a fork was detected: {self.fork.get('message')}")
             count = n + 1
             digest = sha256(body)
             if n != self.count:
@@ -203,6 +287,15 @@ class WitnessService:
                 (tree_key(d), nodes[-1].next_chain_hash()) for d, nodes in new.items()
             )
             root = tree.root()
+            if claimed_root is not None and claimed_root != root:
+                self.declare_fork(
+                    "fork",
+                    count,
+                    claimed_root,
+                    f"the service's root after {count} batches is not the root of this "
+                    "witness's replay of its batches",
+                )
+                raise ForkError(f"the service's root after {count} batches differs from ours")
             earlier_signed = self.signed(count)
             if earlier_signed is not None and earlier_signed.root != root:
                 raise ConflictingRootError(
@@ -263,8 +356,10 @@ class WitnessService:
             return False
         response.raise_for_status()
         n, body = self.count, response.content
+        claimed = response.headers.get(ROOT_HEADER)
+        claimed_root = b64decode(claimed, what=ROOT_HEADER) if claimed is not None else None
         try:
-            signed = await asyncio.to_thread(self.process_batch, n, body)
+            signed = await asyncio.to_thread(self.process_batch, n, body, claimed_root=claimed_root)
         except EventError as exc:
             if exc.detail != "timestamp_out_of_range":
                 raise
@@ -281,7 +376,9 @@ class WitnessService:
                         exc,
                     )
                 return False
-            await asyncio.to_thread(self.process_batch, n, body, sign=False)
+            await asyncio.to_thread(
+                self.process_batch, n, body, sign=False, claimed_root=claimed_root
+            )
             log.info("%s replayed old batch %d without signing it", self.name, n)
             return True
         assert signed is not None
@@ -304,6 +401,9 @@ class WitnessService:
     async def follow(self, client: httpx.AsyncClient) -> None:
         """Fetch, check and cosign batch after batch."""
         while True:
+            if self.fork is not None:  # signs nothing more; the ERROR was logged once
+                await asyncio.sleep(self.reconcile_max)
+                continue
             try:
                 await self.step(client)
                 self.last_error = None
@@ -318,12 +418,36 @@ class WitnessService:
     async def reconcile_once(self, client: httpx.AsyncClient) -> None:
         """Ask the service where it stands; send our newest cosignature again while the
         service has no quorum at its count (an upload lost in a crash, a 5xx, a timeout)."""
+        if self.fork is not None:
+            return
+        before = self.count  # the service had at least this many batches before we asked
         response = await client.get(f"{self.ts_url}/status", timeout=10.0)
         response.raise_for_status()
         status = response.json()
-        cosigned = status.get("cosigned") if isinstance(status, dict) else None
-        if not isinstance(cosigned, int):
-            raise UploadError("the service's /status has no cosigned count")
+        if not isinstance(status, dict):
+            raise UploadError("the service's /status is not a JSON object")
+        cosigned, batches, root_text = (status.get(k) for k in ("cosigned", "batches", "root"))
+        if not isinstance(cosigned, int) or not isinstance(batches, int):
+            raise UploadError("the service's /status has no cosigned or batch count")
+        root = b64decode(root_text, what="root") if isinstance(root_text, str) else None
+        ours = self.root_after(batches)
+        if ours is not None and root is not None and ours != root:
+            self.declare_fork(
+                "fork",
+                batches,
+                root,
+                f"the service's root after {batches} batches is not this witness's root there",
+            )
+            return
+        if batches < before:
+            self.declare_fork(
+                "rollback",
+                batches,
+                root,
+                f"the service has {batches} batches, this witness applied {before}: "
+                "its history was rolled back",
+            )
+            return
         latest = self.latest_signed()
         if latest is not None and cosigned < latest.count:
             await self.upload(client, latest)
@@ -369,11 +493,29 @@ class WitnessService:
             "last_error": self.last_error or self.loop.last_error,
             "resent": self.resent,
             "loop": self.loop.status(),
+            "fork_detected": self.fork,
         }
+
+    def healthy(self) -> bool:
+        return self.fork is None and self.loop.running
 
 
 def create_witness_app(service: WitnessService) -> Starlette:
     async def status(request: Request) -> JSONResponse:
         return JSONResponse(service.status())
 
-    return Starlette(routes=[Route("/status", status)], lifespan=service.loop.lifespan())
+    async def health(request: Request) -> JSONResponse:
+        """200 while the witness works; 503 after a fork or while its loop is down."""
+        ok = service.healthy()
+        body = {
+            "ok": ok,
+            "fork_detected": service.fork,
+            "loop_running": service.loop.running,
+            "last_error": service.last_error or service.loop.last_error,
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    return Starlette(
+        routes=[Route("/status", status), Route("/health", health)],
+        lifespan=service.loop.lifespan(),
+    )
