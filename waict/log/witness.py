@@ -8,27 +8,13 @@ domains without asset hosts, position or chain discontinuities, time going backw
 malformed lengths), compute the new root, **persist** the new state together with the
 signed root, and only then upload the cosignature line for ``N+1``.
 
-It never signs two different roots for the same batch count: the ``signed`` table is keyed
-by count, and a second, different root for a count already signed is refused, across
-crashes and restarts.
-
-The clock window applies to what the witness signs now: a batch whose events are out of the
-window is never signed; once the service published a later batch, it is an old batch,
-replayed and persisted (``applied``) without a signature, so a witness that was away for
-longer than its window (or a brand-new one) catches up and signs the next fresh batch.
-
-A second task (:meth:`WitnessService.reconcile`) asks the service's ``/status`` right after
-each upload and every ``reconcile_interval`` seconds (backing off while it does not answer)
-and sends the newest cosignature again while the service has no quorum there: an upload
-lost in a crash does not wait for other traffic.
-
-Forks and rollbacks: every batch is replayed on the witness's own state, and the root the
-service claims after it (``Waict-Tree-Root`` header) must equal the witness's; the service's
-``/status`` must not show fewer batches than the witness applied, nor another root for a
-count it applied. Otherwise the witness records the fork durably (``meta`` key ``fork``),
-logs one ERROR line, shows ``fork_detected`` (both roots) in ``/status``, answers 503 on
-``/health``, and signs nothing more for that log until an operator restarts it with
-``--clear-fork`` (see docs/ts-api.md).
+It never signs two different roots for one batch count, across crashes and restarts. The
+clock window holds for what it signs now: a batch out of the window is replayed unsigned
+once a later batch exists (catching up after a long absence). A second task re-sends the
+newest cosignature while the service's ``/status`` shows no quorum there (a lost upload).
+A service whose history does not extend the witness's (``Waict-Tree-Root`` of a batch, or
+``/status``, disagree with its own state) is a fork: recorded, logged once, shown, and
+nothing more is signed until ``--clear-fork``. See docs/ts-api.md, docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -155,11 +141,8 @@ class WitnessService:
         row = self._db.execute("SELECT v FROM meta WHERE k='fork'").fetchone()
         if row is not None and clear_fork:
             self._db.execute("DELETE FROM meta WHERE k='fork'")
-            log.warning(
-                "%s: the operator cleared the fork record %s; checking the service again",
-                name,
-                bytes(row[0]).decode(),
-            )
+            cleared = bytes(row[0]).decode()
+            log.warning("%s: fork record cleared by the operator: %s", name, cleared)
         elif row is not None:
             self.fork = json.loads(bytes(row[0]))
             self.last_error = f"fork_detected: {self.fork.get('message')}"
@@ -224,30 +207,20 @@ class WitnessService:
             )
             self.fork = record
             self.last_error = f"fork_detected: {message}"
+        details = json.dumps(record, sort_keys=True)
         log.error(
-            "%s: FORK DETECTED (%s): %s; this witness signs nothing more for %s until an "
-            "operator clears it (serve-witness --clear-fork); details: %s",
-            self.name,
-            kind,
-            message,
-            self.ts_name,
-            json.dumps(record, sort_keys=True),
+            "%s: FORK DETECTED (%s): %s; signing nothing more for %s until an operator clears "
+            "it (serve-witness --clear-fork); details: %s",
+            *(self.name, kind, message, self.ts_name, details),
         )
 
     def check_fresh(self, events: list[TreeEvent], now: int) -> None:
         for e in events:
-            if e.timestamp > now + self.future_skew:
-                raise EventError(
-                    f"event for {e.domain} is dated {e.timestamp - now} s in the future",
-                    detail="timestamp_out_of_range",
-                )
-            if e.timestamp < now - self.past_window:
-                raise EventError(
-                    f"event for {e.domain} is dated {now - e.timestamp} s in the past",
-                    detail="timestamp_out_of_range",
-                )
+            if not now - self.past_window <= e.timestamp <= now + self.future_skew:
+                d = e.timestamp - now
+                when = f"{d} s in the future" if d > 0 else f"{-d} s in the past"
+                raise EventError(f"event for {e.domain} is dated {when}", "timestamp_out_of_range")
 
-    # --- the rule -----------------------------------------------------------------------
     def process_batch(
         self, n: int, body: bytes, *, sign: bool = True, claimed_root: bytes | None = None
     ) -> SignedRoot | None:
