@@ -440,7 +440,7 @@ class WitnessService:
             try:
                 await self.reconcile_once(client)
                 delay = self.reconcile_interval
-            except (httpx.HTTPError, ValueError, UploadError) as exc:
+            except (httpx.HTTPError, ValueError, WaictError, UploadError) as exc:
                 self.last_error = f"transport: {exc}"
                 delay = min(max(delay, self.reconcile_interval / 2) * 2, self.reconcile_max)
 
