@@ -125,12 +125,17 @@ def create_ts_app(service: TransparencyService) -> Starlette:
         except ValueError:
             raise HttpError(400, "wait must be a number of seconds", "bad_request") from None
         body = await service.wait_for_batch(index.n, wait)
-        if body is None:
+        stored = service.store.batch(index.n) if body is not None else None
+        if body is None or stored is None:
             raise HttpError(404, f"batch {index.n} is not published yet", "not_found")
         return Response(
             body,
             media_type=OCTETS,
-            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+            headers={
+                "Cache-Control": "public, max-age=31536000, immutable",
+                # the root after this batch: a witness whose replay differs sees a fork
+                "Waict-Tree-Root": base64.b64encode(stored[1]).decode(),
+            },
         )
 
     async def upload_cosignature(request: Request) -> Response:
@@ -156,6 +161,7 @@ def create_ts_app(service: TransparencyService) -> Starlette:
                 "domains": service.store.domain_count(),
                 "quorum": service.quorum,
                 "witnesses": sorted({w.name for w in service.witnesses.values()}),
+                "loop": service.loop.status(),
             }
         )
 

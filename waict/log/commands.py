@@ -73,6 +73,7 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
         args.ts_name,
         system_clock(args.clock_offset),
         past_window=args.past_window,
+        clear_fork=args.clear_fork,
     )
     print(
         f"witness {args.name} (key {public_key_b64(seed)}) following {args.ts}, "
@@ -136,6 +137,13 @@ def add_serve_witness_parser(sub: Subparsers) -> None:
     wit.add_argument("--port", type=int, default=8011)
     wit.add_argument("--clock-offset", type=int, default=0)
     wit.add_argument("--past-window", type=int, default=3600, help="oldest event age accepted")
+    wit.add_argument(
+        "--clear-fork",
+        action="store_true",
+        help="forget a recorded fork or rollback of the service (after investigating it); "
+        "the witness checks the service again and refuses if it still does not extend "
+        "the history this witness signed",
+    )
     wit.set_defaults(func=_cmd_serve_witness)
 
 

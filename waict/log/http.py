@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from starlette.responses import JSONResponse
 from waict.common.tiles import encode_index
 
 Clock = Callable[[], int]
+
+_log = logging.getLogger("waict.loop")
 
 
 def system_clock(offset: int = 0) -> Clock:
@@ -72,15 +75,85 @@ def parse_index(path: str, *, limit: int, allow_partial: bool = False) -> TileIn
 
 
 class BackgroundLoop:
-    """A server's background coroutine (batch cutting, witnessing), run for the app's life."""
+    """A server's background coroutine (batch cutting, witnessing), run for the app's life.
 
-    def __init__(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    An unexpected exception never ends it silently: it is logged with its traceback, counted
+    and kept (:meth:`status`: ``last_error``, ``errors``, ``restarts``), and the body is run
+    again after a backoff (``min_backoff`` doubling to ``max_backoff``; reset once a run
+    lasted longer than ``max_backoff``). A body that handles its own errors can still report
+    them here with :meth:`record_error`, so every loop surfaces errors the same way.
+    """
+
+    def __init__(
+        self,
+        body: Callable[[], Coroutine[Any, Any, None]],
+        *,
+        name: str = "background loop",
+        min_backoff: float = 0.5,
+        max_backoff: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._body = body
+        self.name = name
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self._monotonic = monotonic
         self._task: asyncio.Task[None] | None = None
+        self.errors = 0
+        self.restarts = 0
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+
+    def record_error(self, exc: BaseException, what: str | None = None) -> None:
+        """Log, count and keep an error (with its traceback in the log)."""
+        if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]  # a TaskGroup's single failure: name the real error
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.last_error_at = time.time()
+        _log.error(
+            "%s: %s",
+            self.name,
+            what or "unexpected error",
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+
+    def clear_error(self) -> None:
+        self.last_error = None
+
+    async def _supervise(self) -> None:
+        backoff = self.min_backoff
+        while True:
+            started = self._monotonic()
+            try:
+                await self._body()
+                _log.warning("%s: the loop returned; running it again", self.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.record_error(exc, f"the loop failed; restarting in {backoff:.1f} s")
+            if self._monotonic() - started > self.max_backoff:
+                backoff = self.min_backoff
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+            self.restarts += 1
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._body())
+            self._task = asyncio.get_running_loop().create_task(self._supervise())
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def status(self) -> dict[str, object]:
+        return {
+            "running": self.running,
+            "errors": self.errors,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+        }
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -127,7 +127,7 @@ class TransparencyService:
         self._tip: dict[str, ChainNode] = {}  # newest node per domain incl. pending events
         self._changed = asyncio.Condition()
         self._lock = asyncio.Lock()
-        self.loop = BackgroundLoop(self.run)
+        self.loop = BackgroundLoop(self.run, name="batch cutter")
         self.count = store.batch_count()
         self.trees: dict[int, PrefixTree] = {}
         self.cosigned = 0
@@ -163,12 +163,11 @@ class TransparencyService:
 
     # --- batches ----------------------------------------------------------------------------
     async def run(self) -> None:
+        # an error ends this run; BackgroundLoop logs it, shows it in /status and runs it
+        # again after a backoff (waict/log/http.py)
         while True:
             await asyncio.sleep(self.batch_interval)
-            try:
-                await self.cut_batch()
-            except Exception:  # keep serving; the error is logged
-                log.exception("cutting a batch failed")
+            await self.cut_batch()
 
     async def cut_batch(self) -> int | None:
         """Publish the pending events as the next batch; returns its number (or None)."""

@@ -11,6 +11,10 @@ Layout::
     history.jsonl      one JSON object per publish: line, proof (b64), position,
                        time_created, kind, published_at; dev-ids inclusion proofs come from here
     state.json         host, origin, transparency service, asset hosts, the last chain head
+    intent.json        write-ahead record of the enroll/append in flight (mode 0600: it may
+                       hold the new append token): written before the call to the log,
+                       removed once the result is installed; a re-run after a crash finds
+                       its own append in the log through it instead of appending again
 
 Every file is written atomically (temp file, fsync, rename).
 """
@@ -29,7 +33,7 @@ from verifier.chain import ChainNode
 from verifier.encoding import b64decode, b64encode
 from verifier.errors import WaictError
 from waict.common.errors import SiteToolError
-from waict.common.files import atomic_write
+from waict.common.files import atomic_write, fsync_dir
 from waict.site.names import manifest_id
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
@@ -68,6 +72,61 @@ class HistoryEntry:
         )
 
 
+@dataclass(frozen=True)
+class Intent:
+    """An enroll or append about to be sent: what a re-run needs to recognise it in the log."""
+
+    host: str
+    line: str
+    kind: str
+    resource_hash: bytes
+    asset_hosts: tuple[str, ...]
+    previous: ChainNode | None  # the log's head before the call (None: a new chain)
+    token: str | None  # the new append token of an enrollment
+
+    @property
+    def position(self) -> int:
+        return 0 if self.previous is None else self.previous.position + 1
+
+    def is_entry(self, head: ChainNode) -> bool:
+        """Whether ``head`` is the entry this intent appends."""
+        return (
+            head.position == self.position
+            and head.entry.resource_hash == self.resource_hash
+            and (self.previous is None or head.chain_hash == self.previous.next_chain_hash())
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "line": self.line,
+            "kind": self.kind,
+            "resource_hash": b64encode(self.resource_hash),
+            "asset_hosts": list(self.asset_hosts),
+            "previous": None if self.previous is None else b64encode(self.previous.encode()),
+            "token": self.token,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Intent:
+        if not isinstance(obj, dict):
+            raise ValueError("not a JSON object")
+        prev = obj.get("previous")
+        token = obj.get("token")
+        hosts = obj.get("asset_hosts")
+        if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+            raise ValueError("asset_hosts must be a list of strings")
+        return cls(
+            str(obj["host"]),
+            str(obj["line"]),
+            str(obj["kind"]),
+            b64decode(obj["resource_hash"], what="resource_hash"),
+            tuple(hosts),
+            None if prev is None else ChainNode.decode(b64decode(prev, what="previous")),
+            None if token is None else str(token),
+        )
+
+
 class SiteState:
     """Read and write one state directory."""
 
@@ -98,6 +157,10 @@ class SiteState:
     @property
     def meta_file(self) -> Path:
         return self.path / "state.json"
+
+    @property
+    def intent_file(self) -> Path:
+        return self.path / "intent.json"
 
     def ensure(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -152,6 +215,32 @@ class SiteState:
     @staticmethod
     def encode_head(head: ChainNode) -> str:
         return b64encode(head.encode())
+
+    # --- write-ahead intent ----------------------------------------------------------------
+    def write_intent(self, intent: Intent) -> None:
+        self.ensure()
+        data = json.dumps(intent.to_json(), sort_keys=True).encode() + b"\n"
+        atomic_write(self.intent_file, data, mode=0o600)
+
+    def read_intent(self) -> Intent | None:
+        try:
+            obj = json.loads(self.intent_file.read_text(encoding="utf-8"))
+            return Intent.from_json(obj)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, WaictError) as exc:
+            raise SiteToolError(
+                f"{self.intent_file} is damaged: {exc}",
+                "run `waict monitor` to see whether the interrupted publish reached the log, "
+                "then remove the file and publish again",
+            ) from None
+
+    def clear_intent(self) -> None:
+        try:
+            os.unlink(self.intent_file)
+        except FileNotFoundError:
+            return
+        fsync_dir(self.path)
 
     # --- history -------------------------------------------------------------------------
     def history(self) -> list[HistoryEntry]:

@@ -4,6 +4,11 @@ r"""``publish`` as a pipeline of named steps::
                           \-> install_unlogged (--v1 / --no-log: nothing is uploaded or logged)
 
 Each step is one function below; :func:`publish` runs them in that order.
+
+Killed at any point, ``publish`` run again converges to one log entry per manifest: the log
+step writes its intent (``intent.json`` in the state directory) before calling the service,
+and a re-run that finds that entry in the log takes it as its own (checking the proof like
+any other) instead of appending again; install is idempotent and removes the intent last.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from waict.site.progress import Progress
 from waict.site.publish.checks import check_proof
 from waict.site.publish.devids import dev_members
 from waict.site.publish.enroll import enroll_or_append
+from waict.site.publish.faults import crash_point
 from waict.site.publish.header import MODES, build_header
 from waict.site.publish.options import TOMBSTONE_MEMBERS, PublishOptions, PublishResult, say
 from waict.site.state import HistoryEntry, SiteState
@@ -43,16 +49,22 @@ def publish(opts: PublishOptions) -> PublishResult:
     """Build the line, upload it and the site's files, log it, check the proof, install what
     the site must serve (see :mod:`waict.site.publish`)."""
     target = check_options(opts)
+    crash_point("check_options")
     built = build(opts, target)
+    crash_point("build")
     if opts.unlogged:
         return install_unlogged(opts, target, built)
     hosts, notes = asset_hosts(opts, target)
+    crash_point("asset_hosts")
     with make_client(
         timeout=opts.timeout, resolve=opts.resolve, verify_tls=opts.verify_tls
     ) as client:
         upload(opts, built, client)
+        crash_point("upload")
         logged = log(opts, target, built, hosts, client)
+        crash_point("log")
     proved = prove(opts, target, built, logged)
+    crash_point("prove")
     return install(opts, target, built, logged, proved, [*built.warnings, *notes])
 
 
@@ -201,7 +213,13 @@ def log(
 ) -> Logged:
     """Enroll or append the line's resource hash; wait for the cosigned proof."""
     proof, enrolled, previous = enroll_or_append(
-        opts, host=target.host, rh=built.resource_hash, hosts=hosts, client=client
+        opts,
+        host=target.host,
+        rh=built.resource_hash,
+        hosts=hosts,
+        client=client,
+        line=built.line.decode("utf-8"),
+        kind=built.kind,
     )
     return Logged(proof, enrolled, previous, hosts)
 
@@ -263,16 +281,20 @@ def install(
             endpoints=opts.endpoints,
         )
         state.install(body, header)
-    state.append_history(
-        HistoryEntry(
-            line.decode("utf-8"),
-            proof.to_b64(),
-            proof.head.position,
-            proof.head.entry.time_created,
-            kind,
-            int(time.time()),
+    crash_point("install:files")
+    history = state.history()
+    if not history or (history[-1].proof, history[-1].line) != (proof.to_b64(), line.decode()):
+        state.append_history(  # once, also when an interrupted install is finished
+            HistoryEntry(
+                line.decode("utf-8"),
+                proof.to_b64(),
+                proof.head.position,
+                proof.head.entry.time_created,
+                kind,
+                int(time.time()),
+            )
         )
-    )
+    crash_point("install:history")
     state.save_meta(
         {
             "host": host,
@@ -286,6 +308,8 @@ def install(
             "max_age": opts.max_age,
         }
     )
+    crash_point("install:meta")
+    state.clear_intent()  # last: the append is recorded as ours
     if proved.trust_error is not None:
         raise UnexpectedLogError(
             f"{host} is logged (position {proof.head.position}) and installed, but the proof "
