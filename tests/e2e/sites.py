@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import coverage_sites
 from world import DAY, HOUR, World, b64, h64u, manifest_line
 
 from verifier.crypto import ed25519_public_key, ed25519_sign, sha256
@@ -323,6 +324,8 @@ class Site:
     manifest_response: bytes | None = None
     manifest_gate: bool = False  # the server holds the manifest until released
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: path -> (status, headers, body), sent as given (3xx without Location, redirects...)
+    responses: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
 
 
 @dataclass
@@ -484,6 +487,9 @@ def build(port: int, now: int) -> Fixture:
                 {"id": DEV_ID, "sig": b64uencode(ed25519_sign(DEV_SEED, wrong_payload))}
             ]
         add(label, files, manifest_line(members), HEADER)
+
+    # the coverage paths of issue 9 (coverage_sites.py)
+    coverage_sites.add_sites(add, origin, sites)
 
     # log every pending line first, then make the proofs (one tree for all of them)
     for label, line, opts in pending:
