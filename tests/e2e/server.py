@@ -6,9 +6,9 @@ site's ``Integrity-Policy-WAICT-v1`` header; the manifest path answers the manif
 response. A site with ``manifest_gate`` holds its manifest until :meth:`FixtureServer.release`
 is called (the service-worker-kill test). A path in a site's ``responses`` is answered
 exactly as given (status, headers, body: redirects, a 3xx without ``Location``, cacheable
-documents); any path ending in ``/waict-manifest`` answers the manifest. Every request is logged (``requests``); every
-POST (the extension's ``waict-violation`` reports) is recorded with its headers and body
-(``posts``) and answered ``204``.
+documents); any path ending in ``/waict-manifest`` answers the manifest. Every request is
+logged (``requests``); every POST (the extension's ``waict-violation`` reports) is recorded
+with its headers and body (``posts``) and answered ``204``.
 """
 
 from __future__ import annotations
