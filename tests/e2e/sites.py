@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import coverage_sites
+import wpt_sites
 from world import DAY, HOUR, World, b64, h64u, manifest_line
 
 from verifier.crypto import ed25519_public_key, ed25519_sign, sha256
@@ -490,6 +491,7 @@ def build(port: int, now: int) -> Fixture:
 
     # the coverage paths of issue 9 (coverage_sites.py)
     coverage_sites.add_sites(add, origin, sites)
+    wpt_sites.add_sites(add, sites)  # what Firefox's WAICT web-platform tests check
 
     # log every pending line first, then make the proofs (one tree for all of them)
     for label, line, opts in pending:
