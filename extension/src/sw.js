@@ -33,6 +33,7 @@ import * as py from "./python.js";
 import { state, keys, getSession } from "./sw/state.js";
 import { gate, recoverTabs, onDetach, onTabRemoved, onTabUpdated, onNavigationError } from "./sw/gating.js";
 import { onRequestPaused } from "./sw/responses.js";
+import { onFrameRestored, turnOffPreloading } from "./sw/documents.js";
 import { onExtraInfo } from "./sw/destinations.js";
 import { onAttached, onScriptPaused } from "./sw/workers.js";
 import { onCommitted } from "./sw/status.js";
@@ -58,6 +59,9 @@ chrome.debugger.onEvent.addListener((src, method, params) => {
       break;
     case "Debugger.paused":
       onScriptPaused(src, params);
+      break;
+    case "Page.frameNavigated":
+      if (params.type === "BackForwardCacheRestore") onFrameRestored(src, params.frame);
       break;
     case "Page.frameAttached":
       state.worker.parentByFrame.set(params.frameId, params.parentFrameId);
@@ -85,6 +89,7 @@ chrome.runtime.onMessage.addListener(onPageMessage);
 // Start-up and test hooks
 // ---------------------------------------------------------------------------------------
 
+turnOffPreloading();
 const startup = recoverTabs();
 
 globalThis.waict = {

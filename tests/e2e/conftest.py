@@ -64,6 +64,8 @@ def browser_env(tmp_path_factory: pytest.TempPathFactory, _pw_driver: Any) -> It
         executable_path=exe,
         headless=True,
         args=chromium_args(ext, fixture.origins()),
+        # Playwright turns the back/forward cache off; Chromium has it on (issue 9 path 3)
+        ignore_default_args=["--disable-back-forward-cache"],
         viewport={"width": 1000, "height": 700},
     )
     try:

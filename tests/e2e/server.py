@@ -4,9 +4,11 @@ One ``ThreadingHTTPServer`` serves every site of a :class:`sites.Fixture`: the `
 header picks the site, the path picks the file. Documents (``/`` and ``*.html``) carry the
 site's ``Integrity-Policy-WAICT-v1`` header; the manifest path answers the manifest
 response. A site with ``manifest_gate`` holds its manifest until :meth:`FixtureServer.release`
-is called (the service-worker-kill test). Every request is logged (``requests``); every
-POST (the extension's ``waict-violation`` reports) is recorded with its headers and body
-(``posts``) and answered ``204``.
+is called (the service-worker-kill test). A path in a site's ``responses`` is answered
+exactly as given (status, headers, body: redirects, a 3xx without ``Location``, cacheable
+documents); any path ending in ``/waict-manifest`` answers the manifest. Every request is
+logged (``requests``); every POST (the extension's ``waict-violation`` reports) is recorded
+with its headers and body (``posts``) and answered ``204``.
 """
 
 from __future__ import annotations
@@ -129,13 +131,27 @@ class FixtureServer:
         if site is None:
             self._send(req, 404, b"no such site\n", "text/plain")
             return
-        if path == sites.MANIFEST_PATH:
+        if path == sites.MANIFEST_PATH or path.endswith("/waict-manifest"):
             self.manifest_requested[label].set()
             self.gates[label].wait(timeout=60)
             if site.manifest_response is None:
                 self._send(req, 404, b"no manifest\n", "text/plain")
             else:
                 self._send(req, 200, site.manifest_response, "application/waict-integrity-manifest")
+            return
+        special = site.responses.get(path)
+        if special is not None:  # a response given whole: status, headers, body
+            status, headers, body = special
+            req.send_response(status)
+            sent = {k.lower() for k in headers}
+            if "content-length" not in sent:
+                req.send_header("Content-Length", str(len(body)))
+            if "cache-control" not in sent:
+                req.send_header("Cache-Control", "no-store")
+            for name, value in headers.items():
+                req.send_header(name, value)
+            req.end_headers()
+            req.wfile.write(body)
             return
         body = site.files.get(path)
         if body is None:

@@ -33,6 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import coverage_sites
+import wpt_sites
 from world import DAY, HOUR, World, b64, h64u, manifest_line
 
 from verifier.crypto import ed25519_public_key, ed25519_sign, sha256
@@ -346,6 +348,8 @@ class Site:
     manifest_response: bytes | None = None
     manifest_gate: bool = False  # the server holds the manifest until released
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: path -> (status, headers, body), sent as given (3xx without Location, redirects...)
+    responses: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
 
 
 @dataclass
@@ -512,6 +516,10 @@ def build(port: int, now: int) -> Fixture:
     for label, (count, size) in BENCH_PAGES.items():
         files = bench_files(count, size)
         add(label, files, manifest_line(_manifest(origin(label), files)), HEADER)
+
+    # the coverage paths of issue 9 (coverage_sites.py)
+    coverage_sites.add_sites(add, origin, sites)
+    wpt_sites.add_sites(add, sites)  # what Firefox's WAICT web-platform tests check
 
     # log every pending line first, then make the proofs (one tree for all of them)
     for label, line, opts in pending:

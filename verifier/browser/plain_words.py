@@ -65,6 +65,10 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
     # manifest and header details
     "invalid": ("The site's WAICT data is not valid.", _SITE),
     "invalid_url": ("The page or a manifest entry has an address WAICT cannot read.", _SITE),
+    "unsupported_url": (
+        "The page or a manifest entry has an address in a form WAICT cannot check exactly.",
+        _SITE,
+    ),
     "non_canonical_url": (
         "The site's manifest lists an address in a form WAICT does not accept (it must be "
         "the exact, canonical form).",

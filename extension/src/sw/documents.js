@@ -4,14 +4,15 @@
 // block page + fail.
 
 import * as py from "../python.js";
-import { state, keys } from "./state.js";
+import { state, keys, log } from "./state.js";
 import { send, responseBody, fail, cont } from "./cdp.js";
 import { bytesToB64, headerValue, nowSeconds } from "./util.js";
 import { settings } from "./settings.js";
 import {
-  frameKey, setFrameKey, parentOf, summary, setOriginKey, checkResource,
+  frameKey, setFrameKey, parentOf, summary, setOriginKey, checkResource, restoreFrameKey,
 } from "./verdicts.js";
 import { destinationOf } from "./destinations.js";
+import { forgetEarlierServiceWorkers } from "./workers.js";
 import { updateCspRule, ruleCsp } from "./rules.js";
 import { guardToken, guardHeader } from "./guard.js";
 import { pluginRegistrations, askPlugins } from "./plugins.js";
@@ -37,9 +38,13 @@ async function fetchManifest(url) {
   }
 }
 
-export async function onDocument(src, t, p) {
+// requestUrl: the URL the navigation was made for, before any redirect (the document is
+// looked up by it, design.md 5); `url` is the final response's URL (the manifest URL of
+// its header is resolved against it).
+export async function onDocument(src, t, p, requestUrl = p.request.url) {
   stats.navigations++;
   const url = p.request.url;
+  const loaderId = p.networkId; // a navigation's request id is its document's loader id
   const destination = await destinationOf(p, !parentOf(p.frameId));
   const isMain = destination === "document";
   // 1. an iframe is first a resource of its parent document
@@ -48,7 +53,7 @@ export async function onDocument(src, t, p) {
     const pv = parentKey && parentKey !== "none" ? await summary(parentKey) : null;
     if (pv && pv.gated) {
       const body = await responseBody(t, p.requestId);
-      const res = await checkResource(parentKey, url, destination, body);
+      const res = await checkResource(parentKey, url, destination, body, requestUrl);
       stats.checked++;
       if (res.reason) {
         const item = { url, destination, reason: res.reason, allowed: res.allowed };
@@ -65,7 +70,7 @@ export async function onDocument(src, t, p) {
   }
   // 2. the document's own policy
   if (!/^https?:/.test(url)) {
-    await setFrameKey(src.tabId, p.frameId, "none", isMain);
+    await setFrameKey(src.tabId, p.frameId, "none", isMain, loaderId);
     await cont(t, p.requestId);
     return;
   }
@@ -79,7 +84,7 @@ export async function onDocument(src, t, p) {
   const plan = await py.call("plan_navigation", base);
   if (plan.error) throw new Error(`plan_navigation: ${plan.error}`);
   if (!plan.gated) {
-    await setFrameKey(src.tabId, p.frameId, "none", isMain);
+    await setFrameKey(src.tabId, p.frameId, "none", isMain, loaderId);
     if (isMain) await setOriginKey(origin, "none");
     await continueDocument(t, p, origin, null);
     if (isMain) await setTabStatus(src.tabId, { badge: "none", url });
@@ -90,7 +95,7 @@ export async function onDocument(src, t, p) {
   const inputs = {
     ...base,
     manifest_response: manifest,
-    resources: [{ url, destination: "document", body }],
+    resources: [{ url, destination: "document", body, ...(requestUrl !== url ? { request_url: requestUrl } : {}) }],
     registrations: await pluginRegistrations(),
     plugins: null,
   };
@@ -123,7 +128,12 @@ export async function onDocument(src, t, p) {
   await chrome.storage.session.set({ [keys.session.verdict(key)]: brief, [keys.session.inputs(key)]: inputsNoDoc });
   if (out.origin_state) await chrome.storage.local.set({ [stateKey]: out.origin_state });
   else await chrome.storage.local.remove(stateKey);
-  await setFrameKey(src.tabId, p.frameId, key, isMain);
+  // design.md 6: on the first WAICT header of an origin, or a new manifest URL, a service
+  // worker registered earlier must not answer for it before its script is checked
+  if (out.origin_state && (!originState || originState.expiry <= now || originState.manifest !== out.origin_state.manifest)) {
+    await forgetEarlierServiceWorkers(origin);
+  }
+  await setFrameKey(src.tabId, p.frameId, key, isMain, loaderId);
   if (isMain || !state.session.keyByOrigin.has(origin)) await setOriginKey(origin, key);
   await updateCspRule(origin, out.csp ? { header: out.csp_header, value: out.csp } : null);
   const doc = out.resources[0];
@@ -164,6 +174,28 @@ export async function onDocument(src, t, p) {
   await continueDocument(
     t, p, origin, out.csp ? { header: out.csp_header, value: out.csp } : null, body, out.wasm,
   );
+}
+
+// Prerendered and prefetched documents (speculation rules) are fetched outside every
+// debugger session of the tab, and shown without any response of the navigation crossing
+// it (measured, Chromium 156): they would never be judged. So the browser's preloading
+// is turned off while the extension runs (chrome.privacy, permission "privacy"): a
+// navigation always loads, and is judged, on the network. docs/decisions.md.
+export async function turnOffPreloading() {
+  try {
+    await chrome.privacy.network.networkPredictionEnabled.set({ value: false });
+  } catch (e) {
+    log("could not turn off preloading", String(e && e.message ? e.message : e));
+  }
+}
+
+// Page.frameNavigated of a document restored from the back/forward cache: it gets its own
+// verdict back; unknown (this worker restarted since it was judged): reload, judged afresh.
+export function onFrameRestored(src, frame) {
+  if (!restoreFrameKey(src.tabId, frame)) {
+    log("verdict of a restored page unknown: reloading tab", src.tabId);
+    send({ tabId: src.tabId }, "Page.reload", { ignoreCache: true }).catch(() => {});
+  }
 }
 
 // Continue a document response, with the inline CSP of its verdict (if any) and without a

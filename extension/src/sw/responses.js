@@ -1,30 +1,58 @@
-// Every paused response (Fetch.requestPaused): errors and redirects continue; documents go
-// to documents.js, anything else to subresources.js. An exception fails the request
-// (fail closed).
+// Every paused response (Fetch.requestPaused): network errors continue; a redirect (a
+// redirect status WITH a Location header) continues after its first URL is remembered;
+// every other response, of any status (a 3xx without Location is a final response that
+// Chromium renders or runs), is judged: documents go to documents.js, anything else to
+// subresources.js, with the URL the fetch was made for before any redirect (design.md 5:
+// the manifest lookup uses it). An exception fails the request (fail closed).
 
 import * as py from "../python.js";
 import { state, log } from "./state.js";
 import { target, fail, cont } from "./cdp.js";
+import { headerValue } from "./util.js";
 import { onDocument } from "./documents.js";
 import { onSubresource } from "./subresources.js";
 
-const { stats } = state.worker;
+const { stats, firstUrlByRequest } = state.worker;
+
+// net::HttpResponseHeaders::IsRedirect: only these statuses, and only with a Location
+const REDIRECT_STATUSES = new Set([300, 301, 302, 303, 307, 308]);
+
+export function isRedirect(p) {
+  return REDIRECT_STATUSES.has(p.responseStatusCode || 0) && headerValue(p.responseHeaders, "location") !== null;
+}
+
+// The URL a paused response's fetch was made for (before its redirects), and forget it.
+function takeRequestUrl(p) {
+  const id = p.networkId || p.requestId;
+  const first = firstUrlByRequest.get(id);
+  firstUrlByRequest.delete(id);
+  return first || p.request.url;
+}
 
 // Fetch.requestPaused
 export async function onRequestPaused(src, p) {
   stats.paused++;
   const t = target(src);
   try {
-    await py.ready;
-    const status = p.responseStatusCode || 0;
-    if (p.responseErrorReason || (status >= 300 && status < 400)) {
-      await cont(t, p.requestId); // errors and redirects carry no code; the final hop is judged
+    if (p.responseErrorReason) {
+      firstUrlByRequest.delete(p.networkId || p.requestId);
+      await cont(t, p.requestId); // a network error carries no code
       return;
     }
+    if (isRedirect(p)) {
+      // the redirect is followed by the browser; its final response is judged
+      const id = p.networkId || p.requestId;
+      if (!firstUrlByRequest.has(id)) firstUrlByRequest.set(id, p.request.url);
+      if (firstUrlByRequest.size > 5000) firstUrlByRequest.delete(firstUrlByRequest.keys().next().value);
+      await cont(t, p.requestId);
+      return;
+    }
+    const requestUrl = takeRequestUrl(p);
+    await py.ready;
     if (p.resourceType === "Document") {
-      await onDocument(src, t, p);
+      await onDocument(src, t, p, requestUrl);
     } else {
-      await onSubresource(src, t, p);
+      await onSubresource(src, t, p, requestUrl);
     }
   } catch (e) {
     stats.errors++;

@@ -28,6 +28,8 @@
 // | worker.parentByFrame           | frame             | this instance         | -                                   |
 // | worker.secFetchDestByRequest   | request           | until its response    | -                                   |
 // | worker.destWaiterByRequest     | request           | until its response    | -                                   |
+// | worker.firstUrlByRequest       | request           | until its response    | - (URL before the redirects)        |
+// | worker.keyByLoader             | document (loader) | this instance         | - (bfcache restores; else reload)   |
 // | worker.reportBatchByNavigation | tab + verdict key | until next navigation | - (unsent reports are lost)         |
 // | worker.reportBatchByKey        | verdict key       | until next navigation | -                                   |
 // | worker.attachedWorkers         | shared worker     | until it detaches     | -                                   |
@@ -70,6 +72,8 @@ export const state = {
     // per request
     secFetchDestByRequest: new Map(), // networkId -> Sec-Fetch-Dest
     destWaiterByRequest: new Map(), // networkId -> resolve
+    firstUrlByRequest: new Map(), // networkId -> the URL it was requested for (before redirects)
+    keyByLoader: new Map(), // loaderId of a judged document -> its verdict key (bfcache restores)
     // per navigation (see reports.js)
     reportBatchByNavigation: new Map(), // `${tabId}|${key}` -> batch
     reportBatchByKey: new Map(), // key -> latest batch (workers without a tab)

@@ -1,9 +1,15 @@
 // A paused response that is not a document: checked (Python) against the verdict of the
-// frame or worker that fetched it -> continue or fail (BlockedByClient). A shared worker's
-// main script gates the worker itself before it is released.
+// frame or worker that fetched it -> continue or fail (BlockedByClient). Looked up by the
+// URL the fetch was made for (before redirects). blob: and data: responses are checked too
+// (code from them is eval under another name: Python refuses it when inline code is
+// covered). A worker's main script is released with the verdict's inline CSP (a worker's
+// policy comes from its own script response, not from its page), so the worker cannot
+// eval or load blob:/data: code either. A shared worker's main script gates the worker
+// itself before it is released.
 
 import { state, log } from "./state.js";
-import { responseBytes, fail, cont } from "./cdp.js";
+import { bytesToB64 } from "./util.js";
+import { send, responseBytes, fail, cont } from "./cdp.js";
 import { keyForResponse, summary, workerOf, checkResource } from "./verdicts.js";
 import { destinationOf } from "./destinations.js";
 import { gateSharedWorker } from "./workers.js";
@@ -12,9 +18,11 @@ import { queueReport } from "./reports.js";
 
 const { stats } = state.worker;
 
-export async function onSubresource(src, t, p) {
-  if (!/^https?:/.test(p.request.url)) {
-    await cont(t, p.requestId); // the extension's own pages, data:, blob:
+const WORKER_SCRIPTS = new Set(["worker", "sharedworker", "serviceworker"]);
+
+export async function onSubresource(src, t, p, requestUrl = p.request.url) {
+  if (!/^(https?|blob|data):/.test(p.request.url)) {
+    await cont(t, p.requestId); // the extension's own pages
     return;
   }
   const key = await keyForResponse(src, p);
@@ -33,10 +41,11 @@ export async function onSubresource(src, t, p) {
   }
   // the main script of a service worker, in the worker's own session
   const w = await workerOf(src.targetId || p.frameId);
-  const own = w && w.url === p.request.url && p.resourceType === "Other" ? w.kind : null;
+  const ownKind = w && (w.kind === "serviceworker" || w.kind === "sharedworker") ? w.kind : null;
+  const own = ownKind && w.url === p.request.url && p.resourceType === "Other" ? ownKind : null;
   const destination = await destinationOf(p, false, own);
   const body = await responseBytes(t, p.requestId);
-  const res = await checkResource(key, p.request.url, destination, body);
+  const res = await checkResource(key, p.request.url, destination, body, requestUrl);
   stats.checked++;
   if (res.reason) {
     const item = { url: p.request.url, destination, reason: res.reason, allowed: res.allowed };
@@ -60,5 +69,22 @@ export async function onSubresource(src, t, p) {
       return;
     }
   }
+  if (v.csp && (WORKER_SCRIPTS.has(destination) || (destination === "script" && p.resourceType === "Other"))) {
+    await continueWithCsp(t, p, { header: v.csp_header, value: v.csp }, body);
+    return;
+  }
   await cont(t, p.requestId);
+}
+
+// A worker's main script: released with the inline CSP added (fulfilled with the same
+// bytes: Chromium keeps the policy it parsed from the original headers otherwise).
+async function continueWithCsp(t, p, csp, body) {
+  const headers = [...(p.responseHeaders || []), { name: csp.header, value: csp.value }];
+  await send(t, "Fetch.fulfillRequest", {
+    requestId: p.requestId,
+    responseCode: p.responseStatusCode,
+    responsePhrase: p.responseStatusText || undefined,
+    responseHeaders: headers,
+    body: bytesToB64(body), // CDP takes base64; `body` is the bytes that were hashed
+  });
 }

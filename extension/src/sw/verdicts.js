@@ -8,8 +8,14 @@ import { nowSeconds, b64ToBytes, bytesToB64 } from "./util.js";
 
 const { keyByFrame, verdictByKey, keyByOrigin, workerByTarget, workerBySession } = state.session;
 
-export async function setFrameKey(tabId, frameId, key, isMain) {
+// loaderId: the judged document's (a frame keeps its id across navigations; a document
+// restored from the back/forward cache gets its own verdict back by its loader id).
+export async function setFrameKey(tabId, frameId, key, isMain, loaderId = null) {
   keyByFrame.set(frameId, key);
+  if (loaderId) {
+    state.worker.keyByLoader.set(loaderId, key);
+    if (state.worker.keyByLoader.size > 2000) state.worker.keyByLoader.delete(state.worker.keyByLoader.keys().next().value);
+  }
   const entries = { [keys.session.frame(frameId)]: key };
   if (isMain) entries[keys.session.top(tabId)] = key;
   await chrome.storage.session.set(entries);
@@ -28,6 +34,21 @@ export async function frameKey(tabId, frameId) {
   }
   const top = await getSession(keys.session.top(tabId));
   return top || null;
+}
+
+// Page.frameNavigated: a document restored from the back/forward cache (no network
+// response, so never judged again) takes back its own verdict: its frame's key was
+// overwritten by the navigations since. Set synchronously, before the restored page's
+// next paused response is handled. Returns false when the document's verdict is unknown
+// (this worker restarted since): the caller reloads the tab, so it is judged afresh.
+export function restoreFrameKey(tabId, frame) {
+  const key = state.worker.keyByLoader.get(frame.loaderId);
+  if (key === undefined) {
+    keyByFrame.set(frame.id, "no_verdict"); // fail closed until the reload judged it
+    return false;
+  }
+  setFrameKey(tabId, frame.id, key, !frame.parentId).catch(() => {});
+  return true;
 }
 
 // Parent frames come from Page.frameAttached events (Page.getFrameTree would wait for the
@@ -98,9 +119,10 @@ export async function workerOfSession(sessionId) {
   return stored || null;
 }
 
-// The verdict key a response is checked against: a worker's origin's, else its frame's.
+// The verdict key a response is checked against: a worker's origin's (the worker known by
+// its target or by the session it was paused in), else its frame's.
 export async function keyForResponse(src, p) {
-  const w = await workerOf(src.targetId || p.frameId);
+  const w = (await workerOfSession(src.sessionId)) || (await workerOf(src.targetId || p.frameId));
   if (w) return w.origin && /^https?:/.test(w.origin) ? originKey(w.origin) : "none";
   return frameKey(src.tabId, p.frameId);
 }
@@ -119,9 +141,11 @@ export async function rejudge(key) {
 
 // `body`: the bytes (cdp.responseBytes) or standard base64. Python gets their SHA-256, not
 // the body (the rule is Python's: it asks for the body only when the digest cannot decide).
-export async function checkResource(key, url, destination, body) {
+// requestUrl: the URL the fetch was made for, before any redirect (the lookup uses it).
+export async function checkResource(key, url, destination, body, requestUrl = null) {
   const bytes = typeof body === "string" ? b64ToBytes(body) : body;
   const req = { key, url, destination, sha256: await py.sha256Hex(bytes) };
+  if (requestUrl && requestUrl !== url) req.request_url = requestUrl;
   let out = await py.call("check_resource", req);
   if (out.error === "unknown_key" && (await rejudge(key))) {
     out = await py.call("check_resource", req);
@@ -129,7 +153,7 @@ export async function checkResource(key, url, destination, body) {
   if (out.body_needed) {
     state.worker.stats.bodyNeeded = (state.worker.stats.bodyNeeded || 0) + 1;
     const b64 = typeof body === "string" ? body : bytesToB64(body);
-    out = await py.call("check_resource", { key, url, destination, body: b64 });
+    out = await py.call("check_resource", { ...req, body: b64 });
   }
   if (out.error) return { allowed: false, reason: "internal_error", detail: out.error, enforcing: true };
   return out;

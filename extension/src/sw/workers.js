@@ -69,6 +69,7 @@ async function attachWorkerTarget(targetId, url) {
   }
   send(t, "Network.enable", {}).catch(() => {});
   send(t, "Network.setCacheDisabled", { cacheDisabled: true }).catch(() => {});
+  send(t, "Network.setBypassServiceWorker", { bypass: true }).catch(() => {});
   // our session from before a restart of this worker may still hold the target: a worker
   // started again under it waits for the debugger (answered only once it runs)
   send(t, "Runtime.runIfWaitingForDebugger", {}).catch(() => {});
@@ -85,8 +86,8 @@ export async function onAttached(src, params) {
     if (type === "iframe" || type === "page") {
       await enableSession(t);
     } else if (type === "worker") {
-      // Dedicated workers load through their parent's network session (already gated).
-      await send(t, "Target.setAutoAttach", { autoAttach: true, waitForDebuggerOnStart: true, flatten: true }).catch(() => {});
+      const parent = await workerOfSession(src.sessionId);
+      await gateDedicatedWorker(t, info, !!parent && parent.kind === "worker");
     } else if (type === "service_worker") {
       try {
         await gateServiceWorker(t, info);
@@ -102,6 +103,28 @@ export async function onAttached(src, params) {
     log("could not gate", type, info.url, String(e));
   }
   await send(t, "Runtime.runIfWaitingForDebugger", {}).catch(() => {});
+}
+
+// A dedicated worker, auto-attached paused. A page's worker loads its script and what it
+// imports through the page's session (already gated); it starts its own workers (nested)
+// outside any session that has Fetch (a worker target has no Fetch domain, measured): a
+// nested worker's main script is checked right before it runs (instrumentation
+// breakpoint, as for service workers), and its imports go through the page's session.
+// Every dedicated worker's session bypasses service workers and the HTTP cache, and
+// auto-attaches the workers it starts. Its responses are checked against the verdict of
+// its origin. The other domains answer only once the worker runs: not awaited.
+async function gateDedicatedWorker(t, info, nested) {
+  const w = await rememberWorker(info.targetId, info.url, "worker");
+  await rememberWorkerSession(t.sessionId, w);
+  send(t, "Network.enable", {}).catch(() => {});
+  send(t, "Network.setCacheDisabled", { cacheDisabled: true }).catch(() => {});
+  send(t, "Network.setBypassServiceWorker", { bypass: true }).catch(() => {});
+  await send(t, "Target.setAutoAttach", { autoAttach: true, waitForDebuggerOnStart: true, flatten: true }).catch(() => {});
+  if (nested) {
+    send(t, "Debugger.enable", {}).catch(() => {});
+    send(t, "Debugger.setInstrumentationBreakpoint", { instrumentation: "beforeScriptExecution" }).catch(() => {});
+  }
+  stats.workersGated++;
 }
 
 // A service worker of a WAICT origin, auto-attached to a tab's session and waiting for
@@ -149,7 +172,8 @@ export async function onScriptPaused(src, params) {
   try {
     const w = await workerOfSession(src.sessionId);
     const data = params.data || {};
-    if (!w || params.reason !== "instrumentation" || !/^https?:/.test(data.url || "")) {
+    const checked = w && (w.kind !== "worker" || data.url === w.url); // a nested worker: its main script
+    if (!checked || params.reason !== "instrumentation" || !/^(https?|blob|data):/.test(data.url || "")) {
       await resume(); // not ours to check (a `debugger;` statement, an eval'd script)
       return;
     }
@@ -160,7 +184,8 @@ export async function onScriptPaused(src, params) {
       return;
     }
     let res = { allowed: false, reason: "no_verdict", enforcing: true };
-    const destination = data.url === w.url ? "serviceworker" : "script";
+    const own = w.kind === "serviceworker" ? "serviceworker" : "worker";
+    const destination = data.url === w.url ? own : "script";
     if (v) {
       const { scriptSource } = await send(t, "Debugger.getScriptSource", { scriptId: data.scriptId });
       res = await checkResource(key, data.url, destination, utf8ToB64(scriptSource));
@@ -176,7 +201,7 @@ export async function onScriptPaused(src, params) {
       return;
     }
     stats.blocked++;
-    log("service worker script refused before it ran:", data.url, res.reason);
+    log("worker script refused before it ran:", data.url, res.reason);
     await refuseScript(w);
   } catch (e) {
     stats.errors++;
@@ -187,10 +212,32 @@ export async function onScriptPaused(src, params) {
   }
 }
 
+// An origin's first WAICT header (or a new manifest URL): service workers registered
+// before it are unregistered before the document is released (design.md 6: one
+// registered earlier must not answer until its script passes the check). The site's page
+// registers its worker again, and that install is checked on the network and before it
+// runs. Removing them stops any that is running.
+export async function forgetEarlierServiceWorkers(origin) {
+  await refuseScript({ origin });
+}
+
 async function refuseScript(w) {
+  if (w.kind === "worker") {
+    refuseDedicatedWorker(w);
+    return;
+  }
   try {
     await chrome.browsingData.removeServiceWorkers({ origins: [w.origin] });
   } catch (e) {
     log("could not remove the service workers of", w.origin, String(e));
   }
+}
+
+// A dedicated worker whose main script is refused is never resumed: it cannot be closed
+// (Target.closeTarget: "Not allowed"; Runtime.terminateExecution: "not allowed for
+// untrusted clients", measured), and it ends with the document that owns it. It would run
+// only if our session went while its page lives (the user cancels debugging: then nothing
+// is enforced anyway). docs/decisions.md.
+function refuseDedicatedWorker(w) {
+  log("worker left paused, never resumed:", w.url);
 }
