@@ -16,7 +16,7 @@ from starlette.routing import Route
 from verifier.encoding import b64udecode
 from verifier.errors import WaictError
 from verifier.proof import ChainHeadWithProof
-from waict.log.http import HttpError, parse_index
+from waict.log.http import HttpError, bounded_number, parse_index
 from waict.log.service import (
     WELL_KNOWN_ENROLL,
     EnrollFetcher,
@@ -120,10 +120,9 @@ def create_ts_app(service: TransparencyService) -> Starlette:
 
     async def tree_event_batch(request: Request) -> Response:
         index = parse_index(request.path_params["index"], limit=2**63)
-        try:
-            wait = min(float(request.query_params.get("wait", "0")), 60.0)
-        except ValueError:
-            raise HttpError(400, "wait must be a number of seconds", "bad_request") from None
+        wait = bounded_number(
+            request.query_params.get("wait"), "wait (seconds)", low=0, high=60, default=0
+        )
         body = await service.wait_for_batch(index.n, wait)
         if body is None:
             raise HttpError(404, f"batch {index.n} is not published yet", "not_found")

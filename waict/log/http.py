@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -37,6 +38,27 @@ class HttpError(Exception):
 
     def response(self) -> JSONResponse:
         return JSONResponse({"error": str(self), "detail": self.detail}, status_code=self.status)
+
+
+def bounded_number(
+    text: str | None, what: str, *, low: float, high: float, default: float
+) -> float:
+    """A number from a request (query, path, header, body): finite and within ``[low, high]``,
+    else 400 ``bad_request``. The one parser for numbers a client sends to any server here:
+    ``nan`` or ``inf`` must never reach a timer, a sleep or a comparison."""
+    if text is None:
+        return default
+    try:
+        value = float(text) if len(text) <= 32 else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not low <= value <= high:
+        raise HttpError(
+            400,
+            f"{what} must be a number from {low:g} to {high:g}, got {text[:40]!r}",
+            "bad_request",
+        )
+    return value
 
 
 @dataclass(frozen=True)
