@@ -111,3 +111,43 @@ def test_append_without_quorum_times_out_but_is_kept(tmp_path: Path) -> None:
         restarted.store.close()
 
     run_async(run)
+
+
+def test_restart_with_a_cosigning_backlog_serves_leaf(tmp_path: Path) -> None:
+    """Issue 10 class 6: batches 2 and 3 await their quorum when the service restarts; when
+    the root after 2 batches is cosigned, /leaf answers under it (was a 500, KeyError)."""
+    import httpx
+
+    from waict.log.api import create_ts_app
+
+    async def run() -> None:
+        service = make(tmp_path)
+        task = asyncio.create_task(service.enroll("a.example"))
+        await asyncio.sleep(0.05)
+        await service.cut_batch()
+        await cosign_count(service, 1)
+        await task
+        for host in ("b.example", "c.example"):
+            pending = asyncio.create_task(service.enroll(host))
+            await asyncio.sleep(0.05)
+            await service.cut_batch()
+            with pytest.raises(HttpError):  # no quorum in time: kept, not cosigned
+                await pending
+        service.store.close()
+        restarted = make(tmp_path)
+        assert restarted.count == 3 and restarted.cosigned == 1
+        await cosign_count(restarted, 2)
+        assert restarted.cosigned == 2
+        for host in ("a.example", "b.example"):
+            assert restarted.proof(host).head.position == 0
+        with pytest.raises(HttpError) as info:
+            restarted.proof("c.example")
+        assert info.value.status == 404
+        transport = httpx.ASGITransport(create_ts_app(restarted), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ts") as client:
+            assert (await client.get("/leaf/b.example")).status_code == 200
+        await cosign_count(restarted, 3)
+        assert restarted.proof("c.example").head.position == 0
+        restarted.store.close()
+
+    run_async(run)

@@ -151,12 +151,20 @@ class TransparencyService:
             if self._has_quorum(c):
                 self.cosigned = c
                 break
-        if self.cosigned and self.cosigned not in self.trees:
-            self.trees[self.cosigned] = self._tree_at(self.cosigned)
+        if self.cosigned:
+            self.tree(self.cosigned)
         # pending events were already applied to tips when accepted; recompute tips
         for ev in self.store.pending_events(10**9):
             event = decode_event(ev.event)
             self._tip[ev.domain] = apply_event(self._newest(ev.domain), event)
+
+    def tree(self, count: int) -> PrefixTree:
+        """The tree after ``count`` batches, rebuilt from storage when it is not held (after a
+        restart with a backlog of batches awaiting their quorum, only the newest is)."""
+        tree = self.trees.get(count)
+        if tree is None:
+            tree = self.trees[count] = self._tree_at(count)
+        return tree
 
     def _newest(self, domain: str) -> ChainNode | None:
         return self._tip.get(domain) or self.store.head(domain)
@@ -191,7 +199,7 @@ class TransparencyService:
                     hosts.append(
                         (asset_hosts_hash(event.asset_hosts), encode_asset_hosts(event.asset_hosts))
                     )
-            tree = self.trees[self.count].set_many(
+            tree = self.tree(self.count).set_many(
                 (tree_key(d), n.next_chain_hash()) for d, n in heads.items() if n is not None
             )
             n = self.count
@@ -278,6 +286,7 @@ class TransparencyService:
             self.store.add_cosignature(count, sig.name, sig.timestamp, sig.line())
             accepted += 1
         if count > self.cosigned and self._has_quorum(count):
+            self.tree(count)
             self.cosigned = count
             for c in [c for c in self.trees if c < count]:
                 del self.trees[c]
@@ -296,7 +305,7 @@ class TransparencyService:
         if not self.cosigned:
             raise HttpError(503, "no cosigned root yet; try again shortly", "not_cosigned")
         count = self.cosigned
-        tree = self.trees[count]
+        tree = self.tree(count)
         key = tree_key(domain)
         if tree.get(key) is None:
             raise HttpError(404, f"{domain} is not in the cosigned tree", "not_found")
