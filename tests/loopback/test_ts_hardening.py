@@ -138,3 +138,97 @@ def test_long_poll_wait_must_be_finite_and_bounded(log: Log, wait: str) -> None:
     r = log.enroll(HOST)
     assert r.status_code == 200, r.text
     assert time.monotonic() - started < 30
+
+
+# --- class 11: bounds before state, one domain rule for service and witness ---------------
+
+
+def test_oversized_asset_host_list_changes_nothing(log: Log) -> None:
+    hosts = [f"https://h{i:02d}.example/" + "a" * 491 for i in range(16)]  # 16 x 513 > 8191
+    log.publish_doc(HOST, 1, "tok", asset_hosts=hosts)
+    assert_json_error(log.enroll(HOST), 400)
+    assert log.service.store.token_hash(HOST) is None  # no binding left behind
+    assert log.service.store.pending_events(10) == []
+    # an enrolled domain: the append is refused the same way and the head stays
+    log.publish_doc(HOST, 1, "tok")
+    first = ChainHeadWithProof.decode(log.enroll(HOST).content)
+    r = httpx.post(
+        f"{log.url}/append/{HOST}",
+        json={
+            "resource_hash": b64(rh(2)),
+            "asset_hosts": hosts,
+            "prev": b64(first.head.next_chain_hash()),
+        },
+        headers={"Authorization": "Bearer tok"},
+        timeout=30,
+    )
+    assert_json_error(r, 400)
+    assert log.leaf(HOST).head == first.head
+    assert log.service.store.pending_events(10) == []
+
+
+BAD_DOMAINS = [
+    "site.example%0A",
+    "site.example%0a.",
+    "127.0.0.1",
+    "127.1",
+    "1.0x7f",
+    "localhost",
+    "app.localhost",
+    "intranet",
+    "%5B::1%5D",
+    "-a.example",
+    "a-.example",
+    "a_b.example",
+    "a..example",
+    "x" * 64 + ".example",
+    ("a" * 60 + ".") * 5 + "example",
+]
+
+
+@pytest.mark.parametrize("domain", BAD_DOMAINS)
+def test_enroll_refuses_names_that_are_not_public_dns_names(log: Log, domain: str) -> None:
+    fetched: list[str] = []
+    original = log.service.enroll_fetch
+
+    async def spy(name: str) -> bytes:
+        fetched.append(name)
+        return await original(name)
+
+    log.service.enroll_fetch = spy
+    for host in ("site.example\n", "127.0.0.1", "localhost", "intranet"):
+        log.publish_doc(host, 1, "tok")
+    r = httpx.post(f"{log.url}/enroll/{domain}", timeout=30)
+    assert_json_error(r, 400, "bad_domain")
+    assert fetched == [] and log.service.store.domain_count() == 0
+    assert log.service.store.pending_events(10) == []
+
+
+def _raw_batch(domain: bytes) -> bytes:
+    import struct
+
+    event = (
+        bytes((len(domain),))
+        + domain
+        + bytes((0,))
+        + struct.pack(">H", 0)
+        + rh(1)
+        + struct.pack(">Q", int(time.time()))
+    )
+    return struct.pack(">H", 1) + len(event).to_bytes(3, "big") + event
+
+
+@pytest.mark.parametrize(
+    "domain", [b"site.example\n", b"127.0.0.1", b"localhost", b"intranet", b"a..example"]
+)
+def test_witness_refuses_a_batch_with_a_bad_domain(tmp_path: Path, domain: bytes) -> None:
+    from verifier.events import EventError
+
+    w = WitnessService(
+        tmp_path / "w.sqlite", WIT, seed_for(WIT), "http://127.0.0.1:9", TS_NAME, system_clock()
+    )
+    assert w.process_batch(0, _raw_batch(b"good.example")).count == 1
+    with pytest.raises(EventError):
+        w.process_batch(1, _raw_batch(domain))
+    assert w.count == 1 and w.signed(2) is None
+    w.close()

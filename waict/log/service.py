@@ -332,7 +332,12 @@ class TransparencyService:
         return self.proof(domain)
 
     # --- enroll and append --------------------------------------------------------------------
-    async def _accept(self, domain: str, entry: NewEntry, *, check_prev: bool) -> int:
+    async def _accept(
+        self, domain: str, entry: NewEntry, *, check_prev: bool, bind_token: bytes | None = None
+    ) -> int:
+        """Check the entry against the domain's newest node and record its event (binding the
+        append token at enrollment in the same transaction). Every bound is checked before
+        anything is stored: a refused entry changes nothing."""
         async with self._lock:
             previous = self._newest(domain)
             if check_prev:
@@ -356,9 +361,10 @@ class TransparencyService:
             event = TreeEvent(domain, hosts, entry.resource_hash, now)
             try:
                 node = apply_event(previous, event)
+                encoded = event.encode()
             except EventError as exc:
                 raise HttpError(400, str(exc), exc.detail) from None
-            seq = self.store.add_event(domain, event.encode())
+            seq = self.store.add_event(domain, encoded, bind_token=bind_token, now=now)
             self._tip[domain] = node
             return seq
 
@@ -375,8 +381,7 @@ class TransparencyService:
             ) from None
         entry = parse_new_entry(raw, enrolling=True)
         assert entry.token_sha256 is not None
-        self.store.set_token_hash(domain, entry.token_sha256, self.clock())
-        seq = await self._accept(domain, entry, check_prev=False)
+        seq = await self._accept(domain, entry, check_prev=False, bind_token=entry.token_sha256)
         return await self.wait_for_proof(domain, seq)
 
     async def append(self, domain: str, token: str | None, raw: bytes) -> ChainHeadWithProof:
@@ -394,8 +399,9 @@ class TransparencyService:
 
 
 def normalize_domain(domain: str) -> str:
-    """A domain from a request path, checked and lower-cased (400 ``bad_domain`` if not)."""
+    """A domain from a request path, lower-cased, one trailing dot dropped, and checked with
+    the replay rule's :func:`~verifier.events.check_domain` (400 ``bad_domain`` if not)."""
     try:
-        return check_domain(domain.lower().rstrip("."))
+        return check_domain(domain.lower().removesuffix("."))
     except EventError as exc:
         raise HttpError(400, str(exc), "bad_domain") from None

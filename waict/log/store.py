@@ -19,6 +19,7 @@ Tables::
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -69,11 +70,12 @@ class TransparencyStore(ABC):
     def token_hash(self, domain: str) -> bytes | None: ...
 
     @abstractmethod
-    def set_token_hash(self, domain: str, token_sha256: bytes, now: int) -> None: ...
-
-    @abstractmethod
-    def add_event(self, domain: str, event: bytes) -> int:
-        """Durably record an accepted event; returns its sequence number."""
+    def add_event(
+        self, domain: str, event: bytes, *, bind_token: bytes | None = None, now: int = 0
+    ) -> int:
+        """Durably record an accepted event; returns its sequence number. At enrollment
+        ``bind_token`` (the append token's SHA-256) is bound in the same transaction: both or
+        neither."""
 
     @abstractmethod
     def add_events(self, events: Sequence[tuple[str, bytes]]) -> None:
@@ -158,20 +160,32 @@ class SqliteStore(TransparencyStore):
         row = self._one("SELECT token_sha256 FROM domains WHERE domain=?", domain)
         return bytes(row[0]) if row else None  # type: ignore[call-overload]
 
-    def set_token_hash(self, domain: str, token_sha256: bytes, now: int) -> None:
+    def add_event(
+        self, domain: str, event: bytes, *, bind_token: bytes | None = None, now: int = 0
+    ) -> int:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO domains(domain, token_sha256, created) VALUES (?,?,?) "
-                "ON CONFLICT(domain) DO UPDATE SET token_sha256=excluded.token_sha256",
-                (domain, token_sha256, now),
-            )
-
-    def add_event(self, domain: str, event: bytes) -> int:
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO events(domain, event) VALUES (?,?)", (domain, event)
-            )
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if bind_token is not None:
+                    db.execute(
+                        "INSERT INTO domains(domain, token_sha256, created) VALUES (?,?,?) "
+                        "ON CONFLICT(domain) DO UPDATE SET token_sha256=excluded.token_sha256",
+                        (domain, bind_token, now),
+                    )
+                cur = db.execute("INSERT INTO events(domain, event) VALUES (?,?)", (domain, event))
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
             return int(cur.lastrowid or 0)
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it rolls back by itself on
+        some errors, e.g. a full disk: a second ROLLBACK would mask the real error)."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
     def add_events(self, events: Sequence[tuple[str, bytes]]) -> None:
         with self._lock:
@@ -180,7 +194,7 @@ class SqliteStore(TransparencyStore):
                 self._db.executemany("INSERT INTO events(domain, event) VALUES (?,?)", events)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     def pending_events(self, limit: int) -> list[PendingEvent]:
@@ -226,7 +240,7 @@ class SqliteStore(TransparencyStore):
                 )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     def batch_count(self) -> int:
