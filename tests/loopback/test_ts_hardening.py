@@ -232,3 +232,34 @@ def test_witness_refuses_a_batch_with_a_bad_domain(tmp_path: Path, domain: bytes
         w.process_batch(1, _raw_batch(domain))
     assert w.count == 1 and w.signed(2) is None
     w.close()
+
+
+# --- class 2: a stranger cannot change an enrolled domain's chain ---------------------------
+
+
+def test_enroll_cannot_change_an_enrolled_domains_chain(log: Log) -> None:
+    log.publish_doc(HOST, 1, "tok-a")
+    first = ChainHeadWithProof.decode(log.enroll(HOST).content)
+    r = log.append(HOST, 2, "tok-a", first.head.next_chain_hash())
+    assert r.status_code == 200, r.text
+    second = ChainHeadWithProof.decode(r.content)
+    # the site's first document is still served: anyone may POST /enroll again
+    for _ in range(3):
+        assert_json_error(log.enroll(HOST), 409, "already_enrolled")
+    # a document naming an old head cannot roll the chain back either
+    log.publish_doc(HOST, 1, "tok-x", prev=b64(first.head.next_chain_hash()))
+    assert_json_error(log.enroll(HOST), 409, "stale_prev")
+    time.sleep(0.3)  # a batch would have been cut by now
+    assert log.service.store.pending_events(10) == []
+    assert log.leaf(HOST).head == second.head
+    assert log.service.store.token_hash(HOST) == sha256(b"tok-a")
+    # the domain itself may re-enroll (a lost token): its document names the current head,
+    # so it applies once
+    log.publish_doc(HOST, 3, "tok-b", prev=b64(second.head.next_chain_hash()))
+    r = log.enroll(HOST)
+    assert r.status_code == 200, r.text
+    third = ChainHeadWithProof.decode(r.content)
+    assert third.head.position == 2 and third.head.entry.resource_hash == rh(3)
+    assert_json_error(log.enroll(HOST), 409, "stale_prev")  # replaying it changes nothing
+    assert_json_error(log.append(HOST, 4, "tok-a", third.head.next_chain_hash()), 401)
+    assert log.append(HOST, 4, "tok-b", third.head.next_chain_hash()).status_code == 200

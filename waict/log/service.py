@@ -63,7 +63,8 @@ class NewEntry:
 
 
 def parse_new_entry(raw: bytes, *, enrolling: bool) -> NewEntry:
-    """The "New Entry Data" JSON (plus ``token_sha256`` at enrollment, ``prev`` at append)."""
+    """The "New Entry Data" JSON (plus ``token_sha256`` at enrollment, ``prev`` at append and
+    in the enrollment document of a domain that already has a chain)."""
     try:
         obj = json.loads(raw)
     except (ValueError, RecursionError):
@@ -90,7 +91,7 @@ def parse_new_entry(raw: bytes, *, enrolling: bool) -> NewEntry:
             token_hash = b64udecode(obj.get("token_sha256"), what="token_sha256")  # type: ignore[arg-type]
             if len(token_hash) != 32:
                 raise HttpError(400, "token_sha256 must be 32 bytes", "bad_request")
-        else:
+        if not enrolling or obj.get("prev") is not None:
             prev = b64decode(obj.get("prev"), what="prev")  # type: ignore[arg-type]
             if len(prev) != 32:
                 raise HttpError(400, "prev must be 32 bytes", "bad_request")
@@ -333,14 +334,28 @@ class TransparencyService:
 
     # --- enroll and append --------------------------------------------------------------------
     async def _accept(
-        self, domain: str, entry: NewEntry, *, check_prev: bool, bind_token: bytes | None = None
+        self, domain: str, entry: NewEntry, *, bind_token: bytes | None = None
     ) -> int:
         """Check the entry against the domain's newest node and record its event (binding the
         append token at enrollment in the same transaction). Every bound is checked before
-        anything is stored: a refused entry changes nothing."""
+        anything is stored: a refused entry changes nothing.
+
+        The rule for enrollment (docs/decisions.md): a domain without a chain is enrolled by
+        its document; a domain with a chain (even a tombstoned one) changes only through its
+        token (``/append``) or through a document whose ``prev`` names the current head, so a
+        stranger calling ``/enroll`` can neither roll the chain back nor grow it: each
+        document applies at most once."""
         async with self._lock:
             previous = self._newest(domain)
-            if check_prev:
+            if bind_token is not None and previous is not None and entry.prev is None:
+                raise HttpError(
+                    409,
+                    f"{domain} is already enrolled: append with its token; to enroll again "
+                    "(a lost token), serve an enrollment document whose prev names the "
+                    "current head, H('waict-ch' || head)",
+                    "already_enrolled",
+                )
+            if bind_token is None or previous is not None:
                 expected = previous.next_chain_hash() if previous is not None else ZERO_HASH
                 if entry.prev != expected:
                     raise HttpError(
@@ -381,7 +396,7 @@ class TransparencyService:
             ) from None
         entry = parse_new_entry(raw, enrolling=True)
         assert entry.token_sha256 is not None
-        seq = await self._accept(domain, entry, check_prev=False, bind_token=entry.token_sha256)
+        seq = await self._accept(domain, entry, bind_token=entry.token_sha256)
         return await self.wait_for_proof(domain, seq)
 
     async def append(self, domain: str, token: str | None, raw: bytes) -> ChainHeadWithProof:
@@ -394,7 +409,7 @@ class TransparencyService:
         if token is None or not secrets.compare_digest(sha256(token.encode()), bound):
             raise HttpError(401, "missing or wrong bearer token for this domain", "unauthorized")
         entry = parse_new_entry(raw, enrolling=False)
-        seq = await self._accept(domain, entry, check_prev=True)
+        seq = await self._accept(domain, entry)
         return await self.wait_for_proof(domain, seq)
 
 
