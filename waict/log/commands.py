@@ -30,22 +30,37 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
     from waict.log.api import create_ts_app, http_enroll_fetcher
     from waict.log.http import system_clock
     from waict.log.service import TransparencyService
-    from waict.log.store import SqliteStore
+    from waict.log.store import SqliteStore, StorageError
 
     witnesses = [Witness(n, b64decode(k, what=f"key of {n}")) for n, k in args.witness]
     if not witnesses:
         print("waict serve-ts: name at least one --witness NAME=BASE64KEY", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    service = TransparencyService(
-        SqliteStore(args.db),
-        args.name,
-        witnesses,
-        args.quorum,
-        system_clock(args.clock_offset),
-        http_enroll_fetcher(args.enroll_scheme, args.enroll_port, connect=args.enroll_connect),
-        batch_interval=args.batch_interval,
-    )
+    try:
+        store = SqliteStore(args.db)
+        try:
+            service = TransparencyService(
+                store,
+                args.name,
+                witnesses,
+                args.quorum,
+                system_clock(args.clock_offset),
+                http_enroll_fetcher(
+                    args.enroll_scheme, args.enroll_port, connect=args.enroll_connect
+                ),
+                batch_interval=args.batch_interval,
+            )
+        except BaseException:
+            store.close()
+            raise
+    except StorageError as exc:
+        text = " ".join(str(exc).split())
+        print(f"waict serve-ts: cannot start ({exc.kind}): {text}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"waict serve-ts: {exc}", file=sys.stderr)
+        return 2
     print(
         f"transparency service {args.name}: {service.count} batches, "
         f"{service.store.domain_count()} domains, on http://{args.host}:{args.port}",

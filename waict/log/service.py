@@ -27,7 +27,13 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from verifier.chain import ZERO_HASH, ChainNode, asset_hosts_hash, encode_asset_hosts
+from verifier.chain import (
+    ZERO_HASH,
+    ChainNode,
+    asset_hosts_hash,
+    encode_asset_hosts,
+    verify_chain,
+)
 from verifier.crypto import ed25519_verify, sha256
 from verifier.encoding import b64decode, b64udecode
 from verifier.errors import WaictError
@@ -43,7 +49,7 @@ from verifier.note import NoteBody, Witness, parse_note, signed_message
 from verifier.proof import ChainHeadWithProof
 from verifier.transparency import tree_key
 from waict.log.http import BackgroundLoop, Clock, HttpError
-from waict.log.store import TransparencyStore
+from waict.log.store import StorageError, TransparencyStore
 from waict.log.tree import PrefixTree
 
 log = logging.getLogger("waict.ts")
@@ -140,13 +146,18 @@ class TransparencyService:
         return PrefixTree.build((tree_key(d), node.next_chain_hash()) for d, node in heads)
 
     def _load(self) -> None:
+        """Load and check what the service serves from (StorageError ``damaged`` if any of it
+        is inconsistent): every chain links from position 0, each head is its chain's last
+        node, the tree over the heads has the last batch's root, pending events apply."""
+        self._check_chains()
         self.trees[self.count] = self._tree_at(self.count)
         if self.count:
             stored = self.store.batch(self.count - 1)
-            assert stored is not None
-            if self.trees[self.count].root() != stored[1]:
-                raise RuntimeError(
-                    "stored tree does not match the last batch root: storage corrupt"
+            if stored is None or self.trees[self.count].root() != stored[1]:
+                raise StorageError(
+                    f"{self.store_name}: the tree over the stored heads does not have the root "
+                    f"of the last batch ({self.count - 1}): storage damaged",
+                    "damaged",
                 )
         for c in range(self.count, 0, -1):
             if self._has_quorum(c):
@@ -156,8 +167,42 @@ class TransparencyService:
             self.tree(self.cosigned)
         # pending events were already applied to tips when accepted; recompute tips
         for ev in self.store.pending_events(10**9):
-            event = decode_event(ev.event)
-            self._tip[ev.domain] = apply_event(self._newest(ev.domain), event)
+            try:
+                event = decode_event(ev.event)
+                self._tip[ev.domain] = apply_event(self._newest(ev.domain), event)
+            except EventError as exc:
+                raise StorageError(
+                    f"{self.store_name}: pending event {ev.seq} does not apply ({exc}): "
+                    "storage damaged",
+                    "damaged",
+                ) from None
+
+    @property
+    def store_name(self) -> str:
+        return str(getattr(self.store, "path", type(self.store).__name__))
+
+    def _check_chains(self) -> None:
+        heads = dict(self.store.heads())
+        for domain, nodes in self.store.chains():
+            problem = None
+            try:
+                verify_chain(nodes)
+            except WaictError as exc:
+                problem = str(exc)
+            if problem is None and heads.pop(domain, None) != nodes[-1]:
+                problem = "its head is not the last node of its chain"
+            if problem is not None:
+                raise StorageError(
+                    f"{self.store_name}: the chain of {domain[:80]} is inconsistent "
+                    f"({problem}): storage damaged",
+                    "damaged",
+                )
+        if heads:
+            raise StorageError(
+                f"{self.store_name}: {len(heads)} head(s) without a chain (e.g. "
+                f"{next(iter(heads))[:80]}): storage damaged",
+                "damaged",
+            )
 
     def tree(self, count: int) -> PrefixTree:
         """The tree after ``count`` batches, rebuilt from storage when it is not held (after a
