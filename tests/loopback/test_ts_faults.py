@@ -12,11 +12,17 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from servers import free_port, run_async
+from servers import ServerThread, free_port, run_async
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from world import seed_for
 
 from verifier import chain
@@ -24,12 +30,16 @@ from verifier.chain import ChainNode, Entry
 from verifier.crypto import ed25519_public_key, sha256
 from verifier.encoding import b64encode, b64uencode
 from verifier.note import Witness
+from verifier.proof import ChainHeadWithProof
+from waict.demo.ecosystem import ServerProcess
 from waict.log.http import system_clock
 from waict.log.service import TransparencyService
 from waict.log.store import SqliteStore
+from waict.log.witness import WitnessService, create_witness_app
 
 TS_NAME = "ts.example"
 WIT = "w1.example"
+HOST = "site.example"
 
 
 def ts_args(db: Path, port: int | None = None, *extra: str) -> list[str]:
@@ -213,3 +223,130 @@ def test_sound_database_starts(tmp_path: Path) -> None:
     )
     assert service.count == 3 and store.domain_count() == 2
     store.close()
+
+
+# --- class 8: a full disk gives a clear 503, nothing half-written, recovery -----------------
+
+
+class Site:
+    """The well-known document of HOST, served on loopback."""
+
+    def __init__(self, servers: list[ServerThread], token: str) -> None:
+        doc = json.dumps(
+            {
+                "resource_hash": b64encode(chain.resource_hash(b"v0")),
+                "asset_hosts": [],
+                "token_sha256": b64uencode(sha256(token.encode())),
+            }
+        ).encode()
+
+        async def well_known(request: Request) -> Response:
+            return Response(doc, media_type="application/json")
+
+        self.server = ServerThread(
+            Starlette(routes=[Route("/.well-known/waict-enroll", well_known)])
+        ).start()
+        servers.append(self.server)
+
+
+def start_ts(tmp: Path, db: Path, site_port: int, port: int | None = None) -> ServerProcess:
+    port = free_port() if port is None else port
+    args = ts_args(
+        db,
+        port,
+        "--batch-interval",
+        "0.05",
+        "--enroll-scheme",
+        "http",
+        "--enroll-port",
+        str(site_port),
+        "--enroll-connect",
+        "127.0.0.1",
+    )
+    return ServerProcess("ts", args, f"http://127.0.0.1:{port}/status", tmp / "ts.log").start()
+
+
+def start_witness(tmp: Path, ts_url: str, servers: list[ServerThread]) -> None:
+    witness = WitnessService(
+        tmp / "w.sqlite", WIT, seed_for(WIT), ts_url, TS_NAME, system_clock(), poll_wait=1.0
+    )
+    servers.append(ServerThread(create_witness_app(witness)).start())
+
+
+def fill(directory: Path) -> Path:
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as f:
+        for size in (1 << 16, 1 << 12, 1 << 9):
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * size)
+    return filler
+
+
+def test_disk_full_is_a_clear_503_and_recovers(tmp_path: Path, servers: list[ServerThread]) -> None:
+    token = "disk-token"
+    site = Site(servers, token)
+    with tmpfs(tmp_path / "disk", "1m") as disk:
+        ts = start_ts(tmp_path, disk / "ts.sqlite", site.server.port)
+        try:
+            url = ts.ready_url.removesuffix("/status")
+            start_witness(tmp_path, url, servers)
+            r = httpx.post(f"{url}/enroll/{HOST}", timeout=60)
+            assert r.status_code == 200, r.text
+            acked = [ChainHeadWithProof.decode(r.content).head]
+
+            def append(k: int) -> httpx.Response:
+                body = {
+                    "resource_hash": b64encode(chain.resource_hash(b"v%d" % k)),
+                    "asset_hosts": [],
+                    "prev": b64encode(acked[-1].next_chain_hash()),
+                }
+                return httpx.post(
+                    f"{url}/append/{HOST}",
+                    json=body,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=60,
+                )
+
+            filler = fill(disk)
+            refused: httpx.Response | None = None
+            for k in range(1, 200):
+                r = append(k)
+                if r.status_code == 200:
+                    acked.append(ChainHeadWithProof.decode(r.content).head)
+                    continue
+                refused = r
+                break
+            assert refused is not None, "the disk never filled up"
+            assert refused.status_code == 503, refused.text
+            body = refused.json()
+            assert set(body) == {"error", "detail"} and body["detail"] == "disk_full", body
+            assert "\n" not in body["error"] and "full" in body["error"]
+            time.sleep(3)  # the batch loop keeps failing meanwhile
+            assert httpx.get(f"{url}/leaf/{HOST}", timeout=30).status_code == 200
+            # space returns: pending appends are published, new appends work
+            filler.unlink()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                leaf = ChainHeadWithProof.decode(httpx.get(f"{url}/leaf/{HOST}").content).head
+                status = httpx.get(f"{url}/status").json()
+                if status["storage_fault"] is None and status["cosigned"] == status["batches"]:
+                    break
+                time.sleep(0.2)
+            if leaf.position > acked[-1].position:  # the refused append had been recorded
+                assert leaf.position == acked[-1].position + 1
+                acked.append(leaf)
+            r = append(1000)
+            assert r.status_code == 200, r.text
+            acked.append(ChainHeadWithProof.decode(r.content).head)
+            tile = httpx.get(f"{url}/entries-tile/{HOST}/000.p/{len(acked)}")
+            entries = [
+                Entry.decode(tile.content[i : i + 80]) for i in range(0, len(tile.content), 80)
+            ]
+            assert entries == [n.entry for n in acked]  # nothing acknowledged is lost
+        finally:
+            ts.stop()
+        text = (tmp_path / "ts.log").read_text()
+        assert "Traceback" not in text, text[-3000:]
+        full_lines = [line for line in text.splitlines() if "disk" in line and "full" in line]
+        assert 1 <= len(full_lines) <= 6, full_lines  # rate-limited, not five a second

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -16,13 +17,16 @@ from starlette.routing import Route
 from verifier.encoding import b64udecode
 from verifier.errors import WaictError
 from verifier.proof import ChainHeadWithProof
-from waict.log.http import HttpError, bounded_number, parse_index
+from waict.log.http import HttpError, RateLimitedLog, bounded_number, parse_index
 from waict.log.service import (
     WELL_KNOWN_ENROLL,
     EnrollFetcher,
     TransparencyService,
     normalize_domain,
 )
+from waict.log.store import StorageError
+
+log = logging.getLogger("waict.ts")
 
 OCTETS = "application/octet-stream"
 
@@ -56,6 +60,8 @@ def http_enroll_fetcher(
 
 
 def create_ts_app(service: TransparencyService) -> Starlette:
+    faults = RateLimitedLog(log)
+
     def guard(
         handler: Callable[[Request], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
@@ -64,6 +70,14 @@ def create_ts_app(service: TransparencyService) -> Starlette:
                 return await handler(request)
             except HttpError as exc:
                 return exc.response()
+            except StorageError as exc:  # nothing of the request was stored
+                faults.log(logging.ERROR, f"storage:{exc.kind}", f"storage fault: {exc}")
+                return HttpError(
+                    503,
+                    f"storage fault ({exc.kind}): {' '.join(str(exc).split())}; nothing was "
+                    "stored, try again later",
+                    exc.kind,
+                ).response()
 
         return wrapped
 
@@ -154,6 +168,7 @@ def create_ts_app(service: TransparencyService) -> Starlette:
                 "root": base64.b64encode(tree.root()).decode() if tree else None,
                 "domains": service.store.domain_count(),
                 "quorum": service.quorum,
+                "storage_fault": str(service.storage_fault) if service.storage_fault else None,
                 "witnesses": sorted({w.name for w in service.witnesses.values()}),
             }
         )

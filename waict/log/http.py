@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -26,6 +27,34 @@ def system_clock(offset: int = 0) -> Clock:
         return int(time.time()) + offset
 
     return now
+
+
+class RateLimitedLog:
+    """One log line per cause at most every ``interval`` seconds (a fault that repeats on
+    every request or every batch tick must not flood the log); the line says how many
+    repeats were left out."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 30.0) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._left_out: dict[str, int] = {}
+
+    def log(self, level: int, cause: str, message: str) -> bool:
+        now = time.monotonic()
+        last = self._last.get(cause)
+        if last is not None and now - last < self.interval:
+            self._left_out[cause] = self._left_out.get(cause, 0) + 1
+            return False
+        self._last[cause] = now
+        left_out = self._left_out.pop(cause, 0)
+        suffix = f" ({left_out} more since the last report)" if left_out else ""
+        self.logger.log(level, "%s%s", " ".join(message.split()), suffix)
+        return True
+
+    def clear(self, cause: str) -> None:
+        self._last.pop(cause, None)
+        self._left_out.pop(cause, None)
 
 
 class HttpError(Exception):

@@ -48,7 +48,7 @@ from verifier.events import (
 from verifier.note import NoteBody, Witness, parse_note, signed_message
 from verifier.proof import ChainHeadWithProof
 from verifier.transparency import tree_key
-from waict.log.http import BackgroundLoop, Clock, HttpError
+from waict.log.http import BackgroundLoop, Clock, HttpError, RateLimitedLog
 from waict.log.store import StorageError, TransparencyStore
 from waict.log.tree import PrefixTree
 
@@ -133,6 +133,8 @@ class TransparencyService:
         self.append_timeout = append_timeout
         self._tip: dict[str, ChainNode] = {}  # newest node per domain incl. pending events
         self._changed = asyncio.Condition()
+        self.storage_fault: StorageError | None = None  # the last batch could not be stored
+        self.faults = RateLimitedLog(log)
         self._lock = asyncio.Lock()
         self.loop = BackgroundLoop(self.run)
         self.count = store.batch_count()
@@ -221,8 +223,18 @@ class TransparencyService:
             await asyncio.sleep(self.batch_interval)
             try:
                 await self.cut_batch()
-            except Exception:  # keep serving; the error is logged
-                log.exception("cutting a batch failed")
+            except StorageError as exc:  # retried every tick; pending events are kept
+                self.storage_fault = exc
+                self.faults.log(
+                    logging.ERROR,
+                    f"batch:{exc.kind}",
+                    f"cannot store the next batch ({exc.kind}): {exc}; pending appends wait, "
+                    "retrying",
+                )
+                async with self._changed:
+                    self._changed.notify_all()
+            except Exception as exc:  # keep serving; the error is logged (rate-limited)
+                self.faults.log(logging.ERROR, "batch:bug", f"cutting a batch failed: {exc!r}")
 
     async def cut_batch(self) -> int | None:
         """Publish the pending events as the next batch; returns its number (or None)."""
@@ -260,6 +272,10 @@ class TransparencyService:
             )
             self.trees[n + 1] = tree
             self.count = n + 1
+            if self.storage_fault is not None:
+                log.warning("storage works again (%s is over)", self.storage_fault.kind)
+                self.faults.clear(f"batch:{self.storage_fault.kind}")
+                self.storage_fault = None
         async with self._changed:
             self._changed.notify_all()
         log.info(
@@ -360,9 +376,11 @@ class TransparencyService:
         return ChainHeadWithProof(head, tree.prove_inclusion(key), self.signed_note(count))
 
     async def wait_for_proof(self, domain: str, seq: int) -> ChainHeadWithProof:
-        def ready() -> bool:
+        def ready() -> bool:  # cosigned, or not publishable now (the storage fault says why)
             b = self.store.event_batch(seq)
-            return b is not None and self.cosigned >= b + 1
+            if b is None:
+                return self.storage_fault is not None
+            return self.cosigned >= b + 1
 
         try:
             async with asyncio.timeout(self.append_timeout):
@@ -375,6 +393,15 @@ class TransparencyService:
                 "fetch GET /leaf/<domain> later",
                 "not_cosigned",
             ) from None
+        fault = self.storage_fault
+        if fault is not None and self.store.event_batch(seq) is None:
+            raise HttpError(
+                503,
+                f"the append is recorded but cannot be published yet: {fault.kind} "
+                f"({fault}); it is published when storage works again: fetch "
+                "GET /leaf/<domain> later",
+                fault.kind,
+            )
         return self.proof(domain)
 
     # --- enroll and append --------------------------------------------------------------------
