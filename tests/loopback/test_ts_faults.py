@@ -9,9 +9,12 @@ import base64
 import contextlib
 import json
 import os
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -350,3 +353,85 @@ def test_disk_full_is_a_clear_503_and_recovers(tmp_path: Path, servers: list[Ser
         assert "Traceback" not in text, text[-3000:]
         full_lines = [line for line in text.splitlines() if "disk" in line and "full" in line]
         assert 1 <= len(full_lines) <= 6, full_lines  # rate-limited, not five a second
+
+
+# --- class 13: a graceful stop and a vanishing client are no errors --------------------------
+
+
+def test_graceful_stop_answers_long_polls_and_logs_no_traceback(tmp_path: Path) -> None:
+    db = tmp_path / "ts.sqlite"
+    port = free_port()
+    ts = ServerProcess(
+        "ts", ts_args(db, port), f"http://127.0.0.1:{port}/status", tmp_path / "ts.log"
+    ).start()
+    url = f"http://127.0.0.1:{port}"
+    answers: list[httpx.Response | Exception] = []
+
+    def poll() -> None:
+        try:
+            answers.append(httpx.get(f"{url}/tree-event-batch/000?wait=60", timeout=90))
+        except Exception as exc:
+            answers.append(exc)
+
+    pollers = [threading.Thread(target=poll) for _ in range(3)]
+    for t in pollers:
+        t.start()
+    time.sleep(2)  # the long polls are waiting
+    assert ts.proc is not None
+    ts.proc.send_signal(signal.SIGTERM)
+    assert ts.proc.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal
+    for t in pollers:
+        t.join(timeout=60)
+    assert len(answers) == 3
+    for answer in answers:
+        assert isinstance(answer, httpx.Response), answer
+        assert answer.status_code == 503 and answer.json()["detail"] == "stopping", answer.text
+    text = (tmp_path / "ts.log").read_text()
+    assert "Traceback" not in text and "Exception in ASGI" not in text, text
+
+
+def _disconnect_mid_body(port: int, head: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head + b"Content-Length: 100000\r\n\r\n" + b"x" * 100)
+        time.sleep(0.5)
+
+
+def test_client_that_disconnects_is_not_an_error(tmp_path: Path) -> None:
+    ts_port, assets_port = free_port(), free_port()
+    ts = ServerProcess(
+        "ts",
+        ts_args(tmp_path / "ts.sqlite", ts_port),
+        f"http://127.0.0.1:{ts_port}/status",
+        tmp_path / "ts.log",
+    ).start()
+    (tmp_path / "token").write_text("assets-token\n")
+    assets = ServerProcess(
+        "assets",
+        [
+            "serve-assets",
+            "--dir",
+            str(tmp_path / "objects"),
+            "--token-file",
+            str(tmp_path / "token"),
+            "--port",
+            str(assets_port),
+        ],
+        f"http://127.0.0.1:{assets_port}/fetch/sha256-{b64uencode(sha256(b''))}",
+        tmp_path / "assets.log",
+    ).start()
+    try:
+        _disconnect_mid_body(ts_port, b"POST /upload-cosignature/001 HTTP/1.1\r\nHost: ts\r\n")
+        _disconnect_mid_body(
+            assets_port,
+            b"PUT /upload HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer assets-token\r\n",
+        )
+        time.sleep(2)
+        # still serving
+        assert httpx.get(f"http://127.0.0.1:{ts_port}/status", timeout=30).status_code == 200
+        assert list((tmp_path / "objects" / "tmp").iterdir()) == []  # the partial upload is gone
+    finally:
+        ts.stop()
+        assets.stop()
+    for name in ("ts.log", "assets.log"):
+        text = (tmp_path / name).read_text()
+        assert "Traceback" not in text and "ERROR" not in text, text

@@ -4,13 +4,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable
 
 import httpx
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -23,6 +24,7 @@ from waict.log.service import (
     EnrollFetcher,
     TransparencyService,
     normalize_domain,
+    stopping_error,
 )
 from waict.log.store import StorageError
 
@@ -70,6 +72,13 @@ def create_ts_app(service: TransparencyService) -> Starlette:
                 return await handler(request)
             except HttpError as exc:
                 return exc.response()
+            except ClientDisconnect:  # the client went away mid-request: nobody to answer
+                log.info("%s %s: the client disconnected", request.method, request.url.path)
+                return Response(status_code=400)
+            except asyncio.CancelledError:
+                if not service.stopping:
+                    raise
+                return stopping_error().response()  # cancelled by the stop's grace period
             except StorageError as exc:  # nothing of the request was stored
                 faults.log(logging.ERROR, f"storage:{exc.kind}", f"storage fault: {exc}")
                 return HttpError(
@@ -186,4 +195,6 @@ def create_ts_app(service: TransparencyService) -> Starlette:
         Route("/status", guard(status), methods=["GET"]),
     ]
 
-    return Starlette(routes=routes, lifespan=service.loop.lifespan())
+    app = Starlette(routes=routes, lifespan=service.loop.lifespan())
+    app.state.stop_hooks = [service.stop_waiting]
+    return app

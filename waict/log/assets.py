@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import sys
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -47,6 +48,8 @@ from waict.common.files import fsync_dir
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
+
+log = logging.getLogger("waict.assets")
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 DEFAULT_MAX_UPLOAD = 256 << 20
@@ -145,6 +148,10 @@ def create_assets_app(
         except OverflowError:
             tmp_path.unlink(missing_ok=True)
             return _error(413, f"uploads are limited to {max_upload} bytes", "too_large")
+        except ClientDisconnect:  # nobody to answer; the partial upload is dropped
+            tmp_path.unlink(missing_ok=True)
+            log.info("PUT /upload: the client disconnected after %d bytes", size)
+            return Response(status_code=400)
         except BaseException:
             tmp_path.unlink(missing_ok=True)
             raise

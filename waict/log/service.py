@@ -55,6 +55,12 @@ from waict.log.tree import PrefixTree
 log = logging.getLogger("waict.ts")
 
 MAX_ASSET_HOSTS = 16
+
+
+def stopping_error() -> HttpError:
+    return HttpError(503, "the service is stopping; try again shortly", "stopping")
+
+
 WELL_KNOWN_ENROLL = "/.well-known/waict-enroll"
 
 EnrollFetcher = Callable[[str], Awaitable[bytes]]
@@ -134,6 +140,7 @@ class TransparencyService:
         self._tip: dict[str, ChainNode] = {}  # newest node per domain incl. pending events
         self._changed = asyncio.Condition()
         self.storage_fault: StorageError | None = None  # the last batch could not be stored
+        self.stopping = False  # a graceful stop began: waiting requests answer now
         self.faults = RateLimitedLog(log)
         self._lock = asyncio.Lock()
         self.loop = BackgroundLoop(self.run)
@@ -297,10 +304,20 @@ class TransparencyService:
         try:
             async with asyncio.timeout(timeout):
                 async with self._changed:
-                    await self._changed.wait_for(lambda: self.count > n)
+                    await self._changed.wait_for(lambda: self.count > n or self.stopping)
         except TimeoutError:
             return None
-        return self.batch_body(n)
+        body = self.batch_body(n)
+        if body is None and self.stopping:
+            raise stopping_error()
+        return body
+
+    async def stop_waiting(self) -> None:
+        """A graceful stop began: every long poll and waiting append answers now (503
+        ``stopping``) instead of being cancelled when the stop's grace period ends."""
+        self.stopping = True
+        async with self._changed:
+            self._changed.notify_all()
 
     # --- cosignatures -----------------------------------------------------------------------
     def note_body(self, count: int) -> NoteBody:
@@ -377,6 +394,8 @@ class TransparencyService:
 
     async def wait_for_proof(self, domain: str, seq: int) -> ChainHeadWithProof:
         def ready() -> bool:  # cosigned, or not publishable now (the storage fault says why)
+            if self.stopping:
+                return True
             b = self.store.event_batch(seq)
             if b is None:
                 return self.storage_fault is not None
@@ -393,8 +412,16 @@ class TransparencyService:
                 "fetch GET /leaf/<domain> later",
                 "not_cosigned",
             ) from None
+        b = self.store.event_batch(seq)
+        if self.stopping and (b is None or self.cosigned < b + 1):
+            raise HttpError(
+                503,
+                "the service is stopping; the append is recorded: fetch GET /leaf/<domain> "
+                "once it is back",
+                "stopping",
+            )
         fault = self.storage_fault
-        if fault is not None and self.store.event_batch(seq) is None:
+        if fault is not None and b is None:
             raise HttpError(
                 503,
                 f"the append is recorded but cannot be published yet: {fault.kind} "
