@@ -435,3 +435,93 @@ def test_client_that_disconnects_is_not_an_error(tmp_path: Path) -> None:
     for name in ("ts.log", "assets.log"):
         text = (tmp_path / name).read_text()
         assert "Traceback" not in text and "ERROR" not in text, text
+
+
+# --- class 5: slow and half-open clients do not starve the others ---------------------------
+
+
+def test_slow_clients_do_not_starve_a_normal_request(tmp_path: Path) -> None:
+    """300 connections that drip their headers or their body, one byte per half second,
+    against a server allowed 256 file descriptors: a normal request is still answered, and
+    each slow connection is closed by its deadline (a per-read timeout never trips)."""
+    import resource
+
+    port = free_port()
+    args = ts_args(
+        tmp_path / "ts.sqlite",
+        port,
+        "--max-connections",
+        "64",
+        "--header-timeout",
+        "3",
+        "--body-timeout",
+        "3",
+    )
+
+    def few_fds() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    log_file = (tmp_path / "ts.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "waict.cli", *args],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        preexec_fn=few_fds,
+    )
+    url = f"http://127.0.0.1:{port}"
+    slow: list[socket.socket] = []
+    stop = threading.Event()
+    closed_after: list[float] = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/status", timeout=5).status_code == 200:
+                    break
+            assert time.monotonic() < deadline and proc.poll() is None, "did not start"
+            time.sleep(0.2)
+        for i in range(300):
+            s = socket.socket()
+            s.settimeout(10)
+            with contextlib.suppress(OSError):
+                s.connect(("127.0.0.1", port))
+                if i % 2:
+                    s.sendall(b"POST /upload-cosignature/001 HTTP/1.1\r\nHost: t\r\n")
+                    s.sendall(b"Content-Length: 100000\r\n\r\nx")
+                else:
+                    s.sendall(b"GET /status HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+            slow.append(s)
+        opened = time.monotonic()
+
+        def drip() -> None:
+            while not stop.is_set():
+                for s in list(slow):
+                    try:
+                        s.sendall(b"x")
+                    except OSError:
+                        slow.remove(s)
+                        closed_after.append(time.monotonic() - opened)
+                        s.close()
+                stop.wait(0.5)
+
+        dripper = threading.Thread(target=drip)
+        dripper.start()
+        started = time.monotonic()
+        r = httpx.get(f"{url}/status", timeout=30)
+        assert r.status_code == 200 and r.json()["name"] == TS_NAME
+        assert time.monotonic() - started < 30
+        # every slow connection is closed by its deadline, dripping or not
+        deadline = time.monotonic() + 60
+        while slow and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not slow, f"{len(slow)} slow connections still open"
+        assert httpx.get(f"{url}/status", timeout=30).status_code == 200
+    finally:
+        stop.set()
+        for s in slow:
+            s.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+        log_file.close()
+    text = (tmp_path / "ts.log").read_text()
+    assert "Traceback" not in text, text[-3000:]

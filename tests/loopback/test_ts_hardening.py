@@ -4,10 +4,13 @@ or a change of state."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
+import socket
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ import pytest
 from servers import ServerThread
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from world import seed_for
 
@@ -75,7 +78,23 @@ class Log:
         return server
 
     async def _doc(self, request: Request) -> Response:
-        body = self.well_known.get(request.headers["host"].split(":")[0])
+        host = request.headers["host"].split(":")[0]
+        if host == "drip.example":  # one byte every half second, for two minutes
+
+            async def drip() -> AsyncIterator[bytes]:
+                for _ in range(240):
+                    yield b" "
+                    await asyncio.sleep(0.5)
+
+            return StreamingResponse(drip(), media_type="application/json")
+        if host == "big.example":  # 2 MiB, no Content-Length
+
+            async def big() -> AsyncIterator[bytes]:
+                for _ in range(32):
+                    yield b" " * 65536
+
+            return StreamingResponse(big(), media_type="application/json")
+        body = self.well_known.get(host)
         return Response(body, media_type="application/json") if body else Response(status_code=404)
 
     def publish_doc(self, host: str, version: int, token: str, **extra: Any) -> None:
@@ -263,3 +282,69 @@ def test_enroll_cannot_change_an_enrolled_domains_chain(log: Log) -> None:
     assert_json_error(log.enroll(HOST), 409, "stale_prev")  # replaying it changes nothing
     assert_json_error(log.append(HOST, 4, "tok-a", third.head.next_chain_hash()), 401)
     assert log.append(HOST, 4, "tok-b", third.head.next_chain_hash()).status_code == 200
+
+
+# --- class 5: limits on bodies and on the enrollment fetch ----------------------------------
+
+
+def raw_request(url: str, head: bytes, body: bytes = b"", timeout: float = 30) -> bytes:
+    """Send ``head`` (and ``body``), then read what the server answers before closing."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head + body)
+        data = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n\r\n" not in data or len(data) < 20:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return data
+
+
+def test_bodies_are_bounded_and_read_after_the_token_check(log: Log) -> None:
+    log.publish_doc(HOST, 1, "tok")
+    first = ChainHeadWithProof.decode(log.enroll(HOST).content)
+    huge = b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"
+    # no token: refused at once, without waiting for 100 MB
+    answer = raw_request(
+        log.url, b"POST /append/" + HOST.encode() + b" HTTP/1.1\r\nHost: t\r\n" + huge
+    )
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    # the right token, a body declared too large: 413 at once
+    answer = raw_request(
+        log.url,
+        b"POST /append/"
+        + HOST.encode()
+        + b" HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer tok\r\n"
+        + huge,
+    )
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+    # ... or streamed without a length: 413 once it passes the bound
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b"x" * 4096
+
+    r = httpx.post(
+        f"{log.url}/append/{HOST}",
+        content=chunks(),
+        headers={"Authorization": "Bearer tok"},
+        timeout=30,
+    )
+    assert_json_error(r, 413, "too_large")
+    r = httpx.post(f"{log.url}/upload-cosignature/001", content=b"x" * 100_000, timeout=30)
+    assert_json_error(r, 413, "too_large")
+    assert log.leaf(HOST).head == first.head
+
+
+def test_enrollment_fetch_has_one_deadline_and_a_byte_bound(log: Log) -> None:
+    started = time.monotonic()
+    r = httpx.post(f"{log.url}/enroll/drip.example", timeout=90)
+    assert_json_error(r, 502, "enroll_fetch_failed")
+    assert "within" in r.json()["error"]
+    assert time.monotonic() - started < 60  # 10 s deadline; the drip lasts 120 s
+    r = httpx.post(f"{log.url}/enroll/big.example", timeout=90)
+    assert_json_error(r, 502, "enroll_fetch_failed")
+    assert "larger than" in r.json()["error"]
+    assert log.service.store.domain_count() == 0

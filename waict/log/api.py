@@ -18,7 +18,7 @@ from starlette.routing import Route
 from verifier.encoding import b64udecode
 from verifier.errors import WaictError
 from verifier.proof import ChainHeadWithProof
-from waict.log.http import HttpError, RateLimitedLog, bounded_number, parse_index
+from waict.log.http import HttpError, RateLimitedLog, bounded_number, parse_index, read_body
 from waict.log.service import (
     WELL_KNOWN_ENROLL,
     EnrollFetcher,
@@ -31,6 +31,9 @@ from waict.log.store import StorageError
 log = logging.getLogger("waict.ts")
 
 OCTETS = "application/octet-stream"
+MAX_ENROLL_DOCUMENT = 64 * 1024
+MAX_APPEND_BODY = 64 * 1024  # New Entry Data: 16 asset hosts of at most 511 bytes, 2 hashes
+MAX_COSIGNATURE_BODY = 16 * 1024  # a few "— name base64" lines
 
 
 def http_enroll_fetcher(
@@ -48,15 +51,32 @@ def http_enroll_fetcher(
     async def fetch(domain: str) -> bytes:
         netloc = domain if port is None else f"{domain}:{port}"
         target = netloc if connect is None else (connect if port is None else f"{connect}:{port}")
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-            response = await client.get(
-                f"{scheme}://{target}{WELL_KNOWN_ENROLL}", headers={"Host": netloc}
-            )
-        if response.status_code != 200:
-            raise RuntimeError(f"HTTP {response.status_code}")
-        if len(response.content) > 64 * 1024:
-            raise RuntimeError("enrollment document larger than 64 KiB")
-        return response.content
+        too_large = RuntimeError(f"enrollment document larger than {MAX_ENROLL_DOCUMENT} bytes")
+        try:
+            async with (
+                asyncio.timeout(timeout),
+                httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+                client.stream(
+                    "GET",
+                    f"{scheme}://{target}{WELL_KNOWN_ENROLL}",
+                    headers={"Host": netloc, "Accept-Encoding": "identity"},
+                ) as response,
+            ):
+                if response.status_code != 200:
+                    raise RuntimeError(f"HTTP {response.status_code}")
+                if response.headers.get("content-encoding", "identity") != "identity":
+                    raise RuntimeError("the enrollment document must not be content-encoded")
+                declared = response.headers.get("content-length", "0")
+                if not declared.isdecimal() or int(declared) > MAX_ENROLL_DOCUMENT:
+                    raise too_large
+                body = bytearray()
+                async for chunk in response.aiter_raw():
+                    body += chunk
+                    if len(body) > MAX_ENROLL_DOCUMENT:
+                        raise too_large
+        except TimeoutError:
+            raise RuntimeError(f"no complete answer within {timeout:g} s") from None
+        return bytes(body)
 
     return fetch
 
@@ -99,8 +119,9 @@ def create_ts_app(service: TransparencyService) -> Starlette:
     async def append(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         token = auth[7:] if auth.lower().startswith("bearer ") else None
-        body = await request.body()
-        return proof_response(await service.append(request.path_params["domain"], token, body))
+        domain = service.authorize(request.path_params["domain"], token)  # before the body
+        body = await read_body(request, MAX_APPEND_BODY)
+        return proof_response(await service.append(domain, token, body))
 
     async def leaf(request: Request) -> Response:
         return proof_response(service.proof(normalize_domain(request.path_params["domain"])))
@@ -157,7 +178,8 @@ def create_ts_app(service: TransparencyService) -> Starlette:
 
     async def upload_cosignature(request: Request) -> Response:
         index = parse_index(request.path_params["index"], limit=2**63)
-        await service.upload_cosignatures(index.n, await request.body())
+        body = await read_body(request, MAX_COSIGNATURE_BODY)
+        await service.upload_cosignatures(index.n, body)
         return Response(status_code=204)
 
     async def checkpoint(request: Request) -> Response:

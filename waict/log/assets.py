@@ -45,6 +45,8 @@ from waict.common.commands import report_error
 from waict.common.digests import DIGEST_PREFIX, parse_digest
 from waict.common.errors import SiteToolError
 from waict.common.files import fsync_dir
+from waict.common.serve import add_limit_options
+from waict.log.http import HttpError, bounded_number
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
@@ -126,8 +128,17 @@ def create_assets_app(
                 "unauthorized",
                 **{"WWW-Authenticate": 'Bearer realm="waict-assets"'},
             )
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_upload:
+        try:
+            declared = bounded_number(
+                request.headers.get("content-length"),
+                "Content-Length",
+                low=0,
+                high=2**63,
+                default=0,
+            )
+        except HttpError as exc:
+            return exc.response()
+        if declared > max_upload:
             return _error(413, f"uploads are limited to {max_upload} bytes", "too_large")
         hasher = hashlib.sha256()
         size = 0
@@ -206,7 +217,7 @@ def load_or_create_token(path: Path) -> tuple[str, bool]:
 
 
 def _cmd_serve_assets(args: argparse.Namespace) -> int:
-    from waict.common.serve import serve
+    from waict.common.serve import Limits, serve
 
     root = Path(args.dir)
     try:
@@ -233,6 +244,7 @@ def _cmd_serve_assets(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        limits=Limits.from_args(args),
     )
     return 0
 
@@ -255,4 +267,5 @@ def add_serve_assets_parser(subparsers: Subparsers) -> None:
     p.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--tls-key", default=None, help="private key for --tls-cert (PEM)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    add_limit_options(p, body_timeout=600.0)  # uploads may be large
     p.set_defaults(func=_cmd_serve_assets)

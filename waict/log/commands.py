@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from waict.common.serve import add_limit_options
+
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
 
@@ -26,7 +28,7 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
 
     from verifier.encoding import b64decode
     from verifier.note import Witness
-    from waict.common.serve import serve
+    from waict.common.serve import Limits, serve
     from waict.log.api import create_ts_app, http_enroll_fetcher
     from waict.log.http import system_clock
     from waict.log.service import TransparencyService
@@ -66,14 +68,14 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
         f"{service.store.domain_count()} domains, on http://{args.host}:{args.port}",
         flush=True,
     )
-    serve(create_ts_app(service), args.host, args.port)
+    serve(create_ts_app(service), args.host, args.port, limits=Limits.from_args(args))
     return 0
 
 
 def _cmd_serve_witness(args: argparse.Namespace) -> int:
     import logging
 
-    from waict.common.serve import serve
+    from waict.common.serve import Limits, serve
     from waict.log.http import system_clock
     from waict.log.keys import load_or_create_seed, public_key_b64
     from waict.log.witness import WitnessService, create_witness_app
@@ -94,7 +96,7 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
         f"at {service.count} batches; status on http://{args.host}:{args.port}/status",
         flush=True,
     )
-    serve(create_witness_app(service), args.host, args.port)
+    serve(create_witness_app(service), args.host, args.port, limits=Limits.from_args(args))
     return 0
 
 
@@ -136,6 +138,7 @@ def add_serve_ts_parser(sub: Subparsers) -> None:
         help="connect to ADDR for every enrollment fetch (loopback: 127.0.0.1)",
     )
     ts.add_argument("--clock-offset", type=int, default=0, help="shift the clock (seconds)")
+    add_limit_options(ts)
     ts.set_defaults(func=_cmd_serve_ts)
 
 
@@ -151,6 +154,7 @@ def add_serve_witness_parser(sub: Subparsers) -> None:
     wit.add_argument("--port", type=int, default=8011)
     wit.add_argument("--clock-offset", type=int, default=0)
     wit.add_argument("--past-window", type=int, default=3600, help="oldest event age accepted")
+    add_limit_options(wit)
     wit.set_defaults(func=_cmd_serve_witness)
 
 

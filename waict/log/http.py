@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from waict.common.tiles import encode_index
@@ -88,6 +89,23 @@ def bounded_number(
             "bad_request",
         )
     return value
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes (413 ``too_large`` as soon as it is known to
+    be longer: from Content-Length, else while streaming). Its deadline is the server's
+    (``waict.common.serve.Limits.body_timeout``)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        size = bounded_number(declared, "Content-Length", low=0, high=2**63, default=0)
+        if size > limit:
+            raise HttpError(413, f"this request's body is limited to {limit} bytes", "too_large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HttpError(413, f"this request's body is limited to {limit} bytes", "too_large")
+    return bytes(body)
 
 
 @dataclass(frozen=True)

@@ -498,15 +498,23 @@ class TransparencyService:
         seq = await self._accept(domain, entry, bind_token=entry.token_sha256)
         return await self.wait_for_proof(domain, seq)
 
-    async def append(self, domain: str, token: str | None, raw: bytes) -> ChainHeadWithProof:
+    def authorize(self, domain: str, token: str | None) -> str:
+        """The normalized domain if ``token`` is its append token (400 / 401 otherwise):
+        checked before a request body is read."""
         domain = normalize_domain(domain)
         bound = self.store.token_hash(domain)
         if bound is None:
             raise HttpError(
                 400, f"{domain} is not enrolled: POST /enroll/{domain} first", "not_enrolled"
             )
-        if token is None or not secrets.compare_digest(sha256(token.encode()), bound):
+        if token is None or not secrets.compare_digest(
+            sha256(token.encode("utf-8", "surrogateescape")), bound
+        ):
             raise HttpError(401, "missing or wrong bearer token for this domain", "unauthorized")
+        return domain
+
+    async def append(self, domain: str, token: str | None, raw: bytes) -> ChainHeadWithProof:
+        domain = self.authorize(domain, token)
         entry = parse_new_entry(raw, enrolling=False)
         seq = await self._accept(domain, entry)
         return await self.wait_for_proof(domain, seq)
