@@ -8,11 +8,14 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
+import random
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -348,3 +351,185 @@ def test_enrollment_fetch_has_one_deadline_and_a_byte_bound(log: Log) -> None:
     assert_json_error(r, 502, "enroll_fetch_failed")
     assert "larger than" in r.json()["error"]
     assert log.service.store.domain_count() == 0
+
+
+# --- every route, garbage in: a 4xx with a one-line JSON error, no state change -------------
+
+
+def _garbage(rng: random.Random) -> str:
+    pieces = [
+        "",
+        ".",
+        "..",
+        "/",
+        "%00",
+        "%0A",
+        "%2F",
+        "%ff%fe",
+        "nan",
+        "-1",
+        "inf",
+        "1e999",
+        "x001/x/1",
+        "000.p/0",
+        "000.p/999",
+        "x000/000",
+        "18446744073709551616",
+        "site.example",
+        "SITE.EXAMPLE.",
+        "a" * 300,
+        "é.example",
+        "xn--.example",
+        "[::1]",
+        "127.0.0.1",
+        "sha256-",
+        "sha256-" + "A" * 43,
+        "sha256-!!!!",
+        "\u2028",
+        "\\u0000",
+    ]
+    out = rng.choice(pieces)
+    for _ in range(rng.randrange(3)):
+        out += rng.choice(["/", "", "."]) + rng.choice(pieces)
+    if rng.random() < 0.3:
+        out += "".join(chr(rng.randrange(32, 0x3000)) for _ in range(rng.randrange(1, 20)))
+    return out
+
+
+def _body(rng: random.Random) -> bytes:
+    choices: list[Any] = [
+        b"",
+        b"{",
+        b"[]",
+        b"null",
+        b"[" * 50000 + b"]" * 50000,
+        os.urandom(rng.randrange(1, 2000)),
+        json.dumps({"resource_hash": 5, "asset_hosts": "x", "prev": None}).encode(),
+        json.dumps(
+            {"resource_hash": b64(b"\0" * 31), "asset_hosts": [1, 2], "prev": "!!"}
+        ).encode(),
+        json.dumps(
+            {"resource_hash": b64(rh(9)), "asset_hosts": ["ftp://x/"], "prev": b64(b"\1" * 32)}
+        ).encode(),
+        json.dumps(
+            {"resource_hash": b64(rh(9)), "asset_hosts": [], "prev": b64(b"\1" * 32)}
+        ).encode(),
+        "— w1.example AAAA\n".encode(),
+        "— w9.example ".encode() + base64.b64encode(os.urandom(76)) + b"\n",
+        b"\xff\xfe\n",
+    ]
+    return rng.choice(choices)  # type: ignore[no-any-return]
+
+
+DOMAIN_ROUTES = {"enroll", "append", "leaf", "entries-tile", "chain-hash"}
+ROUTES = [
+    ("POST", "/enroll/{}"),
+    ("POST", "/append/{}"),
+    ("GET", "/leaf/{}"),
+    ("GET", "/entries-tile/{}/{}"),
+    ("GET", "/chain-hash/{}/{}"),
+    ("GET", "/asset-hosts/{}"),
+    ("GET", "/tree-event-batch/{}"),
+    ("POST", "/upload-cosignature/{}"),
+    ("GET", "/checkpoint"),
+    ("GET", "/status"),
+    ("GET", "/{}"),
+    ("DELETE", "/leaf/{}"),
+]
+
+
+def _state(log: Log) -> Any:
+    store = log.service.store
+    status = httpx.get(f"{log.url}/status", timeout=30).json()
+    return (
+        status,
+        store.domain_count(),
+        store.batch_count(),
+        store.pending_events(100),
+        store.token_hash(HOST),
+        [c.line for c in store.cosignatures(status["cosigned"])],
+    )
+
+
+def test_garbage_on_every_route_is_a_json_4xx_and_changes_nothing(log: Log) -> None:
+    log.publish_doc(HOST, 1, "tok")
+    first = ChainHeadWithProof.decode(log.enroll(HOST).content)
+    assert log.append(HOST, 2, "tok", first.head.next_chain_hash()).status_code == 200
+    time.sleep(1.5)  # the witness is idle again
+    before = _state(log)
+    rng = random.Random(20261130)
+    seen: dict[tuple[str, str, int], int] = {}
+    with httpx.Client(base_url=log.url, timeout=30) as client:
+        for i in range(400):
+            method, template = ROUTES[i % len(ROUTES)]
+            args = [_garbage(rng) for _ in range(template.count("{}"))]
+            domain_first = template.split("/")[1] in DOMAIN_ROUTES
+            if domain_first and rng.random() < 0.5:
+                args[0] = HOST  # the enrolled domain, so the handlers' checks run
+            path = template.format(*args)
+            path = "/" + quote(path.lstrip("/"), safe="/%.-_~") if rng.random() < 0.8 else path
+            headers = {}
+            if rng.random() < 0.5:
+                headers["Authorization"] = rng.choice(
+                    ["Bearer tok", "Bearer x y", "Basic x", "Bearer \u00e9"]
+                )
+            params = {"wait": _garbage(rng)[:50]} if rng.random() < 0.3 else None
+            try:
+                r = client.request(
+                    method,
+                    path,
+                    content=_body(rng) if method != "GET" else None,
+                    headers={k: v.encode("utf-8") for k, v in headers.items()},
+                    params=params,
+                )
+            except httpx.InvalidURL:
+                continue
+            what = f"{method} {path!r} -> {r.status_code} {r.text[:200]!r}"
+            seen[(method, template, r.status_code)] = (
+                seen.get((method, template, r.status_code), 0) + 1
+            )
+            if r.status_code >= 500:
+                assert r.status_code == 502 and r.json()["detail"] == "enroll_fetch_failed", what
+            if r.status_code >= 400:
+                body = r.json()
+                assert set(body) == {"error", "detail"} and "\n" not in body["error"], what
+    statuses = {status for _, _, status in seen}
+    assert {400, 401, 404, 409} <= statuses, seen  # the handlers' checks were reached
+    assert _state(log) == before
+    assert log.leaf(HOST).head.position == 1
+
+
+def test_garbage_on_the_asset_host_is_a_json_4xx_and_stores_nothing(
+    tmp_path: Path, servers: list[ServerThread]
+) -> None:
+    from waict.log.assets import create_assets_app
+
+    server = ServerThread(create_assets_app(tmp_path / "assets", "right-token")).start()
+    servers.append(server)
+    rng = random.Random(7)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for i in range(150):
+            method = ["GET", "HEAD", "PUT", "POST", "DELETE"][i % 5]
+            path = rng.choice(["/fetch/", "/upload", "/", "/fetch/sha256-"]) + _garbage(rng)
+            headers: dict[str, bytes] = {}
+            if rng.random() < 0.7:
+                headers["Authorization"] = rng.choice(
+                    ["Bearer wrong", "Bearer right-token-no", "Basic x", "Bearer \u00e9"]
+                ).encode()
+            try:
+                r = client.request(
+                    method, quote(path, safe="/%.-_~"), content=_body(rng), headers=headers
+                )
+            except (httpx.InvalidURL, httpx.LocalProtocolError):
+                continue
+            what = f"{method} {path!r} -> {r.status_code} {r.text[:200]!r}"
+            assert r.status_code < 500, what
+            if r.status_code >= 400 and method != "HEAD":
+                body = r.json()
+                assert set(body) == {"error", "detail"} and "\n" not in body["error"], what
+    for length in (b"-1", b"nan", b"1e9", b"99999999999999999999", b"300000000"):
+        head = b"PUT /upload HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer right-token\r\n"
+        answer = raw_request(server.url, head + b"Content-Length: " + length + b"\r\n\r\n")
+        assert answer[9:10] == b"4", (length, answer[:200])
+    assert list((tmp_path / "assets" / "objects").iterdir()) == []
+    assert list((tmp_path / "assets" / "tmp").iterdir()) == []

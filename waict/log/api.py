@@ -18,7 +18,14 @@ from starlette.routing import Route
 from verifier.encoding import b64udecode
 from verifier.errors import WaictError
 from verifier.proof import ChainHeadWithProof
-from waict.log.http import HttpError, RateLimitedLog, bounded_number, parse_index, read_body
+from waict.log.http import (
+    JSON_HTTP_ERRORS,
+    HttpError,
+    RateLimitedLog,
+    bounded_number,
+    parse_index,
+    read_body,
+)
 from waict.log.service import (
     WELL_KNOWN_ENROLL,
     EnrollFetcher,
@@ -217,6 +224,8 @@ def create_ts_app(service: TransparencyService) -> Starlette:
         Route("/status", guard(status), methods=["GET"]),
     ]
 
-    app = Starlette(routes=routes, lifespan=service.loop.lifespan())
+    app = Starlette(
+        routes=routes, lifespan=service.loop.lifespan(), exception_handlers=JSON_HTTP_ERRORS
+    )
     app.state.stop_hooks = [service.stop_waiting]
     return app

@@ -46,7 +46,7 @@ from waict.common.digests import DIGEST_PREFIX, parse_digest
 from waict.common.errors import SiteToolError
 from waict.common.files import fsync_dir
 from waict.common.serve import add_limit_options
-from waict.log.http import HttpError, bounded_number
+from waict.log.http import JSON_HTTP_ERRORS, HttpError, bounded_number
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
@@ -190,7 +190,7 @@ def create_assets_app(
         Route("/upload", upload, methods=["PUT"]),
         Route("/fetch/{digest:path}", fetch, methods=["GET", "HEAD"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers=JSON_HTTP_ERRORS)
 
 
 # --- command line --------------------------------------------------------------------------

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from waict.common.tiles import encode_index
 
@@ -89,6 +90,21 @@ def bounded_number(
             "bad_request",
         )
     return value
+
+
+async def _json_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+    message = {404: "no such route: see docs/ts-api.md", 405: "method not allowed here"}
+    return JSONResponse(
+        {"error": message.get(exc.status_code, str(exc.detail)), "detail": detail},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+JSON_HTTP_ERRORS: dict[Any, Any] = {HTTPException: _json_http_error}
+"""Starlette ``exception_handlers``: its own 404/405 answers as the servers' JSON errors."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:
