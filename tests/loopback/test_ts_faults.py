@@ -525,3 +525,22 @@ def test_slow_clients_do_not_starve_a_normal_request(tmp_path: Path) -> None:
         log_file.close()
     text = (tmp_path / "ts.log").read_text()
     assert "Traceback" not in text, text[-3000:]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--batch-interval", "nan"],
+        ["--batch-interval", "-1"],
+        ["--quorum", "0"],
+        ["--header-timeout", "inf"],
+        ["--max-connections", "0"],
+    ],
+)
+def test_numbers_on_the_command_line_are_finite_and_bounded(
+    tmp_path: Path, extra: list[str]
+) -> None:
+    """Class 1 on the command line: nan never reaches the batch loop's sleep."""
+    result = run_cli([*ts_args(tmp_path / "ts.sqlite"), *extra])
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "must be from" in result.stderr

@@ -42,21 +42,30 @@ class Limits:
         return cls(args.max_connections, args.header_timeout, args.body_timeout)
 
 
+def number_arg(
+    kind: type[int] | type[float], *, low: float, high: float, low_open: bool = False
+) -> Any:
+    """An argparse ``type``: a finite number in ``[low, high]`` (``(low, high]`` with
+    ``low_open``); nan, inf and anything else are a usage error."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (low < value if low_open else low <= value) or not value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
 def add_limit_options(parser: argparse.ArgumentParser, *, body_timeout: float = 30.0) -> None:
     """``--max-connections``, ``--header-timeout``, ``--body-timeout`` (see :class:`Limits`)."""
     d = Limits(body_timeout=body_timeout)
 
     def positive(kind: type[int] | type[float], high: float) -> Any:
-        def parse(text: str) -> int | float:
-            try:
-                value = kind(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-            if not 0 < value <= high:  # also refuses nan
-                raise argparse.ArgumentTypeError(f"must be more than 0 and at most {high:g}")
-            return value
-
-        return parse
+        return number_arg(kind, low=0, high=high, low_open=True)
 
     parser.add_argument(
         "--max-connections",

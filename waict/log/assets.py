@@ -45,7 +45,7 @@ from waict.common.commands import report_error
 from waict.common.digests import DIGEST_PREFIX, parse_digest
 from waict.common.errors import SiteToolError
 from waict.common.files import fsync_dir
-from waict.common.serve import add_limit_options
+from waict.common.serve import add_limit_options, number_arg
 from waict.log.http import JSON_HTTP_ERRORS, HttpError, bounded_number
 
 if TYPE_CHECKING:
@@ -262,7 +262,10 @@ def add_serve_assets_parser(subparsers: Subparsers) -> None:
     p.add_argument("--port", type=int, default=8021, help="port (default 8021)")
     p.add_argument("--token-file", required=True, help="upload token file (generated if absent)")
     p.add_argument(
-        "--max-upload", type=int, default=DEFAULT_MAX_UPLOAD, help="largest upload in bytes"
+        "--max-upload",
+        type=number_arg(int, low=1, high=2**40),
+        default=DEFAULT_MAX_UPLOAD,
+        help="largest upload in bytes",
     )
     p.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--tls-key", default=None, help="private key for --tls-cert (PEM)")

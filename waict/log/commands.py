@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from waict.common.serve import add_limit_options
+from waict.common.serve import add_limit_options, number_arg
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
@@ -125,10 +125,20 @@ def add_serve_ts_parser(sub: Subparsers) -> None:
         metavar="NAME=KEY",
         help="a witness whose cosignatures count (repeat)",
     )
-    ts.add_argument("--quorum", type=int, default=1, help="cosignatures needed (default 1)")
+    ts.add_argument(
+        "--quorum",
+        type=number_arg(int, low=1, high=1000),
+        default=1,
+        help="cosignatures needed (default 1)",
+    )
     ts.add_argument("--host", default="127.0.0.1")
     ts.add_argument("--port", type=int, default=8001)
-    ts.add_argument("--batch-interval", type=float, default=0.2, help="seconds between batches")
+    ts.add_argument(
+        "--batch-interval",
+        type=number_arg(float, low=0, high=60, low_open=True),
+        default=0.2,
+        help="seconds between batches",
+    )
     ts.add_argument("--enroll-scheme", default="https", choices=["https", "http"])
     ts.add_argument("--enroll-port", type=int, default=None, help="port of sites' well-known")
     ts.add_argument(
@@ -153,7 +163,12 @@ def add_serve_witness_parser(sub: Subparsers) -> None:
     wit.add_argument("--host", default="127.0.0.1")
     wit.add_argument("--port", type=int, default=8011)
     wit.add_argument("--clock-offset", type=int, default=0)
-    wit.add_argument("--past-window", type=int, default=3600, help="oldest event age accepted")
+    wit.add_argument(
+        "--past-window",
+        type=number_arg(int, low=0, high=10**8),
+        default=3600,
+        help="oldest event age accepted",
+    )
     add_limit_options(wit)
     wit.set_defaults(func=_cmd_serve_witness)
 
