@@ -533,3 +533,29 @@ def test_garbage_on_the_asset_host_is_a_json_4xx_and_stores_nothing(
         assert answer[9:10] == b"4", (length, answer[:200])
     assert list((tmp_path / "assets" / "objects").iterdir()) == []
     assert list((tmp_path / "assets" / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "addresses", [["127.0.0.1"], ["10.1.2.3"], ["93.184.216.34", "192.168.0.1"], ["::1"], []]
+)
+def test_enrollment_fetch_refuses_names_resolving_to_non_public_addresses(
+    addresses: list[str],
+) -> None:
+    """A public-looking name pointing at the service's own network is no fetch target (the
+    loopback tests name their address with ``connect=`` instead)."""
+    from servers import run_async
+
+    async def resolve(domain: str) -> list[str]:
+        return addresses
+
+    fetch = http_enroll_fetcher("http", 9, timeout=5, resolve=resolve)
+
+    async def run() -> str:
+        try:
+            await fetch("site.example")
+        except RuntimeError as exc:
+            return str(exc)
+        return "fetched"
+
+    message = run_async(run)
+    assert "not a public address" in message or "does not resolve" in message, message

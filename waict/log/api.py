@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -43,30 +45,61 @@ MAX_APPEND_BODY = 64 * 1024  # New Entry Data: 16 asset hosts of at most 511 byt
 MAX_COSIGNATURE_BODY = 16 * 1024  # a few "— name base64" lines
 
 
+Resolver = Callable[[str], Awaitable[list[str]]]
+
+
+async def system_resolver(domain: str) -> list[str]:
+    """The addresses ``domain`` resolves to (TCP)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(domain, None, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
 def http_enroll_fetcher(
     scheme: str = "https",
     port: int | None = None,
     timeout: float = 10.0,
     connect: str | None = None,
+    *,
+    resolve: Resolver = system_resolver,
 ) -> EnrollFetcher:
-    """Fetch ``<scheme>://<domain>[:port]/.well-known/waict-enroll``.
+    """Fetch ``<scheme>://<domain>[:port]/.well-known/waict-enroll``: at most 64 KiB,
+    uncompressed, within one ``timeout`` (resolving included).
 
-    Loopback tests and the demo use ``scheme="http"``, a port, and ``connect="127.0.0.1"``:
-    the request goes to that address with ``Host: <domain>[:port]``.
+    The service fetches from a name anyone may submit, so the name must resolve only to
+    public addresses (no loopback, private, link-local... target), and the request goes to
+    the address checked (no second lookup to rebind; TLS still verifies the name). Loopback
+    tests and the demo name the address instead, ``connect="127.0.0.1"`` (with
+    ``scheme="http"`` and a port): the request goes there with ``Host: <domain>[:port]``.
     """
+
+    async def address_of(domain: str) -> str:
+        if connect is not None:
+            return connect
+        addresses = [ipaddress.ip_address(a.split("%")[0]) for a in await resolve(domain)]
+        if not addresses:
+            raise RuntimeError(f"{domain} does not resolve")
+        for address in addresses:
+            if not address.is_global:
+                raise RuntimeError(f"{domain} resolves to {address}, not a public address")
+        first = addresses[0]
+        return f"[{first}]" if first.version == 6 else str(first)
 
     async def fetch(domain: str) -> bytes:
         netloc = domain if port is None else f"{domain}:{port}"
-        target = netloc if connect is None else (connect if port is None else f"{connect}:{port}")
         too_large = RuntimeError(f"enrollment document larger than {MAX_ENROLL_DOCUMENT} bytes")
+        deadline = asyncio.get_running_loop().time() + timeout  # one for the whole fetch
         try:
+            async with asyncio.timeout_at(deadline):
+                address = await address_of(domain)
+                target = address if port is None else f"{address}:{port}"
             async with (
-                asyncio.timeout(timeout),
+                asyncio.timeout_at(deadline),
                 httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
                 client.stream(
                     "GET",
                     f"{scheme}://{target}{WELL_KNOWN_ENROLL}",
                     headers={"Host": netloc, "Accept-Encoding": "identity"},
+                    extensions={"sni_hostname": domain},
                 ) as response,
             ):
                 if response.status_code != 200:
