@@ -20,6 +20,7 @@ from starlette.routing import Route
 from verifier.encoding import b64udecode
 from verifier.errors import WaictError
 from verifier.proof import ChainHeadWithProof
+from waict.log.entry import normalize_domain
 from waict.log.http import (
     JSON_HTTP_ERRORS,
     HttpError,
@@ -32,7 +33,6 @@ from waict.log.service import (
     WELL_KNOWN_ENROLL,
     EnrollFetcher,
     TransparencyService,
-    normalize_domain,
     stopping_error,
 )
 from waict.log.store import StorageError

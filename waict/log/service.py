@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 from verifier.chain import (
     ZERO_HASH,
@@ -35,26 +33,23 @@ from verifier.chain import (
     verify_chain,
 )
 from verifier.crypto import ed25519_verify, sha256
-from verifier.encoding import b64decode, b64udecode
 from verifier.errors import WaictError
 from verifier.events import (
     EventError,
     TreeEvent,
     apply_event,
-    check_domain,
     decode_event,
     encode_batch,
 )
 from verifier.note import NoteBody, Witness, parse_note, signed_message
 from verifier.proof import ChainHeadWithProof
 from verifier.transparency import tree_key
+from waict.log.entry import NewEntry, normalize_domain, parse_new_entry
 from waict.log.http import BackgroundLoop, Clock, HttpError, RateLimitedLog
 from waict.log.store import StorageError, TransparencyStore
 from waict.log.tree import PrefixTree
 
 log = logging.getLogger("waict.ts")
-
-MAX_ASSET_HOSTS = 16
 
 
 def stopping_error() -> HttpError:
@@ -64,52 +59,6 @@ def stopping_error() -> HttpError:
 WELL_KNOWN_ENROLL = "/.well-known/waict-enroll"
 
 EnrollFetcher = Callable[[str], Awaitable[bytes]]
-
-
-@dataclass(frozen=True)
-class NewEntry:
-    resource_hash: bytes
-    asset_hosts: tuple[str, ...]
-    token_sha256: bytes | None = None
-    prev: bytes | None = None
-
-
-def parse_new_entry(raw: bytes, *, enrolling: bool) -> NewEntry:
-    """The "New Entry Data" JSON (plus ``token_sha256`` at enrollment, ``prev`` at append and
-    in the enrollment document of a domain that already has a chain)."""
-    try:
-        obj = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise HttpError(400, "body is not JSON: send New Entry Data", "bad_request") from None
-    if not isinstance(obj, dict):
-        raise HttpError(400, "New Entry Data must be a JSON object", "bad_request")
-    try:
-        rh = b64decode(obj.get("resource_hash"), what="resource_hash")  # type: ignore[arg-type]
-    except WaictError as exc:
-        raise HttpError(400, str(exc), "bad_request") from None
-    if len(rh) != 32:
-        raise HttpError(400, "resource_hash must decode to 32 bytes", "bad_request")
-    hosts = obj.get("asset_hosts")
-    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
-        raise HttpError(400, "asset_hosts must be a list of URLs", "bad_request")
-    if len(hosts) > MAX_ASSET_HOSTS:
-        raise HttpError(400, f"at most {MAX_ASSET_HOSTS} asset hosts", "bad_request")
-    for h in hosts:
-        if not h.startswith(("https://", "http://")) or not 1 <= len(h.encode()) <= 511:
-            raise HttpError(400, f"asset host {h[:80]!r} is not an http(s) URL", "bad_request")
-    token_hash = prev = None
-    try:
-        if enrolling:
-            token_hash = b64udecode(obj.get("token_sha256"), what="token_sha256")  # type: ignore[arg-type]
-            if len(token_hash) != 32:
-                raise HttpError(400, "token_sha256 must be 32 bytes", "bad_request")
-        if not enrolling or obj.get("prev") is not None:
-            prev = b64decode(obj.get("prev"), what="prev")  # type: ignore[arg-type]
-            if len(prev) != 32:
-                raise HttpError(400, "prev must be 32 bytes", "bad_request")
-    except WaictError as exc:
-        raise HttpError(400, str(exc), "bad_request") from None
-    return NewEntry(rh, tuple(sorted(set(hosts))), token_hash, prev)
 
 
 class TransparencyService:
@@ -518,12 +467,3 @@ class TransparencyService:
         entry = parse_new_entry(raw, enrolling=False)
         seq = await self._accept(domain, entry)
         return await self.wait_for_proof(domain, seq)
-
-
-def normalize_domain(domain: str) -> str:
-    """A domain from a request path, lower-cased, one trailing dot dropped, and checked with
-    the replay rule's :func:`~verifier.events.check_domain` (400 ``bad_domain`` if not)."""
-    try:
-        return check_domain(domain.lower().removesuffix("."))
-    except EventError as exc:
-        raise HttpError(400, str(exc), "bad_domain") from None
