@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-import uvicorn
+from waict.common.serve import make_server
 
 
 def free_port() -> int:
@@ -24,10 +24,7 @@ class ServerThread:
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
+        self.server = make_server(app, "127.0.0.1", self.port, lifespan="on")
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> ServerThread:

@@ -8,7 +8,10 @@ Byte layout (TLS presentation language, big-endian)::
                       | new_resource_hash[32] | u64 timestamp
     TreeEventBatch  = u16 num_events (>= 1) | u24 len | TreeEvent*
 
-``domain`` is a lower-case ASCII host name (``[a-z0-9.-]``). A "changed" list may be empty
+``domain`` is a public DNS name (:func:`check_domain`, the one rule of the service and every
+witness): lower-case letters, digits and inner hyphens, labels of 1 to 63 characters, at
+least two labels, at most 253 characters, no trailing dot; not an IP literal (a last label
+that is a number) and not ``localhost`` or a name under it. A "changed" list may be empty
 (a site with no asset host; our choice, the spec's lower bound of 1 would forbid it). Strict
 parsing: exact lengths, ``num_events`` equal to the events present, no trailing bytes.
 
@@ -35,7 +38,9 @@ TAG_UNCHANGED = 1
 MAX_URL = 511
 MAX_HOSTS_BYTES = 2**13 - 1
 MAX_BATCH_BYTES = 2**24 - 1
-_DOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,253}[a-z0-9])?$")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN_RE = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
+_NUMBER_RE = re.compile(r"[0-9]+|0x[0-9a-f]*")  # a WHATWG IPv4 part: such a name is an address
 
 
 class EventError(WaictError):
@@ -45,8 +50,20 @@ class EventError(WaictError):
 
 
 def check_domain(domain: str) -> str:
-    if not _DOMAIN_RE.match(domain) or ".." in domain:
-        raise EventError(f"{domain[:80]!r} is not a lower-case ASCII domain name")
+    """``domain`` if it is a name a site can enroll under (see the module docstring), else
+    :class:`EventError`. Whole-string matches only: no trailing newline slips through."""
+    if (
+        not isinstance(domain, str)
+        or len(domain) > 253
+        or not _DOMAIN_RE.fullmatch(domain)
+        or _NUMBER_RE.fullmatch(domain.rpartition(".")[2])
+        or domain == "localhost"
+        or domain.endswith(".localhost")
+    ):
+        raise EventError(
+            f"{domain[:80]!r} is not a public DNS name (lower-case letters, digits, inner "
+            "hyphens, two labels or more; no IP address, no localhost)"
+        )
     return domain
 
 

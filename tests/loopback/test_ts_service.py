@@ -111,3 +111,88 @@ def test_append_without_quorum_times_out_but_is_kept(tmp_path: Path) -> None:
         restarted.store.close()
 
     run_async(run)
+
+
+def test_restart_with_a_cosigning_backlog_serves_leaf(tmp_path: Path) -> None:
+    """Issue 10 class 6: batches 2 and 3 await their quorum when the service restarts; when
+    the root after 2 batches is cosigned, /leaf answers under it (was a 500, KeyError)."""
+    import httpx
+
+    from waict.log.api import create_ts_app
+
+    async def run() -> None:
+        service = make(tmp_path)
+        task = asyncio.create_task(service.enroll("a.example"))
+        await asyncio.sleep(0.05)
+        await service.cut_batch()
+        await cosign_count(service, 1)
+        await task
+        for host in ("b.example", "c.example"):
+            pending = asyncio.create_task(service.enroll(host))
+            await asyncio.sleep(0.05)
+            await service.cut_batch()
+            with pytest.raises(HttpError):  # no quorum in time: kept, not cosigned
+                await pending
+        service.store.close()
+        restarted = make(tmp_path)
+        assert restarted.count == 3 and restarted.cosigned == 1
+        await cosign_count(restarted, 2)
+        assert restarted.cosigned == 2
+        for host in ("a.example", "b.example"):
+            assert restarted.proof(host).head.position == 0
+        with pytest.raises(HttpError) as info:
+            restarted.proof("c.example")
+        assert info.value.status == 404
+        transport = httpx.ASGITransport(create_ts_app(restarted), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ts") as client:
+            assert (await client.get("/leaf/b.example")).status_code == 200
+        await cosign_count(restarted, 3)
+        assert restarted.proof("c.example").head.position == 0
+        restarted.store.close()
+
+    run_async(run)
+
+
+def test_batch_that_cannot_be_stored_answers_its_cause_and_is_published_later(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 10 class 8: the event is recorded, then the disk fills up before its batch is
+    stored: the append answers 503 naming the cause (not "no quorum"), the batch loop logs
+    one line (not a traceback per tick), and the batch is published once space returns."""
+    from waict.log.store import StorageError
+
+    async def run() -> None:
+        service = make(tmp_path)
+        service.append_timeout = 60
+        service.batch_interval = 0.01
+        real = service.store.publish_batch
+        full = True
+
+        def publish_batch(*args: object, **kwargs: object) -> None:
+            if full:
+                raise StorageError("ts.sqlite: the disk is full", "disk_full")
+            real(*args, **kwargs)  # type: ignore[arg-type]
+
+        service.store.publish_batch = publish_batch  # type: ignore[method-assign]
+        loop = asyncio.create_task(service.run())
+        with pytest.raises(HttpError) as info:
+            await asyncio.wait_for(service.enroll("a.example"), 30)
+        assert info.value.status == 503 and info.value.detail == "disk_full"
+        assert "disk is full" in str(info.value) and "quorum" not in str(info.value)
+        await asyncio.sleep(0.5)  # ~50 failing ticks
+        full = False
+        for _ in range(500):
+            if service.count == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert service.count == 1 and service.storage_fault is None
+        await cosign_count(service, 1)
+        assert service.proof("a.example").head.position == 0
+        loop.cancel()
+        service.store.close()
+
+    with caplog.at_level("INFO", logger="waict.ts"):
+        run_async(run)
+    lines = [r.getMessage() for r in caplog.records if "disk is full" in r.getMessage()]
+    assert len(lines) == 1 and "\n" not in lines[0], lines
+    assert not any(r.exc_info for r in caplog.records)

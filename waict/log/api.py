@@ -4,27 +4,54 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import ipaddress
+import logging
+import socket
 from collections.abc import Awaitable, Callable
 
 import httpx
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from verifier.encoding import b64udecode
 from verifier.errors import WaictError
 from verifier.proof import ChainHeadWithProof
-from waict.log.http import HttpError, parse_index
+from waict.log.entry import normalize_domain
+from waict.log.http import (
+    JSON_HTTP_ERRORS,
+    HttpError,
+    RateLimitedLog,
+    bounded_number,
+    parse_index,
+    read_body,
+)
 from waict.log.service import (
     WELL_KNOWN_ENROLL,
     EnrollFetcher,
     TransparencyService,
-    normalize_domain,
+    stopping_error,
 )
+from waict.log.store import StorageError
+
+log = logging.getLogger("waict.ts")
 
 OCTETS = "application/octet-stream"
+MAX_ENROLL_DOCUMENT = 64 * 1024
+MAX_APPEND_BODY = 64 * 1024  # New Entry Data: 16 asset hosts of at most 511 bytes, 2 hashes
+MAX_COSIGNATURE_BODY = 16 * 1024  # a few "— name base64" lines
+
+
+Resolver = Callable[[str], Awaitable[list[str]]]
+
+
+async def system_resolver(domain: str) -> list[str]:
+    """The addresses ``domain`` resolves to (TCP)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(domain, None, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
 
 
 def http_enroll_fetcher(
@@ -32,30 +59,71 @@ def http_enroll_fetcher(
     port: int | None = None,
     timeout: float = 10.0,
     connect: str | None = None,
+    *,
+    resolve: Resolver = system_resolver,
 ) -> EnrollFetcher:
-    """Fetch ``<scheme>://<domain>[:port]/.well-known/waict-enroll``.
+    """Fetch ``<scheme>://<domain>[:port]/.well-known/waict-enroll``: at most 64 KiB,
+    uncompressed, within one ``timeout`` (resolving included).
 
-    Loopback tests and the demo use ``scheme="http"``, a port, and ``connect="127.0.0.1"``:
-    the request goes to that address with ``Host: <domain>[:port]``.
+    The service fetches from a name anyone may submit, so the name must resolve only to
+    public addresses (no loopback, private, link-local... target), and the request goes to
+    the address checked (no second lookup to rebind; TLS still verifies the name). Loopback
+    tests and the demo name the address instead, ``connect="127.0.0.1"`` (with
+    ``scheme="http"`` and a port): the request goes there with ``Host: <domain>[:port]``.
     """
+
+    async def address_of(domain: str) -> str:
+        if connect is not None:
+            return connect
+        addresses = [ipaddress.ip_address(a.split("%")[0]) for a in await resolve(domain)]
+        if not addresses:
+            raise RuntimeError(f"{domain} does not resolve")
+        for address in addresses:
+            if not address.is_global:
+                raise RuntimeError(f"{domain} resolves to {address}, not a public address")
+        first = addresses[0]
+        return f"[{first}]" if first.version == 6 else str(first)
 
     async def fetch(domain: str) -> bytes:
         netloc = domain if port is None else f"{domain}:{port}"
-        target = netloc if connect is None else (connect if port is None else f"{connect}:{port}")
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-            response = await client.get(
-                f"{scheme}://{target}{WELL_KNOWN_ENROLL}", headers={"Host": netloc}
-            )
-        if response.status_code != 200:
-            raise RuntimeError(f"HTTP {response.status_code}")
-        if len(response.content) > 64 * 1024:
-            raise RuntimeError("enrollment document larger than 64 KiB")
-        return response.content
+        too_large = RuntimeError(f"enrollment document larger than {MAX_ENROLL_DOCUMENT} bytes")
+        deadline = asyncio.get_running_loop().time() + timeout  # one for the whole fetch
+        try:
+            async with asyncio.timeout_at(deadline):
+                address = await address_of(domain)
+                target = address if port is None else f"{address}:{port}"
+            async with (
+                asyncio.timeout_at(deadline),
+                httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+                client.stream(
+                    "GET",
+                    f"{scheme}://{target}{WELL_KNOWN_ENROLL}",
+                    headers={"Host": netloc, "Accept-Encoding": "identity"},
+                    extensions={"sni_hostname": domain},
+                ) as response,
+            ):
+                if response.status_code != 200:
+                    raise RuntimeError(f"HTTP {response.status_code}")
+                if response.headers.get("content-encoding", "identity") != "identity":
+                    raise RuntimeError("the enrollment document must not be content-encoded")
+                declared = response.headers.get("content-length", "0")
+                if not declared.isdecimal() or int(declared) > MAX_ENROLL_DOCUMENT:
+                    raise too_large
+                body = bytearray()
+                async for chunk in response.aiter_raw():
+                    body += chunk
+                    if len(body) > MAX_ENROLL_DOCUMENT:
+                        raise too_large
+        except TimeoutError:
+            raise RuntimeError(f"no complete answer within {timeout:g} s") from None
+        return bytes(body)
 
     return fetch
 
 
 def create_ts_app(service: TransparencyService) -> Starlette:
+    faults = RateLimitedLog(log)
+
     def guard(
         handler: Callable[[Request], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
@@ -64,6 +132,21 @@ def create_ts_app(service: TransparencyService) -> Starlette:
                 return await handler(request)
             except HttpError as exc:
                 return exc.response()
+            except ClientDisconnect:  # the client went away mid-request: nobody to answer
+                log.info("%s %s: the client disconnected", request.method, request.url.path)
+                return Response(status_code=400)
+            except asyncio.CancelledError:
+                if not service.stopping:
+                    raise
+                return stopping_error().response()  # cancelled by the stop's grace period
+            except StorageError as exc:  # nothing of the request was stored
+                faults.log(logging.ERROR, f"storage:{exc.kind}", f"storage fault: {exc}")
+                return HttpError(
+                    503,
+                    f"storage fault ({exc.kind}): {' '.join(str(exc).split())}; nothing was "
+                    "stored, try again later",
+                    exc.kind,
+                ).response()
 
         return wrapped
 
@@ -76,8 +159,9 @@ def create_ts_app(service: TransparencyService) -> Starlette:
     async def append(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         token = auth[7:] if auth.lower().startswith("bearer ") else None
-        body = await request.body()
-        return proof_response(await service.append(request.path_params["domain"], token, body))
+        domain = service.authorize(request.path_params["domain"], token)  # before the body
+        body = await read_body(request, MAX_APPEND_BODY)
+        return proof_response(await service.append(domain, token, body))
 
     async def leaf(request: Request) -> Response:
         return proof_response(service.proof(normalize_domain(request.path_params["domain"])))
@@ -120,10 +204,9 @@ def create_ts_app(service: TransparencyService) -> Starlette:
 
     async def tree_event_batch(request: Request) -> Response:
         index = parse_index(request.path_params["index"], limit=2**63)
-        try:
-            wait = min(float(request.query_params.get("wait", "0")), 60.0)
-        except ValueError:
-            raise HttpError(400, "wait must be a number of seconds", "bad_request") from None
+        wait = bounded_number(
+            request.query_params.get("wait"), "wait (seconds)", low=0, high=60, default=0
+        )
         body = await service.wait_for_batch(index.n, wait)
         stored = service.store.batch(index.n) if body is not None else None
         if body is None or stored is None:
@@ -140,7 +223,8 @@ def create_ts_app(service: TransparencyService) -> Starlette:
 
     async def upload_cosignature(request: Request) -> Response:
         index = parse_index(request.path_params["index"], limit=2**63)
-        await service.upload_cosignatures(index.n, await request.body())
+        body = await read_body(request, MAX_COSIGNATURE_BODY)
+        await service.upload_cosignatures(index.n, body)
         return Response(status_code=204)
 
     async def checkpoint(request: Request) -> Response:
@@ -160,6 +244,7 @@ def create_ts_app(service: TransparencyService) -> Starlette:
                 "root": base64.b64encode(tree.root()).decode() if tree else None,
                 "domains": service.store.domain_count(),
                 "quorum": service.quorum,
+                "storage_fault": str(service.storage_fault) if service.storage_fault else None,
                 "witnesses": sorted({w.name for w in service.witnesses.values()}),
                 "loop": service.loop.status(),
             }
@@ -178,4 +263,8 @@ def create_ts_app(service: TransparencyService) -> Starlette:
         Route("/status", guard(status), methods=["GET"]),
     ]
 
-    return Starlette(routes=routes, lifespan=service.loop.lifespan())
+    app = Starlette(
+        routes=routes, lifespan=service.loop.lifespan(), exception_handlers=JSON_HTTP_ERRORS
+    )
+    app.state.stop_hooks = [service.stop_waiting]
+    return app

@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import sys
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -44,9 +45,13 @@ from waict.common.commands import report_error
 from waict.common.digests import DIGEST_PREFIX, parse_digest
 from waict.common.errors import SiteToolError
 from waict.common.files import fsync_dir
+from waict.common.serve import add_limit_options, number_arg
+from waict.log.http import JSON_HTTP_ERRORS, HttpError, bounded_number
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
+
+log = logging.getLogger("waict.assets")
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 DEFAULT_MAX_UPLOAD = 256 << 20
@@ -123,8 +128,17 @@ def create_assets_app(
                 "unauthorized",
                 **{"WWW-Authenticate": 'Bearer realm="waict-assets"'},
             )
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_upload:
+        try:
+            declared = bounded_number(
+                request.headers.get("content-length"),
+                "Content-Length",
+                low=0,
+                high=2**63,
+                default=0,
+            )
+        except HttpError as exc:
+            return exc.response()
+        if declared > max_upload:
             return _error(413, f"uploads are limited to {max_upload} bytes", "too_large")
         hasher = hashlib.sha256()
         size = 0
@@ -145,6 +159,10 @@ def create_assets_app(
         except OverflowError:
             tmp_path.unlink(missing_ok=True)
             return _error(413, f"uploads are limited to {max_upload} bytes", "too_large")
+        except ClientDisconnect:  # nobody to answer; the partial upload is dropped
+            tmp_path.unlink(missing_ok=True)
+            log.info("PUT /upload: the client disconnected after %d bytes", size)
+            return Response(status_code=400)
         except BaseException:
             tmp_path.unlink(missing_ok=True)
             raise
@@ -172,7 +190,7 @@ def create_assets_app(
         Route("/upload", upload, methods=["PUT"]),
         Route("/fetch/{digest:path}", fetch, methods=["GET", "HEAD"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers=JSON_HTTP_ERRORS)
 
 
 # --- command line --------------------------------------------------------------------------
@@ -199,7 +217,7 @@ def load_or_create_token(path: Path) -> tuple[str, bool]:
 
 
 def _cmd_serve_assets(args: argparse.Namespace) -> int:
-    from waict.common.serve import serve
+    from waict.common.serve import Limits, serve
 
     root = Path(args.dir)
     try:
@@ -226,6 +244,7 @@ def _cmd_serve_assets(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        limits=Limits.from_args(args),
     )
     return 0
 
@@ -243,9 +262,13 @@ def add_serve_assets_parser(subparsers: Subparsers) -> None:
     p.add_argument("--port", type=int, default=8021, help="port (default 8021)")
     p.add_argument("--token-file", required=True, help="upload token file (generated if absent)")
     p.add_argument(
-        "--max-upload", type=int, default=DEFAULT_MAX_UPLOAD, help="largest upload in bytes"
+        "--max-upload",
+        type=number_arg(int, low=1, high=2**40),
+        default=DEFAULT_MAX_UPLOAD,
+        help="largest upload in bytes",
     )
     p.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--tls-key", default=None, help="private key for --tls-cert (PEM)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    add_limit_options(p, body_timeout=600.0)  # uploads may be large
     p.set_defaults(func=_cmd_serve_assets)

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from waict.common.serve import add_limit_options, number_arg
+
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
 
@@ -26,39 +28,54 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
 
     from verifier.encoding import b64decode
     from verifier.note import Witness
-    from waict.common.serve import serve
+    from waict.common.serve import Limits, serve
     from waict.log.api import create_ts_app, http_enroll_fetcher
     from waict.log.http import system_clock
     from waict.log.service import TransparencyService
-    from waict.log.store import SqliteStore
+    from waict.log.store import SqliteStore, StorageError
 
     witnesses = [Witness(n, b64decode(k, what=f"key of {n}")) for n, k in args.witness]
     if not witnesses:
         print("waict serve-ts: name at least one --witness NAME=BASE64KEY", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    service = TransparencyService(
-        SqliteStore(args.db),
-        args.name,
-        witnesses,
-        args.quorum,
-        system_clock(args.clock_offset),
-        http_enroll_fetcher(args.enroll_scheme, args.enroll_port, connect=args.enroll_connect),
-        batch_interval=args.batch_interval,
-    )
+    try:
+        store = SqliteStore(args.db)
+        try:
+            service = TransparencyService(
+                store,
+                args.name,
+                witnesses,
+                args.quorum,
+                system_clock(args.clock_offset),
+                http_enroll_fetcher(
+                    args.enroll_scheme, args.enroll_port, connect=args.enroll_connect
+                ),
+                batch_interval=args.batch_interval,
+            )
+        except BaseException:
+            store.close()
+            raise
+    except StorageError as exc:
+        text = " ".join(str(exc).split())
+        print(f"waict serve-ts: cannot start ({exc.kind}): {text}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"waict serve-ts: {exc}", file=sys.stderr)
+        return 2
     print(
         f"transparency service {args.name}: {service.count} batches, "
         f"{service.store.domain_count()} domains, on http://{args.host}:{args.port}",
         flush=True,
     )
-    serve(create_ts_app(service), args.host, args.port)
+    serve(create_ts_app(service), args.host, args.port, limits=Limits.from_args(args))
     return 0
 
 
 def _cmd_serve_witness(args: argparse.Namespace) -> int:
     import logging
 
-    from waict.common.serve import serve
+    from waict.common.serve import Limits, serve
     from waict.log.http import system_clock
     from waict.log.keys import load_or_create_seed, public_key_b64
     from waict.log.witness import WitnessService, create_witness_app
@@ -80,7 +97,7 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
         f"at {service.count} batches; status on http://{args.host}:{args.port}/status",
         flush=True,
     )
-    serve(create_witness_app(service), args.host, args.port)
+    serve(create_witness_app(service), args.host, args.port, limits=Limits.from_args(args))
     return 0
 
 
@@ -109,10 +126,20 @@ def add_serve_ts_parser(sub: Subparsers) -> None:
         metavar="NAME=KEY",
         help="a witness whose cosignatures count (repeat)",
     )
-    ts.add_argument("--quorum", type=int, default=1, help="cosignatures needed (default 1)")
+    ts.add_argument(
+        "--quorum",
+        type=number_arg(int, low=1, high=1000),
+        default=1,
+        help="cosignatures needed (default 1)",
+    )
     ts.add_argument("--host", default="127.0.0.1")
     ts.add_argument("--port", type=int, default=8001)
-    ts.add_argument("--batch-interval", type=float, default=0.2, help="seconds between batches")
+    ts.add_argument(
+        "--batch-interval",
+        type=number_arg(float, low=0, high=60, low_open=True),
+        default=0.2,
+        help="seconds between batches",
+    )
     ts.add_argument("--enroll-scheme", default="https", choices=["https", "http"])
     ts.add_argument("--enroll-port", type=int, default=None, help="port of sites' well-known")
     ts.add_argument(
@@ -122,6 +149,7 @@ def add_serve_ts_parser(sub: Subparsers) -> None:
         help="connect to ADDR for every enrollment fetch (loopback: 127.0.0.1)",
     )
     ts.add_argument("--clock-offset", type=int, default=0, help="shift the clock (seconds)")
+    add_limit_options(ts)
     ts.set_defaults(func=_cmd_serve_ts)
 
 
@@ -136,7 +164,12 @@ def add_serve_witness_parser(sub: Subparsers) -> None:
     wit.add_argument("--host", default="127.0.0.1")
     wit.add_argument("--port", type=int, default=8011)
     wit.add_argument("--clock-offset", type=int, default=0)
-    wit.add_argument("--past-window", type=int, default=3600, help="oldest event age accepted")
+    wit.add_argument(
+        "--past-window",
+        type=number_arg(int, low=0, high=10**8),
+        default=3600,
+        help="oldest event age accepted",
+    )
     wit.add_argument(
         "--clear-fork",
         action="store_true",
@@ -144,6 +177,7 @@ def add_serve_witness_parser(sub: Subparsers) -> None:
         "the witness checks the service again and refuses if it still does not extend "
         "the history this witness signed",
     )
+    add_limit_options(wit)
     wit.set_defaults(func=_cmd_serve_witness)
 
 

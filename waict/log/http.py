@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from waict.common.tiles import encode_index
 
@@ -30,6 +33,34 @@ def system_clock(offset: int = 0) -> Clock:
     return now
 
 
+class RateLimitedLog:
+    """One log line per cause at most every ``interval`` seconds (a fault that repeats on
+    every request or every batch tick must not flood the log); the line says how many
+    repeats were left out."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 30.0) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._left_out: dict[str, int] = {}
+
+    def log(self, level: int, cause: str, message: str) -> bool:
+        now = time.monotonic()
+        last = self._last.get(cause)
+        if last is not None and now - last < self.interval:
+            self._left_out[cause] = self._left_out.get(cause, 0) + 1
+            return False
+        self._last[cause] = now
+        left_out = self._left_out.pop(cause, 0)
+        suffix = f" ({left_out} more since the last report)" if left_out else ""
+        self.logger.log(level, "%s%s", " ".join(message.split()), suffix)
+        return True
+
+    def clear(self, cause: str) -> None:
+        self._last.pop(cause, None)
+        self._left_out.pop(cause, None)
+
+
 class HttpError(Exception):
     """An error with an HTTP status, a message saying what to do, and a detail code."""
 
@@ -40,6 +71,59 @@ class HttpError(Exception):
 
     def response(self) -> JSONResponse:
         return JSONResponse({"error": str(self), "detail": self.detail}, status_code=self.status)
+
+
+def bounded_number(
+    text: str | None, what: str, *, low: float, high: float, default: float
+) -> float:
+    """A number from a request (query, path, header, body): finite and within ``[low, high]``,
+    else 400 ``bad_request``. The one parser for numbers a client sends to any server here:
+    ``nan`` or ``inf`` must never reach a timer, a sleep or a comparison."""
+    if text is None:
+        return default
+    try:
+        value = float(text) if len(text) <= 32 else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not low <= value <= high:
+        raise HttpError(
+            400,
+            f"{what} must be a number from {low:g} to {high:g}, got {text[:40]!r}",
+            "bad_request",
+        )
+    return value
+
+
+async def _json_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+    message = {404: "no such route: see docs/ts-api.md", 405: "method not allowed here"}
+    return JSONResponse(
+        {"error": message.get(exc.status_code, str(exc.detail)), "detail": detail},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+JSON_HTTP_ERRORS: dict[Any, Any] = {HTTPException: _json_http_error}
+"""Starlette ``exception_handlers``: its own 404/405 answers as the servers' JSON errors."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes (413 ``too_large`` as soon as it is known to
+    be longer: from Content-Length, else while streaming). Its deadline is the server's
+    (``waict.common.serve.Limits.body_timeout``)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        size = bounded_number(declared, "Content-Length", low=0, high=2**63, default=0)
+        if size > limit:
+            raise HttpError(413, f"this request's body is limited to {limit} bytes", "too_large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HttpError(413, f"this request's body is limited to {limit} bytes", "too_large")
+    return bytes(body)
 
 
 @dataclass(frozen=True)

@@ -21,82 +21,44 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
-from verifier.chain import ZERO_HASH, ChainNode, asset_hosts_hash, encode_asset_hosts
+from verifier.chain import (
+    ZERO_HASH,
+    ChainNode,
+    asset_hosts_hash,
+    encode_asset_hosts,
+    verify_chain,
+)
 from verifier.crypto import ed25519_verify, sha256
-from verifier.encoding import b64decode, b64udecode
 from verifier.errors import WaictError
 from verifier.events import (
     EventError,
     TreeEvent,
     apply_event,
-    check_domain,
     decode_event,
     encode_batch,
 )
 from verifier.note import NoteBody, Witness, parse_note, signed_message
 from verifier.proof import ChainHeadWithProof
 from verifier.transparency import tree_key
-from waict.log.http import BackgroundLoop, Clock, HttpError
-from waict.log.store import TransparencyStore
+from waict.log.entry import NewEntry, normalize_domain, parse_new_entry
+from waict.log.http import BackgroundLoop, Clock, HttpError, RateLimitedLog
+from waict.log.store import StorageError, TransparencyStore
 from waict.log.tree import PrefixTree
 
 log = logging.getLogger("waict.ts")
 
-MAX_ASSET_HOSTS = 16
+
+def stopping_error() -> HttpError:
+    return HttpError(503, "the service is stopping; try again shortly", "stopping")
+
+
 WELL_KNOWN_ENROLL = "/.well-known/waict-enroll"
 
 EnrollFetcher = Callable[[str], Awaitable[bytes]]
-
-
-@dataclass(frozen=True)
-class NewEntry:
-    resource_hash: bytes
-    asset_hosts: tuple[str, ...]
-    token_sha256: bytes | None = None
-    prev: bytes | None = None
-
-
-def parse_new_entry(raw: bytes, *, enrolling: bool) -> NewEntry:
-    """The "New Entry Data" JSON (plus ``token_sha256`` at enrollment, ``prev`` at append)."""
-    try:
-        obj = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise HttpError(400, "body is not JSON: send New Entry Data", "bad_request") from None
-    if not isinstance(obj, dict):
-        raise HttpError(400, "New Entry Data must be a JSON object", "bad_request")
-    try:
-        rh = b64decode(obj.get("resource_hash"), what="resource_hash")  # type: ignore[arg-type]
-    except WaictError as exc:
-        raise HttpError(400, str(exc), "bad_request") from None
-    if len(rh) != 32:
-        raise HttpError(400, "resource_hash must decode to 32 bytes", "bad_request")
-    hosts = obj.get("asset_hosts")
-    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
-        raise HttpError(400, "asset_hosts must be a list of URLs", "bad_request")
-    if len(hosts) > MAX_ASSET_HOSTS:
-        raise HttpError(400, f"at most {MAX_ASSET_HOSTS} asset hosts", "bad_request")
-    for h in hosts:
-        if not h.startswith(("https://", "http://")) or not 1 <= len(h.encode()) <= 511:
-            raise HttpError(400, f"asset host {h[:80]!r} is not an http(s) URL", "bad_request")
-    token_hash = prev = None
-    try:
-        if enrolling:
-            token_hash = b64udecode(obj.get("token_sha256"), what="token_sha256")  # type: ignore[arg-type]
-            if len(token_hash) != 32:
-                raise HttpError(400, "token_sha256 must be 32 bytes", "bad_request")
-        else:
-            prev = b64decode(obj.get("prev"), what="prev")  # type: ignore[arg-type]
-            if len(prev) != 32:
-                raise HttpError(400, "prev must be 32 bytes", "bad_request")
-    except WaictError as exc:
-        raise HttpError(400, str(exc), "bad_request") from None
-    return NewEntry(rh, tuple(sorted(set(hosts))), token_hash, prev)
 
 
 class TransparencyService:
@@ -126,6 +88,9 @@ class TransparencyService:
         self.append_timeout = append_timeout
         self._tip: dict[str, ChainNode] = {}  # newest node per domain incl. pending events
         self._changed = asyncio.Condition()
+        self.storage_fault: StorageError | None = None  # the last batch could not be stored
+        self.stopping = False  # a graceful stop began: waiting requests answer now
+        self.faults = RateLimitedLog(log)
         self._lock = asyncio.Lock()
         self.loop = BackgroundLoop(self.run, name="batch cutter")
         self.count = store.batch_count()
@@ -139,24 +104,71 @@ class TransparencyService:
         return PrefixTree.build((tree_key(d), node.next_chain_hash()) for d, node in heads)
 
     def _load(self) -> None:
+        """Load and check what the service serves from (StorageError ``damaged`` if any of it
+        is inconsistent): every chain links from position 0, each head is its chain's last
+        node, the tree over the heads has the last batch's root, pending events apply."""
+        self._check_chains()
         self.trees[self.count] = self._tree_at(self.count)
         if self.count:
             stored = self.store.batch(self.count - 1)
-            assert stored is not None
-            if self.trees[self.count].root() != stored[1]:
-                raise RuntimeError(
-                    "stored tree does not match the last batch root: storage corrupt"
+            if stored is None or self.trees[self.count].root() != stored[1]:
+                raise StorageError(
+                    f"{self.store_name}: the tree over the stored heads does not have the root "
+                    f"of the last batch ({self.count - 1}): storage damaged",
+                    "damaged",
                 )
         for c in range(self.count, 0, -1):
             if self._has_quorum(c):
                 self.cosigned = c
                 break
-        if self.cosigned and self.cosigned not in self.trees:
-            self.trees[self.cosigned] = self._tree_at(self.cosigned)
+        if self.cosigned:
+            self.tree(self.cosigned)
         # pending events were already applied to tips when accepted; recompute tips
         for ev in self.store.pending_events(10**9):
-            event = decode_event(ev.event)
-            self._tip[ev.domain] = apply_event(self._newest(ev.domain), event)
+            try:
+                event = decode_event(ev.event)
+                self._tip[ev.domain] = apply_event(self._newest(ev.domain), event)
+            except EventError as exc:
+                raise StorageError(
+                    f"{self.store_name}: pending event {ev.seq} does not apply ({exc}): "
+                    "storage damaged",
+                    "damaged",
+                ) from None
+
+    @property
+    def store_name(self) -> str:
+        return str(getattr(self.store, "path", type(self.store).__name__))
+
+    def _check_chains(self) -> None:
+        heads = dict(self.store.heads())
+        for domain, nodes in self.store.chains():
+            problem = None
+            try:
+                verify_chain(nodes)
+            except WaictError as exc:
+                problem = str(exc)
+            if problem is None and heads.pop(domain, None) != nodes[-1]:
+                problem = "its head is not the last node of its chain"
+            if problem is not None:
+                raise StorageError(
+                    f"{self.store_name}: the chain of {domain[:80]} is inconsistent "
+                    f"({problem}): storage damaged",
+                    "damaged",
+                )
+        if heads:
+            raise StorageError(
+                f"{self.store_name}: {len(heads)} head(s) without a chain (e.g. "
+                f"{next(iter(heads))[:80]}): storage damaged",
+                "damaged",
+            )
+
+    def tree(self, count: int) -> PrefixTree:
+        """The tree after ``count`` batches, rebuilt from storage when it is not held (after a
+        restart with a backlog of batches awaiting their quorum, only the newest is)."""
+        tree = self.trees.get(count)
+        if tree is None:
+            tree = self.trees[count] = self._tree_at(count)
+        return tree
 
     def _newest(self, domain: str) -> ChainNode | None:
         return self._tip.get(domain) or self.store.head(domain)
@@ -167,7 +179,18 @@ class TransparencyService:
         # again after a backoff (waict/log/http.py)
         while True:
             await asyncio.sleep(self.batch_interval)
-            await self.cut_batch()
+            try:
+                await self.cut_batch()
+            except StorageError as exc:  # retried every tick; pending events are kept
+                self.storage_fault = exc
+                self.faults.log(
+                    logging.ERROR,
+                    f"batch:{exc.kind}",
+                    f"cannot store the next batch ({exc.kind}): {exc}; pending appends wait, "
+                    "retrying",
+                )
+                async with self._changed:
+                    self._changed.notify_all()
 
     async def cut_batch(self) -> int | None:
         """Publish the pending events as the next batch; returns its number (or None)."""
@@ -190,7 +213,7 @@ class TransparencyService:
                     hosts.append(
                         (asset_hosts_hash(event.asset_hosts), encode_asset_hosts(event.asset_hosts))
                     )
-            tree = self.trees[self.count].set_many(
+            tree = self.tree(self.count).set_many(
                 (tree_key(d), n.next_chain_hash()) for d, n in heads.items() if n is not None
             )
             n = self.count
@@ -205,6 +228,10 @@ class TransparencyService:
             )
             self.trees[n + 1] = tree
             self.count = n + 1
+            if self.storage_fault is not None:
+                log.warning("storage works again (%s is over)", self.storage_fault.kind)
+                self.faults.clear(f"batch:{self.storage_fault.kind}")
+                self.storage_fault = None
         async with self._changed:
             self._changed.notify_all()
         log.info(
@@ -226,10 +253,20 @@ class TransparencyService:
         try:
             async with asyncio.timeout(timeout):
                 async with self._changed:
-                    await self._changed.wait_for(lambda: self.count > n)
+                    await self._changed.wait_for(lambda: self.count > n or self.stopping)
         except TimeoutError:
             return None
-        return self.batch_body(n)
+        body = self.batch_body(n)
+        if body is None and self.stopping:
+            raise stopping_error()
+        return body
+
+    async def stop_waiting(self) -> None:
+        """A graceful stop began: every long poll and waiting append answers now (503
+        ``stopping``) instead of being cancelled when the stop's grace period ends."""
+        self.stopping = True
+        async with self._changed:
+            self._changed.notify_all()
 
     # --- cosignatures -----------------------------------------------------------------------
     def note_body(self, count: int) -> NoteBody:
@@ -277,6 +314,7 @@ class TransparencyService:
             self.store.add_cosignature(count, sig.name, sig.timestamp, sig.line())
             accepted += 1
         if count > self.cosigned and self._has_quorum(count):
+            self.tree(count)
             self.cosigned = count
             for c in [c for c in self.trees if c < count]:
                 del self.trees[c]
@@ -295,7 +333,7 @@ class TransparencyService:
         if not self.cosigned:
             raise HttpError(503, "no cosigned root yet; try again shortly", "not_cosigned")
         count = self.cosigned
-        tree = self.trees[count]
+        tree = self.tree(count)
         key = tree_key(domain)
         if tree.get(key) is None:
             raise HttpError(404, f"{domain} is not in the cosigned tree", "not_found")
@@ -304,9 +342,13 @@ class TransparencyService:
         return ChainHeadWithProof(head, tree.prove_inclusion(key), self.signed_note(count))
 
     async def wait_for_proof(self, domain: str, seq: int) -> ChainHeadWithProof:
-        def ready() -> bool:
+        def ready() -> bool:  # cosigned, or not publishable now (the storage fault says why)
+            if self.stopping:
+                return True
             b = self.store.event_batch(seq)
-            return b is not None and self.cosigned >= b + 1
+            if b is None:
+                return self.storage_fault is not None
+            return self.cosigned >= b + 1
 
         try:
             async with asyncio.timeout(self.append_timeout):
@@ -319,13 +361,49 @@ class TransparencyService:
                 "fetch GET /leaf/<domain> later",
                 "not_cosigned",
             ) from None
+        b = self.store.event_batch(seq)
+        if self.stopping and (b is None or self.cosigned < b + 1):
+            raise HttpError(
+                503,
+                "the service is stopping; the append is recorded: fetch GET /leaf/<domain> "
+                "once it is back",
+                "stopping",
+            )
+        fault = self.storage_fault
+        if fault is not None and b is None:
+            raise HttpError(
+                503,
+                f"the append is recorded but cannot be published yet: {fault.kind} "
+                f"({fault}); it is published when storage works again: fetch "
+                "GET /leaf/<domain> later",
+                fault.kind,
+            )
         return self.proof(domain)
 
     # --- enroll and append --------------------------------------------------------------------
-    async def _accept(self, domain: str, entry: NewEntry, *, check_prev: bool) -> int:
+    async def _accept(
+        self, domain: str, entry: NewEntry, *, bind_token: bytes | None = None
+    ) -> int:
+        """Check the entry against the domain's newest node and record its event (binding the
+        append token at enrollment in the same transaction). Every bound is checked before
+        anything is stored: a refused entry changes nothing.
+
+        The rule for enrollment (docs/decisions.md): a domain without a chain is enrolled by
+        its document; a domain with a chain (even a tombstoned one) changes only through its
+        token (``/append``) or through a document whose ``prev`` names the current head, so a
+        stranger calling ``/enroll`` can neither roll the chain back nor grow it: each
+        document applies at most once."""
         async with self._lock:
             previous = self._newest(domain)
-            if check_prev:
+            if bind_token is not None and previous is not None and entry.prev is None:
+                raise HttpError(
+                    409,
+                    f"{domain} is already enrolled: append with its token; to enroll again "
+                    "(a lost token), serve an enrollment document whose prev names the "
+                    "current head, H('waict-ch' || head)",
+                    "already_enrolled",
+                )
+            if bind_token is None or previous is not None:
                 expected = previous.next_chain_hash() if previous is not None else ZERO_HASH
                 if entry.prev != expected:
                     raise HttpError(
@@ -346,9 +424,10 @@ class TransparencyService:
             event = TreeEvent(domain, hosts, entry.resource_hash, now)
             try:
                 node = apply_event(previous, event)
+                encoded = event.encode()
             except EventError as exc:
                 raise HttpError(400, str(exc), exc.detail) from None
-            seq = self.store.add_event(domain, event.encode())
+            seq = self.store.add_event(domain, encoded, bind_token=bind_token, now=now)
             self._tip[domain] = node
             return seq
 
@@ -365,27 +444,26 @@ class TransparencyService:
             ) from None
         entry = parse_new_entry(raw, enrolling=True)
         assert entry.token_sha256 is not None
-        self.store.set_token_hash(domain, entry.token_sha256, self.clock())
-        seq = await self._accept(domain, entry, check_prev=False)
+        seq = await self._accept(domain, entry, bind_token=entry.token_sha256)
         return await self.wait_for_proof(domain, seq)
 
-    async def append(self, domain: str, token: str | None, raw: bytes) -> ChainHeadWithProof:
+    def authorize(self, domain: str, token: str | None) -> str:
+        """The normalized domain if ``token`` is its append token (400 / 401 otherwise):
+        checked before a request body is read."""
         domain = normalize_domain(domain)
         bound = self.store.token_hash(domain)
         if bound is None:
             raise HttpError(
                 400, f"{domain} is not enrolled: POST /enroll/{domain} first", "not_enrolled"
             )
-        if token is None or not secrets.compare_digest(sha256(token.encode()), bound):
+        if token is None or not secrets.compare_digest(
+            sha256(token.encode("utf-8", "surrogateescape")), bound
+        ):
             raise HttpError(401, "missing or wrong bearer token for this domain", "unauthorized")
+        return domain
+
+    async def append(self, domain: str, token: str | None, raw: bytes) -> ChainHeadWithProof:
+        domain = self.authorize(domain, token)
         entry = parse_new_entry(raw, enrolling=False)
-        seq = await self._accept(domain, entry, check_prev=True)
+        seq = await self._accept(domain, entry)
         return await self.wait_for_proof(domain, seq)
-
-
-def normalize_domain(domain: str) -> str:
-    """A domain from a request path, checked and lower-cased (400 ``bad_domain`` if not)."""
-    try:
-        return check_domain(domain.lower().rstrip("."))
-    except EventError as exc:
-        raise HttpError(400, str(exc), "bad_domain") from None

@@ -19,6 +19,8 @@ Tables::
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from verifier.chain import ChainNode
+from verifier.errors import WaictError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS domains (
@@ -46,6 +49,45 @@ CREATE TABLE IF NOT EXISTS cosignatures (
     count INTEGER NOT NULL, witness TEXT NOT NULL, timestamp INTEGER NOT NULL,
     line TEXT NOT NULL, PRIMARY KEY (count, witness));
 """
+
+
+class StorageError(Exception):
+    """Storage cannot do what was asked. ``kind`` names the cause for a one-line error:
+    ``disk_full``, ``read_only``, ``damaged``, ``unavailable``, ``busy`` or ``io_error``.
+    Nothing of the failed change is kept (each change is one transaction)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+_SQLITE_KINDS = {
+    13: ("disk_full", "the disk is full"),  # SQLITE_FULL
+    8: ("read_only", "the database is read-only"),  # SQLITE_READONLY
+    11: ("damaged", "the database file is damaged"),  # SQLITE_CORRUPT
+    26: ("damaged", "the file is not a database"),  # SQLITE_NOTADB
+    14: ("unavailable", "the database file cannot be opened"),  # SQLITE_CANTOPEN
+    5: ("busy", "the database is locked by another process"),  # SQLITE_BUSY
+    6: ("busy", "the database is locked"),  # SQLITE_LOCKED
+    10: ("io_error", "an I/O error"),  # SQLITE_IOERR
+    23: ("unavailable", "access to the database file is denied"),  # SQLITE_AUTH
+    3: ("unavailable", "access to the database file is denied"),  # SQLITE_PERM
+}
+
+
+def storage_error(exc: BaseException, path: str) -> StorageError:
+    """A :class:`StorageError` naming the cause of a SQLite or OS error on ``path``."""
+    if isinstance(exc, StorageError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return StorageError(f"{path}: the disk is full", "disk_full")
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and (code & 0xFF) in _SQLITE_KINDS:
+        kind, what = _SQLITE_KINDS[code & 0xFF]
+        return StorageError(f"{path}: {what} ({exc})", kind)
+    if isinstance(exc, WaictError):
+        return StorageError(f"{path}: a stored record does not decode ({exc})", "damaged")
+    return StorageError(f"{path}: {exc}", "io_error")
 
 
 @dataclass(frozen=True)
@@ -69,11 +111,12 @@ class TransparencyStore(ABC):
     def token_hash(self, domain: str) -> bytes | None: ...
 
     @abstractmethod
-    def set_token_hash(self, domain: str, token_sha256: bytes, now: int) -> None: ...
-
-    @abstractmethod
-    def add_event(self, domain: str, event: bytes) -> int:
-        """Durably record an accepted event; returns its sequence number."""
+    def add_event(
+        self, domain: str, event: bytes, *, bind_token: bytes | None = None, now: int = 0
+    ) -> int:
+        """Durably record an accepted event; returns its sequence number. At enrollment
+        ``bind_token`` (the append token's SHA-256) is bound in the same transaction: both or
+        neither."""
 
     @abstractmethod
     def add_events(self, events: Sequence[tuple[str, bytes]]) -> None:
@@ -135,6 +178,10 @@ class TransparencyStore(ABC):
     def domain_count(self) -> int: ...
 
     @abstractmethod
+    def chains(self) -> Iterator[tuple[str, list[ChainNode]]]:
+        """Every domain's whole chain, in position order (the start-up consistency check)."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
 
@@ -142,50 +189,93 @@ class SqliteStore(TransparencyStore):
     """The embedded default: one SQLite file on disk."""
 
     def __init__(self, path: Path | str) -> None:
+        """Open (or create) the database and check it (``PRAGMA quick_check``): a file that
+        cannot be opened, written or read back raises :class:`StorageError`."""
         self.path = str(path)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise storage_error(exc, self.path) from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+            problems = [str(r[0]) for r in self._db.execute("PRAGMA quick_check(5)").fetchall()]
+        except (sqlite3.Error, OSError) as exc:
+            self._db.close()
+            raise storage_error(exc, self.path) from None
+        if problems != ["ok"]:
+            self._db.close()
+            raise StorageError(
+                f"{self.path}: the database file is damaged (quick_check: "
+                f"{' '.join(' '.join(problems).split())[:300]})",
+                "damaged",
+            )
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; SQLite errors become :class:`StorageError`."""
+        with self._lock:
+            try:
+                yield self._db
+            except (sqlite3.Error, OSError) as exc:
+                raise storage_error(exc, self.path) from None
+
+    def _node(self, blob: object) -> ChainNode:
+        try:
+            return ChainNode.decode(bytes(blob))  # type: ignore[call-overload]
+        except (WaictError, TypeError) as exc:
+            raise storage_error(WaictError(str(exc)), self.path) from None
 
     def _one(self, sql: str, *args: object) -> tuple[object, ...] | None:
-        with self._lock:
-            row: tuple[object, ...] | None = self._db.execute(sql, args).fetchone()
+        with self._locked() as db:
+            row: tuple[object, ...] | None = db.execute(sql, args).fetchone()
             return row
 
     def token_hash(self, domain: str) -> bytes | None:
         row = self._one("SELECT token_sha256 FROM domains WHERE domain=?", domain)
         return bytes(row[0]) if row else None  # type: ignore[call-overload]
 
-    def set_token_hash(self, domain: str, token_sha256: bytes, now: int) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO domains(domain, token_sha256, created) VALUES (?,?,?) "
-                "ON CONFLICT(domain) DO UPDATE SET token_sha256=excluded.token_sha256",
-                (domain, token_sha256, now),
-            )
-
-    def add_event(self, domain: str, event: bytes) -> int:
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO events(domain, event) VALUES (?,?)", (domain, event)
-            )
+    def add_event(
+        self, domain: str, event: bytes, *, bind_token: bytes | None = None, now: int = 0
+    ) -> int:
+        with self._locked() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if bind_token is not None:
+                    db.execute(
+                        "INSERT INTO domains(domain, token_sha256, created) VALUES (?,?,?) "
+                        "ON CONFLICT(domain) DO UPDATE SET token_sha256=excluded.token_sha256",
+                        (domain, bind_token, now),
+                    )
+                cur = db.execute("INSERT INTO events(domain, event) VALUES (?,?)", (domain, event))
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
             return int(cur.lastrowid or 0)
 
-    def add_events(self, events: Sequence[tuple[str, bytes]]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("INSERT INTO events(domain, event) VALUES (?,?)", events)
-                self._db.execute("COMMIT")
-            except BaseException:
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it rolls back by itself on
+        some errors, e.g. a full disk: a second ROLLBACK would mask the real error)."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
+
+    def add_events(self, events: Sequence[tuple[str, bytes]]) -> None:
+        with self._locked() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT INTO events(domain, event) VALUES (?,?)", events)
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
                 raise
 
     def pending_events(self, limit: int) -> list[PendingEvent]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._locked() as db:
+            rows = db.execute(
                 "SELECT seq, domain, event FROM events WHERE batch IS NULL ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
@@ -201,8 +291,7 @@ class SqliteStore(TransparencyStore):
         nodes: Sequence[tuple[str, ChainNode]],
         asset_hosts: Sequence[tuple[bytes, bytes]],
     ) -> None:
-        with self._lock:
-            db = self._db
+        with self._locked() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.execute(
@@ -226,7 +315,7 @@ class SqliteStore(TransparencyStore):
                 )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     def batch_count(self) -> int:
@@ -242,25 +331,25 @@ class SqliteStore(TransparencyStore):
         return None if row is None or row[0] is None else int(row[0])  # type: ignore[call-overload]
 
     def heads(self) -> Iterator[tuple[str, ChainNode]]:
-        with self._lock:
-            rows = self._db.execute("SELECT domain, node FROM heads").fetchall()
+        with self._locked() as db:
+            rows = db.execute("SELECT domain, node FROM heads").fetchall()
         for domain, node in rows:
-            yield str(domain), ChainNode.decode(bytes(node))
+            yield str(domain), self._node(node)
 
     def heads_at(self, count: int) -> Iterator[tuple[str, ChainNode]]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._locked() as db:
+            rows = db.execute(
                 "SELECT c.domain, c.node FROM chain c JOIN ("
                 " SELECT domain, MAX(position) AS p FROM chain WHERE batch < ? GROUP BY domain"
                 ") m ON c.domain = m.domain AND c.position = m.p",
                 (count,),
             ).fetchall()
         for domain, node in rows:
-            yield str(domain), ChainNode.decode(bytes(node))
+            yield str(domain), self._node(node)
 
     def head(self, domain: str) -> ChainNode | None:
         row = self._one("SELECT node FROM heads WHERE domain=?", domain)
-        return ChainNode.decode(bytes(row[0])) if row else None  # type: ignore[call-overload]
+        return self._node(row[0]) if row else None
 
     def head_at(self, domain: str, count: int) -> ChainNode | None:
         row = self._one(
@@ -268,24 +357,24 @@ class SqliteStore(TransparencyStore):
             domain,
             count,
         )
-        return ChainNode.decode(bytes(row[0])) if row else None  # type: ignore[call-overload]
+        return self._node(row[0]) if row else None
 
     def chain_nodes(self, domain: str, start: int, end: int) -> list[ChainNode]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._locked() as db:
+            rows = db.execute(
                 "SELECT node FROM chain WHERE domain=? AND position>=? AND position<? "
                 "ORDER BY position",
                 (domain, start, end),
             ).fetchall()
-        return [ChainNode.decode(bytes(r[0])) for r in rows]
+        return [self._node(r[0]) for r in rows]
 
     def asset_hosts(self, digest: bytes) -> bytes | None:
         row = self._one("SELECT vector FROM asset_hosts WHERE hash=?", digest)
         return bytes(row[0]) if row else None  # type: ignore[call-overload]
 
     def add_cosignature(self, count: int, witness: str, timestamp: int, line: str) -> None:
-        with self._lock:
-            self._db.execute(
+        with self._locked() as db:
+            db.execute(
                 "INSERT INTO cosignatures(count, witness, timestamp, line) VALUES (?,?,?,?) "
                 "ON CONFLICT(count, witness) DO UPDATE SET timestamp=excluded.timestamp, "
                 "line=excluded.line WHERE excluded.timestamp > cosignatures.timestamp",
@@ -293,8 +382,8 @@ class SqliteStore(TransparencyStore):
             )
 
     def cosignatures(self, count: int) -> list[StoredCosignature]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._locked() as db:
+            rows = db.execute(
                 "SELECT witness, timestamp, line FROM cosignatures WHERE count=? ORDER BY witness",
                 (count,),
             ).fetchall()
@@ -303,6 +392,16 @@ class SqliteStore(TransparencyStore):
     def domain_count(self) -> int:
         row = self._one("SELECT COUNT(*) FROM heads")
         return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+    def chains(self) -> Iterator[tuple[str, list[ChainNode]]]:
+        with self._locked() as db:
+            domains = [str(r[0]) for r in db.execute("SELECT DISTINCT domain FROM chain")]
+        for domain in domains:
+            with self._locked() as db:
+                rows = db.execute(
+                    "SELECT node FROM chain WHERE domain=? ORDER BY position", (domain,)
+                ).fetchall()
+            yield domain, [self._node(r[0]) for r in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -92,6 +92,8 @@ def enroll_or_append(
             "asset_hosts": hosts,
             "token_sha256": b64uencode(sha256(token.encode("utf-8"))),
         }
+        if leaf is not None:  # enrolling again: name the head, so the document applies once
+            enroll_doc["prev"] = b64encode(leaf.next_chain_hash())
         enroll_path = opts.site_dir / WELL_KNOWN_ENROLL
         atomic_write(enroll_path, json.dumps(enroll_doc, separators=(",", ":")).encode() + b"\n")
         state.write_intent(Intent(host, line, kind, rh, tuple(hosts), leaf, token))
