@@ -2,10 +2,11 @@
 // hold rules, and the per-origin dynamic CSP rules (the inline CSP of an origin's latest
 // verdict, for its later document loads).
 //
-// The static ruleset `hold` (hold_rules.json, priority 1) is in force from the moment the
-// extension is loaded, before this worker has run, and again after every browser or
-// extension restart: an http(s) navigation goes to hold.html (which waits until its tab
-// is gated, then resumes it), any other http(s) request is blocked. The session rule
+// The static ruleset `hold` (hold_rules.json, priority 1) is in force once the extension
+// is loaded (measured: not yet for the tabs Chromium opens as it starts) and again after
+// every browser or extension restart: any http(s) request but a top-level navigation of
+// a tab not gated yet is blocked. The session hold rules below send such navigations to
+// hold.html (which waits until its tab is gated, then resumes them). The session rule
 // below (priority 2) allows every request of a gated tab, and of no tab at all (tabId -1:
 // the browser's and extensions' own requests, workers without a tab, which no tab session
 // sees), so a gated tab is never held again; a second session rule marks the documents
@@ -25,6 +26,22 @@ const RESOURCE_TYPES = [
   "xmlhttprequest", "ping", "csp_report", "media", "websocket", "webtransport",
   "webbundle", "other",
 ];
+
+// The hold rules (priority 1, below the exemption): an http(s) top-level navigation of a
+// tab not gated yet goes to hold.html (GET: resumed once gated; any other method: the
+// form is not sent). Session rules, set by this worker: measured, a static redirect to
+// an extension page as Chromium starts (before the extension can serve it) leaves a blank
+// tab that lost its URL; hold_check.js holds the documents of that start-up window.
+const HOLD_URL = `chrome-extension://${chrome.runtime.id}/hold.html`;
+const HOLD_RULES = [
+  { id: 3, methods: { requestMethods: ["get"] }, query: "?url=" },
+  { id: 4, methods: { excludedRequestMethods: ["get"] }, query: "?method=post&url=" },
+].map(({ id, methods, query }) => ({
+  id,
+  priority: 1,
+  action: { type: "redirect", redirect: { regexSubstitution: `${HOLD_URL}${query}\\0` } },
+  condition: { regexFilter: "^https?://.*", resourceTypes: ["main_frame"], ...methods },
+}));
 
 export async function updateSafetyRule() {
   const gated = [...state.session.gatedTabs];
@@ -50,8 +67,8 @@ export async function updateSafetyRule() {
     });
   }
   await chrome.declarativeNetRequest.updateSessionRules({
-    removeRuleIds: [SAFETY_RULE_ID, GATE_MARK_RULE_ID],
-    addRules: rules,
+    removeRuleIds: [SAFETY_RULE_ID, GATE_MARK_RULE_ID, ...HOLD_RULES.map((r) => r.id)],
+    addRules: [...rules, ...HOLD_RULES],
   });
 }
 
