@@ -1,7 +1,7 @@
-// The hold page. A static declarativeNetRequest rule (hold_rules.json) redirects every
-// http(s) navigation of a tab the extension does not gate yet (not attached with
-// chrome.debugger, so its responses would not be paused) to this page, from the first
-// instant the extension is loaded, before its service worker has even run:
+// The hold page. Session declarativeNetRequest rules (sw/rules.js) redirect every http(s)
+// top-level navigation of a tab the extension does not gate yet (not attached with
+// chrome.debugger, so its responses would not be paused) to this page; hold_check.js
+// sends here a start-up document that came before any rule was in force:
 //   GET:      hold.html?url=<the URL>
 //   not GET:  hold.html?method=post&url=<the URL>   (the form is not sent)
 // This page asks the service worker (waking it) to gate its tab, then resumes the GET with
