@@ -13,7 +13,9 @@
 // - State that must survive a service-worker restart lives in chrome.storage: the ratchet
 //   (local), the judged inputs per verdict key and the frame -> verdict map (session).
 //   What lives how long: sw/state.js.
-// - Until a tab is gated, a declarativeNetRequest session rule blocks every request of it.
+// - Until a tab is gated, static declarativeNetRequest rules (in force before this worker
+//   has run) send its navigations to hold.html, which waits until the tab is gated and
+//   then resumes them; its other requests are blocked. A session rule exempts gated tabs.
 // - Service workers (auto-attached to the tab's session) and shared workers (attached by
 //   target id while their main script is paused) get their own Fetch interception, so
 //   their main scripts and everything they import are checked like the page's.
@@ -31,7 +33,9 @@
 
 import * as py from "./python.js";
 import { state, keys, getSession } from "./sw/state.js";
-import { gate, recoverTabs, onDetach, onTabRemoved, onTabUpdated, onNavigationError } from "./sw/gating.js";
+import {
+  gate, recoverTabs, holdTab, onDetach, onTabRemoved, onTabUpdated, onNavigationError,
+} from "./sw/gating.js";
 import { onRequestPaused } from "./sw/responses.js";
 import { onFrameRestored, turnOffPreloading } from "./sw/documents.js";
 import { onExtraInfo } from "./sw/destinations.js";
@@ -84,6 +88,14 @@ chrome.webNavigation.onCommitted.addListener(onCommitted);
 chrome.webNavigation.onErrorOccurred.addListener(onNavigationError);
 
 chrome.runtime.onMessage.addListener(onPageMessage);
+// hold.html: gate its tab, then it resumes the held navigation
+chrome.runtime.onMessage.addListener((msg, sender, reply) => {
+  if (!msg || msg.type !== "hold" || sender.id !== chrome.runtime.id) return false;
+  holdTab(sender).then(reply, (e) => reply({ ok: false, error: String(e && e.message ? e.message : e) }));
+  return true;
+});
+// wake this worker as the browser starts: gate the restored tabs at once
+chrome.runtime.onStartup.addListener(() => {});
 
 // ---------------------------------------------------------------------------------------
 // Start-up and test hooks
@@ -101,6 +113,7 @@ globalThis.waict = {
   startup,
   gatedTabs: state.session.gatedTabs,
   pluginLog: state.worker.pluginLog,
+  navigationErrors: state.worker.navigationErrors,
   workerTargets: state.session.workerByTarget,
   async whenAllTabsGated() {
     await startup;

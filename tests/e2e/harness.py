@@ -86,7 +86,7 @@ class Browser:
 
         ``chrome.tabs`` may list the new tab a moment after Playwright has it: wait for a
         tab id that was not there before, and until every tab is gated (else the first
-        navigation can hit the extension's not-gated-yet block rule, ERR_BLOCKED_BY_CLIENT).
+        navigation goes through the extension's hold page, and ``goto`` returns on it).
         """
         before = self.sw.evaluate("chrome.tabs.query({}).then((all) => all.map((t) => t.id))")
         page = self.context.new_page()

@@ -36,6 +36,7 @@ class FixtureServer:
     def __init__(self) -> None:
         self.fixture: sites.Fixture | None = None
         self.requests: list[tuple[str, str]] = []
+        self.methods: list[tuple[str, str, str]] = []  # (host, method, path) of every request
         self.posts: list[Post] = []
         self.post_delays: dict[str, float] = {}  # path prefix -> seconds before answering
         self.manifest_requested: dict[str, threading.Event] = {}
@@ -88,6 +89,12 @@ class FixtureServer:
         with self._lock:
             return [path for h, path in self.requests if h == host]
 
+    def requested_with(self, label: str, path: str) -> list[str]:
+        """The methods of the requests for ``path`` of the site ``label``, in order."""
+        host = f"{label}.{sites.DOMAIN}"
+        with self._lock:
+            return [m for h, m, p in self.methods if h == host and p.split("?", 1)[0] == path]
+
     def posted(self, path_prefix: str) -> list[Post]:
         with self._lock:
             return [p for p in self.posts if p.path.startswith(path_prefix)]
@@ -109,6 +116,7 @@ class FixtureServer:
         post = Post(host, req.path, {k.lower(): v for k, v in req.headers.items()}, body)
         with self._lock:
             self.requests.append((host, req.path))
+            self.methods.append((host, "POST", req.path))
             self.posts.append(post)
             delay = max(
                 (d for prefix, d in self.post_delays.items() if req.path.startswith(prefix)),
@@ -126,6 +134,7 @@ class FixtureServer:
         path = req.path.split("?", 1)[0]
         with self._lock:
             self.requests.append((host, path))
+            self.methods.append((host, req.command, path))
         label = host.removesuffix("." + sites.DOMAIN)
         site = self.fixture.sites.get(label)
         if site is None:

@@ -1,13 +1,14 @@
 // Gating tabs: every tab is attached with chrome.debugger and its responses are paused
-// (CDP Fetch); until then the safety rule blocks its requests. Start-up recovery after a
-// service-worker restart.
+// (CDP Fetch). Until then the static hold rules send its navigations to hold.html, which
+// asks `holdTab` to gate it and then resumes (see rules.js); the gated tab is exempt from
+// them. Start-up recovery after a service-worker restart.
 
 import { state, keys, log, getSession } from "./state.js";
 import { PROTOCOL, FETCH_PATTERNS, send } from "./cdp.js";
 import { updateSafetyRule, safetyRuleExemptions } from "./rules.js";
 import { registerGuard } from "./guard.js";
 
-const { gatingByTab, safetyRetriesByTab } = state.worker;
+const { gatingByTab, stats, navigationErrors } = state.worker;
 const { gatedTabs } = state.session;
 
 export async function enableSession(t) {
@@ -114,20 +115,19 @@ export function onTabUpdated(tabId, info) {
   if (info.url && /^https?:/.test(info.url) && !gatedTabs.has(tabId)) gate(tabId);
 }
 
-// chrome.webNavigation.onErrorOccurred: a navigation the safety rule blocked (its tab was
-// not gated yet): gate, then retry it.
-export async function onNavigationError(d) {
-  if (d.frameId !== 0 || !/ERR_BLOCKED_BY_CLIENT/.test(d.error) || !/^https?:/.test(d.url)) return;
-  const wasGated = gatedTabs.has(d.tabId);
-  if (wasGated) return; // blocked by a verdict, not by the safety rule
-  if (await gate(d.tabId)) {
-    if (!gatedTabs.has(d.tabId)) {
-      gatedTabs.add(d.tabId); // gated, so it must be exempt from the safety rule
-      await updateSafetyRule();
-    }
-    const tries = (safetyRetriesByTab.get(d.tabId) || 0) + 1;
-    safetyRetriesByTab.set(d.tabId, tries);
-    if (tries > 3) return; // never loop: the user can reload
-    await chrome.tabs.update(d.tabId, { url: d.url });
-  }
+// chrome.runtime.onMessage {type: "hold"} from hold.html: gate the page's tab; the page
+// then resumes its navigation (or shows the block page when this answers not ok).
+export async function holdTab(sender) {
+  const tabId = sender.tab && sender.tab.id;
+  if (tabId === undefined || tabId < 0) return { ok: false, final: true, error: "the hold page is not in a tab" };
+  stats.holds++;
+  if (!(await gate(tabId))) return { ok: false, error: "the extension could not attach its debugger to this tab" };
+  return { ok: gatedTabs.has(tabId) };
+}
+
+// chrome.webNavigation.onErrorOccurred: recorded for the tests (a held navigation must
+// never show an error first).
+export function onNavigationError(d) {
+  navigationErrors.push({ tabId: d.tabId, frameId: d.frameId, url: d.url, error: d.error });
+  if (navigationErrors.length > 200) navigationErrors.shift();
 }

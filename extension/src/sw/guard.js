@@ -7,13 +7,20 @@ import { utf8ToB64 } from "./util.js";
 
 // The secret Server-Timing entry name that carries the guard's policy; one per browser
 // session (chrome.storage.session), since the registered scripts outlive this worker.
-export async function guardToken() {
-  let token = await getSession(keys.session.guardToken);
-  if (!token) {
-    token = crypto.randomUUID().replace(/-/g, "");
-    await chrome.storage.session.set({ [keys.session.guardToken]: token });
+// One read (or creation) per worker instance: the gates a start-up runs at once must not
+// each create a token (the guard of one would miss the policy entry of another).
+export function guardToken() {
+  if (state.worker.guardTokenRead === null) {
+    state.worker.guardTokenRead = (async () => {
+      let token = await getSession(keys.session.guardToken);
+      if (!token) {
+        token = crypto.randomUUID().replace(/-/g, "");
+        await chrome.storage.session.set({ [keys.session.guardToken]: token });
+      }
+      return token;
+    })();
   }
-  return token;
+  return state.worker.guardTokenRead;
 }
 
 export async function registerGuard(t) {

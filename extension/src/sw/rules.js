@@ -1,41 +1,82 @@
-// declarativeNetRequest rules: the safety session rule (blocks every request of a tab that
-// is not gated yet) and the per-origin dynamic CSP rules (the inline CSP of an origin's
-// latest verdict, for its later document loads).
+// declarativeNetRequest rules: the gated tabs' exemption (a session rule) from the static
+// hold rules, and the per-origin dynamic CSP rules (the inline CSP of an origin's latest
+// verdict, for its later document loads).
+//
+// The static ruleset `hold` (hold_rules.json, priority 1) is in force once the extension
+// is loaded (measured: not yet for the tabs Chromium opens as it starts) and again after
+// every browser or extension restart: any http(s) request but a top-level navigation of
+// a tab not gated yet is blocked. The session hold rules below send such navigations to
+// hold.html (which waits until its tab is gated, then resumes them). The session rule
+// below (priority 2) allows every request of a gated tab, and of no tab at all (tabId -1:
+// the browser's and extensions' own requests, workers without a tab, which no tab session
+// sees), so a gated tab is never held again; a second session rule marks the documents
+// of gated tabs (a `waict-gate` Server-Timing entry, checked by hold_check.js). Session
+// rules vanish at browser restart, exactly when the debugger sessions do.
 
 import { state, keys } from "./state.js";
 
 const SAFETY_RULE_ID = 1;
+const SAFETY_RULE_PRIORITY = 2; // above the static hold rules
+const GATE_MARK_RULE_ID = 2;
 const CSP_RULE_BASE = 1000;
+// above the exemption: a modifyHeaders rule at or below an allow rule's priority is ignored
+const CSP_RULE_PRIORITY = 3;
 const RESOURCE_TYPES = [
   "main_frame", "sub_frame", "stylesheet", "script", "image", "font", "object",
   "xmlhttprequest", "ping", "csp_report", "media", "websocket", "webtransport",
   "webbundle", "other",
 ];
 
+// The hold rules (priority 1, below the exemption): an http(s) top-level navigation of a
+// tab not gated yet goes to hold.html (GET: resumed once gated; any other method: the
+// form is not sent). Session rules, set by this worker: measured, a static redirect to
+// an extension page as Chromium starts (before the extension can serve it) leaves a blank
+// tab that lost its URL; hold_check.js holds the documents of that start-up window.
+const HOLD_URL = `chrome-extension://${chrome.runtime.id}/hold.html`;
+const HOLD_RULES = [
+  { id: 3, methods: { requestMethods: ["get"] }, query: "?url=" },
+  { id: 4, methods: { excludedRequestMethods: ["get"] }, query: "?method=post&url=" },
+].map(({ id, methods, query }) => ({
+  id,
+  priority: 1,
+  action: { type: "redirect", redirect: { regexSubstitution: `${HOLD_URL}${query}\\0` } },
+  condition: { regexFilter: "^https?://.*", resourceTypes: ["main_frame"], ...methods },
+}));
+
 export async function updateSafetyRule() {
-  // Block every request of a tab that is not gated yet (tabId -1: the browser's and
-  // extensions' own requests, which no tab session sees).
-  const rule = {
-    id: SAFETY_RULE_ID,
-    priority: 1,
-    action: { type: "block" },
-    condition: {
-      regexFilter: "^https?://",
-      excludedTabIds: [-1, ...state.session.gatedTabs],
-      resourceTypes: RESOURCE_TYPES,
+  const gated = [...state.session.gatedTabs];
+  const rules = [
+    {
+      id: SAFETY_RULE_ID,
+      priority: SAFETY_RULE_PRIORITY,
+      action: { type: "allow" },
+      condition: { tabIds: [-1, ...gated], resourceTypes: RESOURCE_TYPES },
     },
-  };
+  ];
+  // Documents of gated tabs carry this entry; hold_check.js holds a top document without
+  // it (one that slipped past the hold rules before they were loaded).
+  if (gated.length) {
+    rules.push({
+      id: GATE_MARK_RULE_ID,
+      priority: CSP_RULE_PRIORITY,
+      action: {
+        type: "modifyHeaders",
+        responseHeaders: [{ header: "Server-Timing", operation: "append", value: "waict-gate" }],
+      },
+      condition: { tabIds: gated, resourceTypes: ["main_frame"] },
+    });
+  }
   await chrome.declarativeNetRequest.updateSessionRules({
-    removeRuleIds: [SAFETY_RULE_ID],
-    addRules: [rule],
+    removeRuleIds: [SAFETY_RULE_ID, GATE_MARK_RULE_ID, ...HOLD_RULES.map((r) => r.id)],
+    addRules: [...rules, ...HOLD_RULES],
   });
 }
 
-// The tabs the safety rule exempts now (it outlives this worker: set by an earlier one).
+// The tabs the exemption rule lists now (it outlives this worker: set by an earlier one).
 export async function safetyRuleExemptions() {
   const rules = await chrome.declarativeNetRequest.getSessionRules();
   const old = rules.find((r) => r.id === SAFETY_RULE_ID);
-  return ((old && old.condition.excludedTabIds) || []).filter((id) => id !== -1);
+  return ((old && old.condition.tabIds) || []).filter((id) => id !== -1);
 }
 
 // The same CSP for the origin's later document loads, as a declarativeNetRequest rule: it
@@ -65,7 +106,7 @@ export async function updateCspRule(origin, csp) {
     addRules: [
       {
         id,
-        priority: 1,
+        priority: CSP_RULE_PRIORITY,
         action: {
           type: "modifyHeaders",
           responseHeaders: [{ header: csp.header, operation: "append", value: csp.value }],

@@ -10,7 +10,7 @@
 //   bookkeeping). Lost on a restart, and that is fine: it is rebuilt or not needed.
 // - `state.session.*` is an in-memory cache of something that lives for the browser
 //   session: chrome.storage.session (keys in `keys.session`) or the declarativeNetRequest
-//   safety session rule. The stored copy is the truth; a field is read back from it when
+//   exemption session rule. The stored copy is the truth; a field is read back from it when
 //   missing after a restart.
 // - chrome.storage.local (keys in `keys.local`) is persisted across browser restarts and
 //   has no in-memory copy: it is read at each use.
@@ -21,10 +21,11 @@
 // | worker.logs                    | (last 300)        | this instance         | -                                   |
 // | worker.violations              | (last 200)        | this instance         | - (a tab's: session `tab:<tabId>`)  |
 // | worker.pluginLog               | (last 100)        | this instance         | -                                   |
+// | worker.navigationErrors        | (last 200)        | this instance         | -                                   |
 // | worker.defaults                | -                 | until settings change | - (files trust.json, preload.waict) |
 // | worker.guardSource             | -                 | this instance         | - (wasm_guard.js + `guardToken`)    |
+// | worker.guardTokenRead          | -                 | this instance         | - (session `guardToken`)            |
 // | worker.gatingByTab             | tab               | until tab detaches    | -                                   |
-// | worker.safetyRetriesByTab      | tab               | this instance         | -                                   |
 // | worker.parentByFrame           | frame             | this instance         | -                                   |
 // | worker.secFetchDestByRequest   | request           | until its response    | -                                   |
 // | worker.destWaiterByRequest     | request           | until its response    | -                                   |
@@ -33,7 +34,7 @@
 // | worker.reportBatchByNavigation | tab + verdict key | until next navigation | - (unsent reports are lost)         |
 // | worker.reportBatchByKey        | verdict key       | until next navigation | -                                   |
 // | worker.attachedWorkers         | shared worker     | until it detaches     | -                                   |
-// | session.gatedTabs              | tab               | browser session       | safety rule excludedTabIds          |
+// | session.gatedTabs              | tab               | browser session       | exemption rule tabIds (DNR session) |
 // | session.keyByFrame             | frame             | browser session       | `frame:<frameId>`, `top:<tabId>`    |
 // | session.verdictByKey           | verdict key       | browser session       | `verdict:<key>`, `inputs:<key>`     |
 // | session.keyByOrigin            | origin            | browser session       | `okey:<origin>`                     |
@@ -56,17 +57,18 @@ export const state = {
     // diagnostics (tests, popup)
     stats: {
       paused: 0, checked: 0, blocked: 0, navigations: 0, rejudged: 0, errors: 0,
-      pluginAsks: 0, reportsSent: 0, reportErrors: 0, workersGated: 0,
+      pluginAsks: 0, reportsSent: 0, reportErrors: 0, workersGated: 0, holds: 0,
     },
     logs: [], // recent log lines
     violations: [], // recent blocked/reported resources (tests, popup)
     pluginLog: [], // recent plugin answers (tests, popup)
+    navigationErrors: [], // recent webNavigation.onErrorOccurred (tests: no held tab shows one)
     // caches of the extension's own files
     defaults: null, // {trust, preload} shipped in the extension (null: read again)
     guardSource: null, // wasm_guard.js with this browser session's token
+    guardTokenRead: null, // Promise of this browser session's guard token (read once)
     // per tab
     gatingByTab: new Map(), // tabId -> Promise<boolean> (gated?)
-    safetyRetriesByTab: new Map(), // tabId -> retries after a safety-rule block
     // per frame
     parentByFrame: new Map(), // frameId -> parentFrameId (from Page.frameAttached)
     // per request
@@ -82,7 +84,7 @@ export const state = {
   },
   // --- caches of browser-session state (chrome.storage.session, DNR session rule) -------
   session: {
-    gatedTabs: new Set(), // tabIds exempt from the safety rule (its excludedTabIds)
+    gatedTabs: new Set(), // tabIds exempt from the hold rules (the session rule's tabIds)
     keyByFrame: new Map(), // frameId -> verdict key ("none" when not gated)  `frame:<frameId>`
     verdictByKey: new Map(), // key -> {gated, enforcing, badge, ...} (small summary)  `verdict:<key>`
     keyByOrigin: new Map(), // origin -> the verdict key of its latest navigation  `okey:<origin>`
