@@ -217,7 +217,8 @@ def slow_storage_reads(sw: Any, area: str, prefix: str, delay_ms: int = 400) -> 
                 const names = typeof keys === 'string' ? [keys] : Array.isArray(keys) ? keys : [];
                 const slow = names.some((k) => String(k).startsWith(prefix));
                 if (!slow) return original.call(store, keys, ...rest);
-                return new Promise((r) => setTimeout(r, ms)).then(() => original.call(store, keys, ...rest));
+                const later = new Promise((r) => setTimeout(r, ms));
+                return later.then(() => original.call(store, keys, ...rest));
             };
         }""",
         [area, prefix, delay_ms],

@@ -378,7 +378,7 @@ def test_concurrent_registrations_are_both_kept(env: PluginBrowser) -> None:
     mine = table[env.plugin_id]
     second = env.second_plugin_sw
     second_id = second.url.split("/")[2]
-    start = """(message) => { globalThis.__waictAnswer = secondPlugin.send(message); return true; }"""
+    start = "(message) => { globalThis.__waictAnswer = secondPlugin.send(message); return true; }"
     try:
         with slow_storage_reads(env.sw, "local", "plugins", 1000):
             # the dev-sigs plugin registers again (same patterns) while the second registers
@@ -388,11 +388,19 @@ def test_concurrent_registrations_are_both_kept(env: PluginBrowser) -> None:
                         'jjjinacfkghmlcgnadipofmhdmcgflbb', message);
                     return true;
                 }""",
-                {"type": "waict.register", "patterns": mine["patterns"], "timeout_ms": mine["timeout_ms"]},
+                {
+                    "type": "waict.register",
+                    "patterns": mine["patterns"],
+                    "timeout_ms": mine["timeout_ms"],
+                },
             )
             second.evaluate(
                 start,
-                {"type": "waict.register", "patterns": [f"http://nothing.{sites.DOMAIN}"], "timeout_ms": 500},
+                {
+                    "type": "waict.register",
+                    "patterns": [f"http://nothing.{sites.DOMAIN}"],
+                    "timeout_ms": 500,
+                },
             )
             assert env.plugin_sw.evaluate("globalThis.__waictAnswer")["ok"] is True
             assert second.evaluate("globalThis.__waictAnswer")["ok"] is True

@@ -4,7 +4,8 @@ Each race is made certain with :func:`harness.slow_storage_reads` (the reads of 
 delayed, so concurrent read-modify-writes all read before any writes, as they can by
 chance): the tab status's violations, the CSP rules' ids, and the WebAssembly guard's
 token when several tabs are gated at the extension's first start (a browser of its own:
-the token is removed and the worker stopped with tabs open). Plugin registrations: ``test_plugins.py``.
+the token is removed and the worker stopped with tabs open). Plugin registrations:
+``test_plugins.py``.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from playwright.sync_api import expect
 from world import h64u
 
 from verifier import browser, check
+from verifier.browser import bounds
 from verifier.decide import INVALID_MANIFEST, INVALID_TRANSPARENCY_PROOF, MANIFEST_UNAVAILABLE
 
 BLOCK_PAGE = re.compile(r"^chrome-extension://[a-p]{32}/block\.html\?")
@@ -54,7 +55,8 @@ def test_every_reason_and_detail_code_has_plain_words() -> None:
     codes = verifier_codes()
     assert {"quorum_not_met", "tree_proof_failed", "dev_ids_cooldown", "malformed_proof"} <= codes
     # and the codes the extension itself uses
-    codes |= {"internal_error", "no_verdict", "plugin_veto"}
+    codes |= {"internal_error", "no_verdict", "plugin_veto", "storage_full"}
+    codes |= {detail for detail, _message in bounds.FETCH_FAILURES.values()}
     missing = sorted(c for c in codes if c not in browser.EXPLANATIONS)
     assert missing == []
     for code in codes:

@@ -2,7 +2,7 @@
 // is not gated yet) and the per-origin dynamic CSP rules (the inline CSP of an origin's
 // latest verdict, for its later document loads).
 
-import { state, keys } from "./state.js";
+import { state, keys, withLock } from "./state.js";
 
 const SAFETY_RULE_ID = 1;
 const CSP_RULE_BASE = 1000;
@@ -39,8 +39,13 @@ export async function safetyRuleExemptions() {
 }
 
 // The same CSP for the origin's later document loads, as a declarativeNetRequest rule: it
-// applies even before this worker sees the response.
-export async function updateCspRule(origin, csp) {
+// applies even before this worker sees the response. Under the `cspRules` lock: two
+// origins judged at once get distinct rule ids.
+export function updateCspRule(origin, csp) {
+  return withLock(keys.local.cspRules, () => writeCspRule(origin, csp));
+}
+
+async function writeCspRule(origin, csp) {
   const storeKey = keys.local.csp(origin);
   const { [keys.local.cspRules]: cspRules = {} } = await chrome.storage.local.get(keys.local.cspRules);
   let id = cspRules[origin];

@@ -41,7 +41,7 @@ export async function onSubresource(src, t, p) {
   if (res.reason) {
     const item = { url: p.request.url, destination, reason: res.reason, allowed: res.allowed };
     recordViolation(src.tabId, item);
-    await noteViolation(src.tabId, p.request.url, destination, res, v);
+    await noteViolation(src.tabId, p.request.url, destination, res, v, key);
     queueReport(src.tabId, key, { ...item, detail: v.detail || null, report_only: res.allowed });
   }
   if (!res.allowed) {
