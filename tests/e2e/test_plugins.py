@@ -398,15 +398,16 @@ def test_concurrent_registrations_are_both_kept(env: PluginBrowser) -> None:
                 start,
                 {
                     "type": "waict.register",
-                    "patterns": [f"http://nothing.{sites.DOMAIN}"],
+                    "patterns": [f"http://nothing.{sites.DOMAIN}:*/*"],
                     "timeout_ms": 500,
                 },
             )
             assert env.plugin_sw.evaluate("globalThis.__waictAnswer")["ok"] is True
-            assert second.evaluate("globalThis.__waictAnswer")["ok"] is True
+            answer = second.evaluate("globalThis.__waictAnswer")
+            assert answer["ok"] is True, answer
         after = env.sw.evaluate("chrome.storage.local.get('plugins').then((r) => r.plugins)")
         assert sorted(after) == sorted([env.plugin_id, second_id])
-        assert after[second_id]["patterns"] == [f"http://nothing.{sites.DOMAIN}"]
+        assert after[second_id]["patterns"] == [f"http://nothing.{sites.DOMAIN}:*/*"]
         assert after[env.plugin_id]["patterns"] == mine["patterns"]
     finally:
         env.sw.evaluate("(plugins) => chrome.storage.local.set({ plugins })", table)

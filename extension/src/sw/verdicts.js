@@ -3,23 +3,25 @@
 // check against a verdict, re-judging from the stored inputs after a restart (fail closed).
 
 import * as py from "../python.js";
-import { state, keys, getSession } from "./state.js";
+import { state, keys, getSession, setSession } from "./state.js";
 import { nowSeconds } from "./util.js";
+import { expandInputs } from "./storage.js";
 
 const { keyByFrame, verdictByKey, keyByOrigin, workerByTarget, workerBySession } = state.session;
 
 export async function setFrameKey(tabId, frameId, key, isMain) {
   keyByFrame.set(frameId, key);
-  const entries = { [keys.session.frame(frameId)]: key };
+  if (tabId !== undefined) state.worker.tabByFrame.set(frameId, tabId);
+  const entries = { [keys.session.frame(tabId, frameId)]: key };
   if (isMain) entries[keys.session.top(tabId)] = key;
-  await chrome.storage.session.set(entries);
+  await setSession(entries);
 }
 
 export async function frameKey(tabId, frameId) {
   let f = frameId;
   for (let depth = 0; f && depth < 16; depth++) {
     if (keyByFrame.has(f)) return keyByFrame.get(f);
-    const stored = await getSession(keys.session.frame(f));
+    const stored = await getSession(keys.session.frame(tabId, f));
     if (stored) {
       keyByFrame.set(f, stored);
       return stored;
@@ -46,7 +48,7 @@ export async function summary(key) {
 // The verdict key of an origin's latest navigation (workers are judged against it).
 export async function setOriginKey(origin, key) {
   keyByOrigin.set(origin, key);
-  await chrome.storage.session.set({ [keys.session.originKey(origin)]: key });
+  await setSession({ [keys.session.originKey(origin)]: key });
 }
 
 // "none": the origin is not WAICT's business; "no_verdict": it is (a live ratchet state)
@@ -72,7 +74,7 @@ export async function rememberWorker(targetId, url, kind) {
   }
   const w = { origin, kind, url, targetId };
   workerByTarget.set(targetId, w);
-  await chrome.storage.session.set({ [keys.session.worker(targetId)]: w });
+  await setSession({ [keys.session.worker(targetId)]: w });
   return w;
 }
 
@@ -87,7 +89,7 @@ export async function workerOf(id) {
 
 export async function rememberWorkerSession(sessionId, w) {
   workerBySession.set(sessionId, w);
-  await chrome.storage.session.set({ [keys.session.workerSession(sessionId)]: w });
+  await setSession({ [keys.session.workerSession(sessionId)]: w });
 }
 
 export async function workerOfSession(sessionId) {
@@ -110,7 +112,7 @@ export async function keyForResponse(src, p) {
 // ---------------------------------------------------------------------------------------
 
 export async function rejudge(key) {
-  const inputs = await getSession(keys.session.inputs(key));
+  const inputs = await expandInputs(await getSession(keys.session.inputs(key)));
   if (!inputs) return false;
   const out = await py.call("judge_navigation", inputs);
   state.worker.stats.rejudged++;
