@@ -205,9 +205,10 @@ def screenshot(page: Any, name: str) -> None:
 
 @contextlib.contextmanager
 def slow_storage_reads(sw: Any, area: str, prefix: str, delay_ms: int = 400) -> Any:
-    """Delay the extension's reads of ``chrome.storage.<area>`` keys starting with
-    ``prefix`` (fault injection): read-modify-writes of those keys that run at about the
-    same time then all read before any of them writes, as they could by chance."""
+    """Delay the answers to the extension's reads of ``chrome.storage.<area>`` keys starting
+    with ``prefix`` (fault injection; the read itself happens at once): read-modify-writes
+    of those keys that run at about the same time then all read before any of them writes,
+    as they could by chance."""
     sw.evaluate(
         """([area, prefix, ms]) => {
             const store = chrome.storage[area];
@@ -216,9 +217,10 @@ def slow_storage_reads(sw: Any, area: str, prefix: str, delay_ms: int = 400) -> 
             store.get = function (keys, ...rest) {
                 const names = typeof keys === 'string' ? [keys] : Array.isArray(keys) ? keys : [];
                 const slow = names.some((k) => String(k).startsWith(prefix));
-                if (!slow) return original.call(store, keys, ...rest);
-                const later = new Promise((r) => setTimeout(r, ms));
-                return later.then(() => original.call(store, keys, ...rest));
+                const read = original.call(store, keys, ...rest);
+                if (!slow) return read;
+                // read now, answer later: the answer is stale by the time it arrives
+                return read.then((r) => new Promise((done) => setTimeout(() => done(r), ms)));
             };
         }""",
         [area, prefix, delay_ms],

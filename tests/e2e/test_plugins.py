@@ -409,5 +409,7 @@ def test_concurrent_registrations_are_both_kept(env: PluginBrowser) -> None:
         assert sorted(after) == sorted([env.plugin_id, second_id])
         assert after[second_id]["patterns"] == [f"http://nothing.{sites.DOMAIN}:*/*"]
         assert after[env.plugin_id]["patterns"] == mine["patterns"]
+        # and the dev-sigs plugin's new registration is the one kept (whichever wrote last)
+        assert after[env.plugin_id]["since"] > mine["since"]
     finally:
         env.sw.evaluate("(plugins) => chrome.storage.local.set({ plugins })", table)

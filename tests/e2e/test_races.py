@@ -69,12 +69,23 @@ def test_concurrent_violations_are_all_recorded(browser_env: Browser) -> None:
 def test_two_origins_judged_at_once_keep_their_own_csp_rules(browser_env: Browser) -> None:
     env = browser_env
     one, two = env.new_page(), env.new_page()
-    with slow_storage_reads(env.sw, "local", "cspRules", 1000):
-        one.evaluate("(url) => { location.href = url; }", env.fixture.url("c-one"))
-        two.evaluate("(url) => { location.href = url; }", env.fixture.url("c-two"))
-        for page, label in ((one, "c-one"), (two, "c-two")):
-            page.wait_for_url(env.fixture.url(label), timeout=15000)
-            assert wait_settled(page) == sites.ALL_MARKERS - {"iframe"}
+    labels = ("c-one", "c-two")
+    for label in labels:  # both manifests are answered at once: both judged together
+        env.server.hold(label)
+    try:
+        with slow_storage_reads(env.sw, "local", "cspRules", 1000):
+            one.evaluate("(url) => { location.href = url; }", env.fixture.url("c-one"))
+            two.evaluate("(url) => { location.href = url; }", env.fixture.url("c-two"))
+            for label in labels:
+                assert env.server.manifest_requested[label].wait(15)
+            for label in labels:
+                env.server.release(label)
+            for page, label in ((one, "c-one"), (two, "c-two")):
+                page.wait_for_url(env.fixture.url(label), timeout=15000)
+                assert wait_settled(page) == sites.ALL_MARKERS - {"iframe"}
+    finally:
+        for label in labels:
+            env.server.release(label)
     found = env.sw.evaluate(
         """async () => ({
             rules: (await chrome.declarativeNetRequest.getDynamicRules())
@@ -131,10 +142,13 @@ def test_every_tab_gets_the_guard_with_the_live_token_at_first_start(fresh_env: 
     # every open tab at once, each registering the guard)
     env.sw.evaluate("chrome.storage.session.remove('guardToken')")
     stop_extension_worker(env, helper)
+    # an event wakes the new worker, which gates every open tab at once
+    helper.evaluate("(url) => { location.href = url; }", env.fixture.url("plain"))
+    env.sw.evaluate("waict.startup.then(() => waict.py.ready).then(() => true)")
     for page in pages:
         page.evaluate("(url) => { location.href = url; }", env.fixture.url("g-valid"))
     for page in pages:
-        page.wait_for_url(env.fixture.url("g-valid"), timeout=20000)
+        page.wait_for_url(env.fixture.url("g-valid"), timeout=30000)
         # wasm-evil-blocked: the guard read this document's policy (the live token)
         assert wait_settled(page) == sites.ALL_MARKERS
     assert env.sw.evaluate("chrome.storage.session.get('guardToken').then((r) => r.guardToken)")
