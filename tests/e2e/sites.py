@@ -327,7 +327,7 @@ BIG_ENTRIES = 20000
 #: judges, in fewer bytes than it fetches.
 MANY_ENTRIES = 60000
 #: Copies of ``valid`` that tests use once each (fresh origins: nothing stored for them).
-FRESH_SITES = ("q-valid", "g-valid")
+FRESH_SITES = ("q-valid", "g-valid", "s-valid")
 #: Fresh copies of ``valid`` without the iframe (so each page judges one document only).
 NO_FRAME_SITES = ("c-one", "c-two")
 
@@ -433,6 +433,10 @@ def build(port: int, now: int) -> Fixture:
     served["/style.css"] = b"html { --waict-style: evil; }\n"
     served["/img.png"] = PNG_1PX_RED
     add("t-multi", served, manifest_line(_manifest(origin("t-multi"), files)), HEADER)
+    files = base_files()  # a tampered script, for the storage growth test only
+    served = dict(files)
+    served["/app.js"] = (APP_JS + TAMPERED_SUFFIX).encode()
+    add("s-script", served, manifest_line(_manifest(origin("s-script"), files)), HEADER)
     for label, (path, bad, _marker) in TAMPERS.items():
         files = base_files()
         served = dict(files)

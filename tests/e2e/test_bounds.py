@@ -112,8 +112,28 @@ def test_a_large_valid_manifest_is_verified_and_the_session_storage_stays_small(
     browser_env: Browser,
 ) -> None:
     env = browser_env
-    page, seen = visit(env, "h-big")
-    assert seen == sites.ALL_MARKERS
+    # another tab's valid page, alone and while Python judges the large manifest (its work
+    # is bounded; the other tab waits at most for that)
+    other = env.new_page()
+    start = time.monotonic()
+    other.goto(env.fixture.url("valid2"), wait_until="load")
+    assert wait_settled(other) == sites.ALL_MARKERS
+    alone = time.monotonic() - start
+    page = env.new_page()
+    page.evaluate("(url) => { location.href = url; }", env.fixture.url("h-big"))
+    assert env.server.manifest_requested["h-big"].wait(15)
+    start = time.monotonic()
+    other.reload(wait_until="load")
+    assert wait_settled(other) == sites.ALL_MARKERS
+    meanwhile = time.monotonic() - start
+    page.wait_for_url(env.fixture.url("h-big"), timeout=30000)
+    assert wait_settled(page, timeout=30000) == sites.ALL_MARKERS
+    big = time.monotonic() - start
+    print(
+        f"\nvalid page alone {alone * 1000:.0f} ms; while a {sites.BIG_ENTRIES}-entry "
+        f"manifest is judged {meanwhile * 1000:.0f} ms; the large site {big * 1000:.0f} ms"
+    )
+    assert meanwhile < 30  # generous: a functional check, not a benchmark
     status = env.sw.evaluate(
         """async (url) => {
             const tab = (await chrome.tabs.query({})).find((t) => t.url === url);
@@ -125,13 +145,6 @@ def test_a_large_valid_manifest_is_verified_and_the_session_storage_stays_small(
     assert status["info"]["asset_count"] > sites.BIG_ENTRIES
     usage = session_usage(env)
     assert usage["bytes"] < SESSION_QUOTA // 5, usage["bytes"]
-    # while Python judges it, another tab's page waits at most for that bounded work
-    start = time.monotonic()
-    page.reload(wait_until="load")
-    other, seen_other = visit(env, "valid2")
-    assert seen_other == sites.ALL_MARKERS
-    assert wait_settled(page) == sites.ALL_MARKERS
-    print(f"\nh-big reload + another tab's valid page: {(time.monotonic() - start) * 1000:.0f} ms")
     page.close()
     other.close()
 
@@ -140,7 +153,7 @@ def test_the_session_storage_does_not_grow_across_navigations_and_closed_tabs(
     browser_env: Browser,
 ) -> None:
     env = browser_env
-    labels = ["valid", "valid2", "t-script", "report", "plain"]
+    labels = ["s-valid", "s-script", "plain"]  # sites no other test counts violations of
 
     def round_trip(i: int) -> None:
         page, _seen = visit(env, labels[i % len(labels)])

@@ -24,18 +24,18 @@
 // | worker.defaults                | -                 | until settings change | - (files trust.json, preload.waict) |
 // | worker.guardSource             | -                 | this instance         | - (wasm_guard.js + `guardToken`)    |
 // | worker.gatingByTab             | tab               | until tab detaches    | -                                   |
-// | worker.safetyRetriesByTab      | tab               | this instance         | -                                   |
+// | worker.safetyRetriesByTab      | tab               | until the tab closes  | -                                   |
 // | worker.parentByFrame           | frame             | until frame or tab go | -                                   |
 // | worker.tabByFrame              | frame             | until frame or tab go | -                                   |
 // | worker.lockByName              | storage key       | while a lock is held  | -                                   |
 // | worker.secFetchDestByRequest   | request           | until its response    | -                                   |
 // | worker.destWaiterByRequest     | request           | until its response    | -                                   |
-// | worker.reportBatchByNavigation | tab + verdict key | until next navigation | - (unsent reports are lost)         |
+// | worker.reportBatchByNavigation | tab + verdict key | until tab's next top  | - (unsent reports are lost)         |
 // | worker.reportBatchByKey        | verdict key       | until next navigation | -                                   |
 // | worker.attachedWorkers         | shared worker     | until it detaches     | -                                   |
 // | session.gatedTabs              | tab               | browser session       | safety rule excludedTabIds          |
-// | session.keyByFrame             | frame             | until frame or tab go | `frame:<tabId>:<frameId>`, `top:<tabId>` |
-// | session.verdictByKey           | verdict key       | while referenced      | `verdict:<key>`, `inputs:<key>`     |
+// | session.keyByFrame             | frame             | until frame or tab go | `frame:<tabId>:<frameId>`, `top:`   |
+// | session.verdictByKey           | verdict key       | while referenced      | `verdict:`, `inputs:`, `blob:`      |
 // | session.keyByOrigin            | origin            | while a tab shows it  | `okey:<origin>`                     |
 // | session.workerByTarget         | worker target     | while the target runs | `worker:<targetId>`                 |
 // | session.workerBySession        | worker session    | while the target runs | `wsession:<sessionId>`              |
