@@ -175,7 +175,10 @@ export function sweep() {
           liveKeys.add(value);
         }
       } else if (kind === "worker" || kind === "wsession") {
-        if (!value || !liveTargets.has(value.targetId)) remove.push(name);
+        // a shared worker's target can be gone for a moment while it restarts (a reload):
+        // Chromium reuses it under our session, so it is kept while we hold that session
+        const held = value && state.worker.attachedWorkers.has(value.targetId);
+        if (!value || !(liveTargets.has(value.targetId) || held)) remove.push(name);
         else if (value.origin) liveOrigins.add(value.origin);
       }
     }
