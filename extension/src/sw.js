@@ -43,6 +43,7 @@ import { onAttached, onScriptPaused } from "./sw/workers.js";
 import { onCommitted } from "./sw/status.js";
 import { onExternal } from "./sw/plugins.js";
 import { onPageMessage } from "./sw/pages.js";
+import { frameAttached, frameDetached, forgetTab, sweep } from "./sw/storage.js";
 
 // ---------------------------------------------------------------------------------------
 // Listeners (registered synchronously at start-up, so events wake this worker)
@@ -68,7 +69,10 @@ chrome.debugger.onEvent.addListener((src, method, params) => {
       if (params.type === "BackForwardCacheRestore") onFrameRestored(src, params.frame);
       break;
     case "Page.frameAttached":
-      state.worker.parentByFrame.set(params.frameId, params.parentFrameId);
+      frameAttached(src, params);
+      break;
+    case "Page.frameDetached":
+      frameDetached(src, params);
       break;
     case "Target.attachedToTarget":
       onAttached(src, params);
@@ -82,6 +86,7 @@ chrome.debugger.onDetach.addListener(onDetach);
 
 chrome.tabs.onCreated.addListener((tab) => gate(tab.id));
 chrome.tabs.onRemoved.addListener(onTabRemoved);
+chrome.tabs.onRemoved.addListener(forgetTab);
 chrome.tabs.onUpdated.addListener(onTabUpdated);
 
 chrome.webNavigation.onCommitted.addListener(onCommitted);
@@ -124,4 +129,5 @@ globalThis.waict = {
   async tabStatus(tabId) {
     return getSession(keys.session.tab(tabId));
   },
+  sweepNow: sweep, // remove what nothing refers to now (tests)
 };

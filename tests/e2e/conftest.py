@@ -16,6 +16,7 @@ from harness import (
     ARTIFACTS,
     DEV_SIGS_PLUGIN,
     REPO_ROOT,
+    SECOND_PLUGIN,
     SETUP_HINT,
     Browser,
     PluginBrowser,
@@ -94,7 +95,9 @@ def plugin_env(
         executable_path=chromium_path(),
         headless=True,
         args=chromium_args(
-            browser_env.ext_dir, browser_env.fixture.origins(), extra=(DEV_SIGS_PLUGIN,)
+            browser_env.ext_dir,
+            browser_env.fixture.origins(),
+            extra=(DEV_SIGS_PLUGIN, SECOND_PLUGIN),
         ),
         viewport={"width": 1000, "height": 700},
     )
@@ -106,13 +109,15 @@ def plugin_env(
                 w
                 for w in context.service_workers
                 if w.url.startswith("chrome-extension://")
+                and w.url.endswith("/sw.js")
                 and not w.url.startswith(f"chrome-extension://{browser_env.extension_id}/")
             ),
             None,
         ) or context.wait_for_event(
             "serviceworker",
             predicate=lambda w: (
-                not w.url.startswith(f"chrome-extension://{browser_env.extension_id}/")
+                w.url.endswith("/sw.js")
+                and not w.url.startswith(f"chrome-extension://{browser_env.extension_id}/")
             ),
             timeout=30000,
         )

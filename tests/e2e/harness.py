@@ -33,6 +33,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 #: The dev-sigs plugin (loaded from source, next to the built extension).
 DEV_SIGS_PLUGIN = REPO_ROOT / "plugins" / "dev-sigs"
+#: A second plugin that does nothing on its own (tests send its messages).
+SECOND_PLUGIN = Path(__file__).resolve().parent / "second-plugin"
 #: The extension's id, pinned by the ``key`` in extension/src/manifest.json.
 EXTENSION_ID = "jjjinacfkghmlcgnadipofmhdmcgflbb"
 SETUP_HINT = "run `bash scripts/setup.sh` from the repository root"
@@ -136,6 +138,16 @@ class PluginBrowser(Browser):
     def plugin_sw(self) -> Any:
         return extension_worker(self.context, self.plugin_id)
 
+    @property
+    def second_plugin_sw(self) -> Any:
+        """The service worker of ``tests/e2e/second-plugin``."""
+        for worker in self.context.service_workers:
+            if worker.url.endswith("/second.js"):
+                return worker
+        return self.context.wait_for_event(
+            "serviceworker", predicate=lambda w: w.url.endswith("/second.js"), timeout=30000
+        )
+
 
 def extension_worker(context: Any, extension_id: str, timeout: float = 30000) -> Any:
     """The service worker of the extension ``extension_id`` (waits for it to start)."""
@@ -189,3 +201,38 @@ def screenshot(page: Any, name: str) -> None:
             previous = png
             page.wait_for_timeout(150)
         (ARTIFACTS / f"{name}.png").write_bytes(png)
+
+
+@contextlib.contextmanager
+def slow_storage_reads(sw: Any, area: str, prefix: str, delay_ms: int = 400) -> Any:
+    """Delay the answers to the extension's reads of ``chrome.storage.<area>`` keys starting
+    with ``prefix`` (fault injection; the read itself happens at once): read-modify-writes
+    of those keys that run at about the same time then all read before any of them writes,
+    as they could by chance."""
+    sw.evaluate(
+        """([area, prefix, ms]) => {
+            const store = chrome.storage[area];
+            const original = store.__waictOriginalGet || store.get;
+            store.__waictOriginalGet = original;
+            store.get = function (keys, ...rest) {
+                const names = typeof keys === 'string' ? [keys] : Array.isArray(keys) ? keys : [];
+                const slow = names.some((k) => String(k).startsWith(prefix));
+                const read = original.call(store, keys, ...rest);
+                if (!slow) return read;
+                // read now, answer later: the answer is stale by the time it arrives
+                return read.then((r) => new Promise((done) => setTimeout(() => done(r), ms)));
+            };
+        }""",
+        [area, prefix, delay_ms],
+    )
+    try:
+        yield
+    finally:
+        sw.evaluate(
+            """(area) => {
+                const store = chrome.storage[area];
+                if (store.__waictOriginalGet) store.get = store.__waictOriginalGet;
+                delete store.__waictOriginalGet;
+            }""",
+            area,
+        )

@@ -4,11 +4,13 @@ One ``ThreadingHTTPServer`` serves every site of a :class:`sites.Fixture`: the `
 header picks the site, the path picks the file. Documents (``/`` and ``*.html``) carry the
 site's ``Integrity-Policy-WAICT-v1`` header; the manifest path answers the manifest
 response. A site with ``manifest_gate`` holds its manifest until :meth:`FixtureServer.release`
-is called (the service-worker-kill test). A path in a site's ``responses`` is answered
-exactly as given (status, headers, body: redirects, a 3xx without ``Location``, cacheable
-documents); any path ending in ``/waict-manifest`` answers the manifest. Every request is
-logged (``requests``); every POST (the extension's ``waict-violation`` reports) is recorded
-with its headers and body (``posts``) and answered ``204``.
+is called (the service-worker-kill test). A site with ``manifest_stream`` streams its
+manifest (``sites.STREAMS``: a huge one, a one-byte drip) and counts what it could send
+(``streamed``, ``stream_done``). A path in a site's ``responses`` is answered exactly as
+given (status, headers, body: redirects, a 3xx without ``Location``, cacheable documents);
+any path ending in ``/waict-manifest`` answers the manifest. Every request is logged
+(``requests``); every POST (the extension's ``waict-violation`` reports) is recorded with
+its headers and body (``posts``) and answered ``204``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ class FixtureServer:
         self.post_delays: dict[str, float] = {}  # path prefix -> seconds before answering
         self.manifest_requested: dict[str, threading.Event] = {}
         self.gates: dict[str, threading.Event] = {}
+        self.streamed: dict[str, int] = {}  # label -> manifest bytes sent (streamed sites)
+        self.stream_done: dict[str, threading.Event] = {}  # the client stopped reading
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         server = self
 
@@ -69,9 +74,11 @@ class FixtureServer:
             if not fixture.sites[label].manifest_gate:
                 gate.set()
             self.gates[label] = gate
+            self.stream_done[label] = threading.Event()
         self._thread.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         for gate in self.gates.values():
             gate.set()
         self.httpd.shutdown()
@@ -143,6 +150,9 @@ class FixtureServer:
         if path == sites.MANIFEST_PATH or path.endswith("/waict-manifest"):
             self.manifest_requested[label].set()
             self.gates[label].wait(timeout=60)
+            if site.manifest_stream is not None:
+                self._stream(req, label, site.manifest_stream)
+                return
             if site.manifest_response is None:
                 self._send(req, 404, b"no manifest\n", "text/plain")
             else:
@@ -171,6 +181,34 @@ class FixtureServer:
         if is_document and site.header is not None:
             headers["Integrity-Policy-WAICT-v1"] = site.header
         self._send(req, 200, body, sites.content_type(path), headers)
+
+    def _stream(self, req: BaseHTTPRequestHandler, label: str, mode: str) -> None:
+        """A chunked manifest with no Content-Length: ``huge`` (as fast as the client
+        reads) or ``drip`` (one byte every 200 ms); stops when the client goes away."""
+        self.streamed[label] = 0
+        self.stream_done[label].clear()
+        req.send_response(200)
+        req.send_header("Content-Type", "application/waict-integrity-manifest")
+        req.send_header("Transfer-Encoding", "chunked")
+        req.send_header("Cache-Control", "no-store")
+        req.end_headers()
+        size, pause = (64 << 10, 0.0) if mode == "huge" else (1, 0.2)
+        limit = sites.HUGE_STREAM_BYTES if mode == "huge" else 300
+        chunk = b"{" + b" " * (size - 1) if size > 1 else b"{"
+        try:
+            while self.streamed[label] < limit and not self._stopping.is_set():
+                req.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                req.wfile.flush()
+                self.streamed[label] += len(chunk)
+                if pause:
+                    time.sleep(pause)
+                chunk = b" " * size
+            req.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass  # the client stopped reading
+        finally:
+            self.stream_done[label].set()
+            req.close_connection = True
 
     @staticmethod
     def _send(

@@ -162,15 +162,16 @@ SW_SETTLED = (
 )
 
 
-def index_html(extra_inline: str | None = None) -> str:
+def index_html(extra_inline: str | None = None, frame: bool = True) -> str:
     evil = f"<script>{extra_inline}</script>" if extra_inline else ""
+    iframe = '<iframe id=frame src="/frame.html"></iframe>' if frame else ""
     return (
         "<!doctype html><html><head><meta charset=utf-8><title>WAICT fixture</title>"
         '<link rel=stylesheet href="/style.css">'
         f"<script>{INLINE_JS}</script>{evil}"
         '<script src="/app.js"></script></head>'
         '<body><h1>WAICT fixture</h1><img id=img src="/img.png" alt="">'
-        '<iframe id=frame src="/frame.html"></iframe></body></html>\n'
+        f"{iframe}</body></html>\n"
     )
 
 
@@ -340,6 +341,22 @@ MANIFEST_FAILURES: dict[str, str] = {
 }
 
 
+#: Manifests the server streams instead of answering (no Content-Length, chunked):
+#: ``huge``: 64 MiB in 64 KiB chunks as fast as the client reads; ``drip``: one byte every
+#: 200 ms for up to a minute. The server counts the bytes it could send.
+STREAMS: dict[str, str] = {"h-huge": "huge", "h-drip": "drip"}
+HUGE_STREAM_BYTES = 64 << 20
+#: A valid manifest with this many extra entries (``h-big``), logged with a real proof.
+BIG_ENTRIES = 20000
+#: A manifest with this many wildcard hashes (``h-many``): more entries than the extension
+#: judges, in fewer bytes than it fetches.
+MANY_ENTRIES = 60000
+#: Copies of ``valid`` that tests use once each (fresh origins: nothing stored for them).
+FRESH_SITES = ("q-valid", "g-valid", "s-valid")
+#: Fresh copies of ``valid`` without the iframe (so each page judges one document only).
+NO_FRAME_SITES = ("c-one", "c-two")
+
+
 @dataclass
 class Site:
     host: str
@@ -347,6 +364,7 @@ class Site:
     header: str | None
     manifest_response: bytes | None = None
     manifest_gate: bool = False  # the server holds the manifest until released
+    manifest_stream: str | None = None  # "huge" / "drip": see STREAMS
     extra_headers: dict[str, str] = field(default_factory=dict)
     #: path -> (status, headers, body), sent as given (3xx without Location, redirects...)
     responses: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
@@ -408,6 +426,44 @@ def build(port: int, now: int) -> Fixture:
         files = base_files()
         add(label, files, manifest_line(_manifest(origin(label), files)), HEADER)
     sites["slow"].manifest_gate = True
+    for label in FRESH_SITES:
+        files = base_files()
+        add(label, files, manifest_line(_manifest(origin(label), files)), HEADER)
+    for label in NO_FRAME_SITES:
+        files = base_files()
+        files["/"] = index_html(frame=False).encode()
+        add(label, files, manifest_line(_manifest(origin(label), files)), HEADER)
+    # bounds: a huge and a dripping manifest, too many entries, a large valid manifest
+    for label, stream in STREAMS.items():
+        sites[label] = Site(host(label), base_files(), HEADER, manifest_stream=stream)
+    files = base_files()
+    big = _manifest(origin("h-big"), files)
+    big["hashes"].update(
+        {
+            f"{origin('h-big')}/big/asset-{i:05d}.js": h64u(i.to_bytes(4, "big"))
+            for i in range(BIG_ENTRIES)
+        }
+    )
+    big["hashes"] = dict(sorted(big["hashes"].items()))
+    add("h-big", files, manifest_line(big), HEADER)
+    files = base_files()
+    many = _manifest(
+        origin("h-many"),
+        files,
+        wildcard_hashes=sorted({h64u(i.to_bytes(4, "big")) for i in range(MANY_ENTRIES)}),
+    )
+    add("h-many", files, manifest_line(many), HEADER)
+    # several assets tampered at once: their violations are noted concurrently
+    files = base_files()
+    served = dict(files)
+    served["/app.js"] = (APP_JS + TAMPERED_SUFFIX).encode()
+    served["/style.css"] = b"html { --waict-style: evil; }\n"
+    served["/img.png"] = PNG_1PX_RED
+    add("t-multi", served, manifest_line(_manifest(origin("t-multi"), files)), HEADER)
+    files = base_files()  # a tampered script, for the storage growth test only
+    served = dict(files)
+    served["/app.js"] = (APP_JS + TAMPERED_SUFFIX).encode()
+    add("s-script", served, manifest_line(_manifest(origin("s-script"), files)), HEADER)
     for label, (path, bad, _marker) in TAMPERS.items():
         files = base_files()
         served = dict(files)

@@ -17,11 +17,18 @@ import sites
 from world import DAY, NOW
 
 from verifier import browser, decide
-from verifier.browser import navigation
+from verifier.browser import bounds, cache
 from verifier.crypto import backend_by_name
 from verifier.crypto.webcrypto import WebCryptoBackend, needs_reference
+from verifier.decide import ManifestVerdict
+from verifier.manifest import Manifest
 
 PORT = 8080
+#: What plan_navigation hands the worker about reading the manifest
+BOUNDS = {
+    "manifest_max_bytes": bounds.MAX_MANIFEST_BYTES,
+    "manifest_deadline_ms": bounds.MANIFEST_DEADLINE_MS,
+}
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 
@@ -184,7 +191,13 @@ def test_plain_site_is_not_gated(fx: sites.Fixture) -> None:
         preload=b64(fx.preload),
         origin_state=None,
     )
-    assert plan == {"gated": False, "manifest_url": None, "preloaded": False, "mode": None}
+    assert plan == {
+        "gated": False,
+        "manifest_url": None,
+        "preloaded": False,
+        "mode": None,
+        **BOUNDS,
+    }
     out = judge(fx, "plain")
     assert out["badge"] == "none" and not out["gated"] and out["navigation"] == "allow"
     assert out["origin_state"] is None and out["csp"] is None
@@ -205,6 +218,7 @@ def test_plan_resolves_the_manifest_url_and_knows_the_preload_list(fx: sites.Fix
         "manifest_url": fx.url("valid", sites.MANIFEST_PATH),
         "preloaded": False,
         "mode": "enforce",
+        **BOUNDS,
     }
     plan = call(
         browser.plan_navigation,
@@ -272,13 +286,13 @@ def test_report_upgrades_to_enforce_at_once(fx: sites.Fixture) -> None:
 
 def test_a_judged_manifest_is_reused(fx: sites.Fixture, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real = navigation.evaluate_manifest
+    real = bounds.evaluate_bounded
 
     def counting(**kw: Any) -> Any:
         calls.append(kw["url"])
         return real(**kw)
 
-    monkeypatch.setattr(navigation, "evaluate_manifest", counting)
+    monkeypatch.setattr(bounds, "evaluate_bounded", counting)
     first = judge(fx, "valid")
     second = judge(fx, "valid", now=NOW + 5)
     assert first["key"] == second["key"] and len(calls) == 1
@@ -375,3 +389,61 @@ def test_reference_gate_picks_small_order_and_non_canonical_keys() -> None:
     assert needs_reference(non_canonical)
     assert not needs_reference(ordinary)
     _ = DAY
+
+
+# --- bounds -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "detail"), [("too_large", "manifest_too_large"), ("timeout", "manifest_timeout")]
+)
+def test_a_manifest_the_worker_stopped_reading_blocks_with_its_detail(
+    fx: sites.Fixture, error: str, detail: str
+) -> None:
+    out = judge(fx, "valid", manifest_response=None, manifest_error=error)
+    assert out["navigation"] == "block"
+    assert out["manifest"] == {
+        "status": "invalid",
+        "reason": "manifest_unavailable",
+        "detail": detail,
+    }
+    assert out["block"]["explanation"]["text"] == browser.EXPLANATIONS[detail][0]
+    assert out["key"] != judge(fx, "valid", manifest_response=None)["key"]
+    # a site without WAICT is not the manifest's business
+    assert judge(fx, "plain", manifest_error=error)["navigation"] == "allow"
+    assert "error" in judge(fx, "valid", manifest_error="gone")
+
+
+def test_too_many_entries_are_refused_before_they_are_judged(fx: sites.Fixture) -> None:
+    out = judge(fx, "h-many")
+    assert out["navigation"] == "block"
+    assert out["manifest"] == {
+        "status": "invalid",
+        "reason": "invalid_manifest",
+        "detail": "manifest_too_many_entries",
+    }
+    assert len(fx.sites["h-many"].manifest_response or b"") < bounds.MAX_MANIFEST_BYTES
+    huge = b"{" + b" " * bounds.MAX_MANIFEST_BYTES + b"}\n\n"
+    out = judge(fx, "valid", manifest_response=b64(huge))
+    assert out["manifest"]["detail"] == "manifest_too_large"
+    assert out["manifest"]["reason"] == "manifest_unavailable"
+
+
+def test_a_large_valid_manifest_is_judged(fx: sites.Fixture) -> None:
+    out = judge(fx, "h-big")
+    assert out["navigation"] == "allow" and out["badge"] == "verified"
+    assert out["info"]["asset_count"] > sites.BIG_ENTRIES
+
+
+def test_the_verdict_cache_keeps_a_bounded_number_of_manifest_bytes() -> None:
+    kept = cache.VerdictCache(size=10, max_bytes=100)
+    verdict = ManifestVerdict("valid", manifest=_manifest_of(60))
+    for key in "abc":
+        kept.remember(key, cache.Judged(verdict, NOW, "o"))
+    assert list(kept._judged) == ["c"] and kept.bytes == 60  # the newest is always kept
+    kept.remember("d", cache.Judged(ManifestVerdict("none"), NOW, "o"))
+    assert list(kept._judged) == ["c", "d"] and kept.bytes == 60
+
+
+def _manifest_of(size: int) -> Any:
+    return Manifest(line=b"x" * size, members={}, hashes={})

@@ -28,6 +28,7 @@ from harness import (
     Browser,
     PluginBrowser,
     screenshot,
+    slow_storage_reads,
     wait_settled,
 )
 from playwright.sync_api import expect
@@ -370,3 +371,45 @@ def test_the_options_page_lists_the_plugin(env: PluginBrowser) -> None:
         f"WAICT dev-sigs ({env.plugin_id}): <all_urls>, answers within 5000 ms"
     )
     page.close()
+
+
+def test_concurrent_registrations_are_both_kept(env: PluginBrowser) -> None:
+    table = env.sw.evaluate("chrome.storage.local.get('plugins').then((r) => r.plugins)")
+    mine = table[env.plugin_id]
+    second = env.second_plugin_sw
+    second_id = second.url.split("/")[2]
+    start = "(message) => { globalThis.__waictAnswer = secondPlugin.send(message); return true; }"
+    try:
+        with slow_storage_reads(env.sw, "local", "plugins", 1000):
+            # the dev-sigs plugin registers again (same patterns) while the second registers
+            env.plugin_sw.evaluate(
+                """(message) => {
+                    globalThis.__waictAnswer = chrome.runtime.sendMessage(
+                        'jjjinacfkghmlcgnadipofmhdmcgflbb', message);
+                    return true;
+                }""",
+                {
+                    "type": "waict.register",
+                    "patterns": mine["patterns"],
+                    "timeout_ms": mine["timeout_ms"],
+                },
+            )
+            second.evaluate(
+                start,
+                {
+                    "type": "waict.register",
+                    "patterns": [f"http://nothing.{sites.DOMAIN}:*/*"],
+                    "timeout_ms": 500,
+                },
+            )
+            assert env.plugin_sw.evaluate("globalThis.__waictAnswer")["ok"] is True
+            answer = second.evaluate("globalThis.__waictAnswer")
+            assert answer["ok"] is True, answer
+        after = env.sw.evaluate("chrome.storage.local.get('plugins').then((r) => r.plugins)")
+        assert sorted(after) == sorted([env.plugin_id, second_id])
+        assert after[second_id]["patterns"] == [f"http://nothing.{sites.DOMAIN}:*/*"]
+        assert after[env.plugin_id]["patterns"] == mine["patterns"]
+        # and the dev-sigs plugin's new registration is the one kept (whichever wrote last)
+        assert after[env.plugin_id]["since"] > mine["since"]
+    finally:
+        env.sw.evaluate("(plugins) => chrome.storage.local.set({ plugins })", table)

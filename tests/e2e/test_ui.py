@@ -24,6 +24,7 @@ from playwright.sync_api import expect
 from world import h64u
 
 from verifier import browser, check
+from verifier.browser import bounds
 from verifier.decide import INVALID_MANIFEST, INVALID_TRANSPARENCY_PROOF, MANIFEST_UNAVAILABLE
 
 BLOCK_PAGE = re.compile(r"^chrome-extension://[a-p]{32}/block\.html\?")
@@ -54,7 +55,8 @@ def test_every_reason_and_detail_code_has_plain_words() -> None:
     codes = verifier_codes()
     assert {"quorum_not_met", "tree_proof_failed", "dev_ids_cooldown", "malformed_proof"} <= codes
     # and the codes the extension itself uses
-    codes |= {"internal_error", "no_verdict", "plugin_veto"}
+    codes |= {"internal_error", "no_verdict", "plugin_veto", "storage_full"}
+    codes |= {detail for detail, _message in bounds.FETCH_FAILURES.values()}
     missing = sorted(c for c in codes if c not in browser.EXPLANATIONS)
     assert missing == []
     for code in codes:
@@ -139,7 +141,7 @@ def test_popup_of_a_verified_site(browser_env: Browser) -> None:
         text(view, "#log-entry"),
     ), text(view, "#log-entry")
     assert re.fullmatch(
-        r"w1\.example: cosigned 1\d min ago; w2\.example: cosigned \d+ min ago",
+        r"w1\.example: cosigned \d+ min ago; w2\.example: cosigned \d+ min ago",
         text(view, "#witnesses"),
     ), text(view, "#witnesses")
     assert text(view, "#preload").startswith("not listed; list issued 24 h ago, 2 hosts")
@@ -339,7 +341,8 @@ def test_an_invalid_preload_file_is_refused(browser_env: Browser, options: Any) 
         "#preload_file",
         files=[{"name": "preload.waict", "mimeType": "text/plain", "buffer": b'{"version":1}\n\n'}],
     )
-    assert page.is_checked("input[name=preload_source][value=upload]")
+    # the page reads the file before it selects "upload"
+    expect(page.locator("input[name=preload_source][value=upload]")).to_be_checked()
     shown = save(page)
     assert shown.startswith("Not saved: the preload list does not verify")
     assert stored_settings(browser_env) is None

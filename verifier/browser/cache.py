@@ -9,12 +9,15 @@ worker starts empty, and the caller judges again from its stored inputs when a k
 unknown):
 
 - :data:`VERDICTS` (:class:`VerdictCache`): key -> :class:`Judged` (the manifest verdict,
-  the ``now`` it was judged at, the document's origin). The key is :func:`cache_key` of
+  the ``now`` it was judged at, the document's origin, the size of its manifest). The key
+  is :func:`cache_key` of
   everything the verdict depends on except the clock: the origin, the effective
   ``Integrity-Policy-WAICT-v1`` header (after the ratchet), the SHA-256 of the manifest
   response, the trust settings, the preload list's issued/expires/hosts; a verdict that
   plugins approved or vetoed gets its own key, over that key and their answers. At most
-  :data:`CACHE_SIZE` entries, least recently judged first out. ``judge_navigation``
+  :data:`CACHE_SIZE` entries whose manifests hold at most :data:`CACHE_BYTES` bytes
+  together (a large manifest costs several times its size in memory), least recently
+  judged first out; the newest entry is always kept. ``judge_navigation``
   reuses an entry for :data:`VERDICT_TTL` seconds of the caller's clock; a resource
   check or a plugin's view uses an entry of any age while it is kept.
 - :data:`PRELOADS` (:class:`PreloadCache`): the preload list decoded and verified (or
@@ -45,6 +48,9 @@ from verifier.trust import TrustConfig
 VERDICT_TTL = 60
 #: How many judged verdicts are kept (least recently used first out).
 CACHE_SIZE = 128
+#: How many manifest bytes the kept verdicts may hold together (least recently used first
+#: out; the newest is always kept).
+CACHE_BYTES = 24 << 20
 #: How long a verified preload list is reused before it is verified again.
 PRELOAD_TTL = 300
 
@@ -57,6 +63,12 @@ class Judged:
     now: int
     origin: str
 
+    @property
+    def size(self) -> int:
+        """The bytes of its manifest (what it costs in memory, roughly in proportion)."""
+        manifest = self.verdict.manifest
+        return len(manifest.line) if manifest is not None else 0
+
 
 def cache_key(parts: list[Any]) -> str:
     """The key of a verdict: base64url SHA-256 of the canonical JSON of ``parts``."""
@@ -66,10 +78,14 @@ def cache_key(parts: list[Any]) -> str:
 class VerdictCache:
     """Judged verdicts by key, least recently judged first out (see the module doc)."""
 
-    def __init__(self, size: int = CACHE_SIZE, ttl: int = VERDICT_TTL) -> None:
+    def __init__(
+        self, size: int = CACHE_SIZE, ttl: int = VERDICT_TTL, max_bytes: int = CACHE_BYTES
+    ) -> None:
         self.size = size
         self.ttl = ttl
+        self.max_bytes = max_bytes
         self._judged: OrderedDict[str, Judged] = OrderedDict()
+        self._bytes = 0
 
     def get(self, key: object) -> Judged | None:
         """The verdict named by ``key``, of any age (None: unknown or no longer kept)."""
@@ -86,11 +102,22 @@ class VerdictCache:
 
     def remember(self, key: str, judged: Judged) -> None:
         """Keep ``judged`` under ``key`` (most recently used), dropping the oldest beyond
-        :attr:`size`."""
+        :attr:`size` entries or :attr:`max_bytes` manifest bytes."""
+        old = self._judged.pop(key, None)
+        if old is not None:
+            self._bytes -= old.size
         self._judged[key] = judged
-        self._judged.move_to_end(key)
-        while len(self._judged) > self.size:
-            self._judged.popitem(last=False)
+        self._bytes += judged.size
+        while len(self._judged) > 1 and (
+            len(self._judged) > self.size or self._bytes > self.max_bytes
+        ):
+            _key, dropped = self._judged.popitem(last=False)
+            self._bytes -= dropped.size
+
+    @property
+    def bytes(self) -> int:
+        """The manifest bytes of the kept verdicts."""
+        return self._bytes
 
     def __contains__(self, key: object) -> bool:
         return key in self._judged
@@ -100,6 +127,7 @@ class VerdictCache:
 
     def clear(self) -> None:
         self._judged.clear()
+        self._bytes = 0
 
 
 class PreloadCache:

@@ -68,7 +68,10 @@ def plan_navigation(request: str) -> str:
 
     Request: ``{"url", "header": str|null, "now", "trust", "preload": b64|null,
     "origin_state": {...}|null}``. Answer: ``{"gated": bool, "manifest_url": str|null,
-    "preloaded": bool, "mode": "enforce"|"report"|null}``. When ``gated`` is false the
+    "preloaded": bool, "mode": "enforce"|"report"|null, "manifest_max_bytes",
+    "manifest_deadline_ms"}`` (the caller reads at most that many bytes of the manifest
+    response, and stops at that deadline after the fetch started:
+    :mod:`verifier.browser.bounds`). When ``gated`` is false the
     document and its subresources are not WAICT's business (``judge_navigation`` would say
     ``status: none``); when ``manifest_url`` is null but ``gated`` is true (a preloaded host
     without a header) the navigation is judged without a manifest response.
@@ -79,7 +82,10 @@ def plan_navigation(request: str) -> str:
 def judge_navigation(request: str) -> str:
     """Judge a navigation: its header (after the ratchet) and manifest response.
 
-    Request: ``{"url", "header": str|null, "manifest_response": b64|null, "now", "trust",
+    Request: ``{"url", "header": str|null, "manifest_response": b64|null,
+    "manifest_error": "too_large"|"timeout"|null (why the caller stopped reading the
+    manifest; the verdict is ``manifest_unavailable`` with detail ``manifest_too_large`` /
+    ``manifest_timeout``), "now", "trust",
     "preload": b64|null, "origin_state": {...}|null, "resources": [{"url",
     "destination", "body": b64}], "registrations": [{"id", "patterns"}], "plugins":
     [{"id", "verdict", "reason"}]|null}`` (``resources`` optional: usually the document
@@ -97,6 +103,11 @@ def judge_navigation(request: str) -> str:
     docs/plugin-api.md) and judges again with their answers in ``plugins``. Every plugin
     asked must answer ``approve``; anything else makes the manifest invalid
     (``invalid_manifest``, detail ``plugin_veto:<id>``), so the verdict stays Python's.
+
+    Bounds (:mod:`verifier.browser.bounds`): a manifest response over
+    ``MAX_MANIFEST_BYTES`` is ``manifest_unavailable`` / ``manifest_too_large``; one with
+    more than ``MAX_MANIFEST_ENTRIES`` entries is ``invalid_manifest`` /
+    ``manifest_too_many_entries``, refused before any entry is canonicalized or decoded.
     """
     return _entry(navigation.judge, request)
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from verifier import urls
-from verifier.browser import effective_header, fields, plain_words, plugins
+from verifier.browser import bounds, effective_header, fields, plain_words, plugins
 from verifier.browser.cache import PRELOADS, VERDICTS, Judged, cache_key
 from verifier.check import BodyNeeded
 from verifier.crypto import sha256
 from verifier.csp import inline_csp
-from verifier.decide import ManifestVerdict, evaluate_manifest, request_url_of, resource_verdict
+from verifier.decide import ManifestVerdict, request_url_of, resource_verdict
 from verifier.encoding import b64encode, b64uencode
 from verifier.errors import WaictError
 from verifier.preload import PreloadList
@@ -58,6 +58,8 @@ def plan(obj: dict[str, Any]) -> dict[str, Any]:
         "manifest_url": manifest_url,
         "preloaded": preloaded,
         "mode": eff.policy.mode if eff.policy is not None else None,
+        "manifest_max_bytes": bounds.MAX_MANIFEST_BYTES,
+        "manifest_deadline_ms": bounds.MANIFEST_DEADLINE_MS,
     }
 
 
@@ -156,6 +158,7 @@ def judge(obj: dict[str, Any]) -> dict[str, Any]:
     trust = fields.trust_settings(obj)
     eff = effective_header.effective(obj, now)
     response = fields.bytes_or_none(obj, "manifest_response")
+    manifest_error = obj.get("manifest_error")
     plist = _preload(obj, trust, now)
     regs = plugins.registrations(obj)
     outcomes = plugins.plugin_outcomes(obj)
@@ -170,16 +173,18 @@ def judge(obj: dict[str, Any]) -> dict[str, Any]:
             None if response is None else b64encode(sha256(response)),
             trust.to_json(),
             None if plist is None else [plist.issued, plist.expires, sorted(plist.entries)],
+            *([manifest_error] if manifest_error is not None else []),
         ]
     )
     fresh = VERDICTS.fresh(key, now)
     if fresh is not None:
         verdict = fresh
     else:
-        verdict = evaluate_manifest(
+        verdict = bounds.evaluate_bounded(
             url=url,
             header=eff.header,
             manifest_response=response,
+            manifest_error=manifest_error,
             trust=trust,
             now=now,
             preload_list=plist,

@@ -167,7 +167,25 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "See the plugin's message below. If you do not want this plugin to judge sites, "
         "remove it in the WAICT options.",
     ),
+    # the extension's bounds on a manifest (verifier.browser.bounds)
+    "manifest_too_large": (
+        "The site's integrity manifest is larger than WAICT reads, so it was not checked.",
+        _SITE,
+    ),
+    "manifest_timeout": (
+        "The site's integrity manifest did not arrive in time, so it could not be checked.",
+        _LATER,
+    ),
+    "manifest_too_many_entries": (
+        "The site's integrity manifest lists more files than WAICT checks, so it was not checked.",
+        _SITE,
+    ),
     # the extension's own failures
+    "storage_full": (
+        "WAICT's storage for this browser session is full, so it could not keep what it "
+        "verified about this site, and stopped it to be safe.",
+        "Close tabs you no longer need and try again. If it keeps happening, restart the browser.",
+    ),
     "internal_error": (
         "WAICT could not finish checking this site, so it stopped it to be safe.",
         "Reload the page. If it keeps happening, restart the browser.",

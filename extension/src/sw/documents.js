@@ -1,10 +1,11 @@
 // Document responses (main frames and iframes): header + stored ratchet state + preload
-// list -> plan (Python); the manifest is fetched here; plugins asked; judge (Python);
-// the verdict persisted; then continue (inline CSP and WebAssembly policy added) or the
-// block page + fail.
+// list -> plan (Python); the manifest is fetched here, within Python's bounds (size,
+// deadline); plugins asked; judge (Python); the verdict persisted (compact; a full
+// chrome.storage.session gets the block page); then continue (inline CSP and WebAssembly
+// policy added) or the block page + fail.
 
 import * as py from "../python.js";
-import { state, keys, log } from "./state.js";
+import { state, keys, log, setSession, withLock, StorageFullError } from "./state.js";
 import { send, responseBody, fail, cont } from "./cdp.js";
 import { bytesToB64, headerValue, nowSeconds } from "./util.js";
 import { settings } from "./settings.js";
@@ -16,26 +17,104 @@ import { forgetEarlierServiceWorkers } from "./workers.js";
 import { updateCspRule, ruleCsp } from "./rules.js";
 import { guardToken, guardHeader } from "./guard.js";
 import { pluginRegistrations, askPlugins } from "./plugins.js";
-import { recordViolation, noteViolation, setTabStatus, showBlockPage } from "./status.js";
-import { startReports, queueReport, flushReports } from "./reports.js";
+import { recordViolation, noteViolation, setTabStatus, showBlockPage, addFrameKey } from "./status.js";
+import { startReports, queueReport, flushReports, forgetReports } from "./reports.js";
+import { VERDICTS_LOCK, compactInputs, blobItems, sweep, scheduleSweep } from "./storage.js";
 
 const HEADER_NAME = "integrity-policy-waict-v1";
-const MANIFEST_TIMEOUT_MS = 20000;
 
 const { stats } = state.worker;
 
-async function fetchManifest(url) {
+// Fetch a manifest within Python's bounds (plan_navigation): the body is read chunk by
+// chunk and dropped as soon as it is over `maxBytes`, and one deadline covers the headers
+// and the whole body (a server that drips a byte at a time cannot extend it).
+// -> {bytes: Uint8Array|null, error: null|"too_large"|"timeout"}; bytes null and no
+// error: unavailable (a network error or a non-2xx answer).
+async function fetchManifest(url, maxBytes, deadlineMs) {
   const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), MANIFEST_TIMEOUT_MS);
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    ctl.abort();
+  }, deadlineMs);
+  const tooLarge = () => {
+    ctl.abort();
+    stats.manifestTooLarge++;
+    return { bytes: null, error: "too_large" };
+  };
   try {
     const r = await fetch(url, { credentials: "omit", cache: "no-store", signal: ctl.signal });
-    if (!r.ok) return null;
-    return bytesToB64(new Uint8Array(await r.arrayBuffer()));
+    if (!r.ok) {
+      ctl.abort();
+      return { bytes: null, error: null };
+    }
+    if (Number(r.headers.get("content-length") || 0) > maxBytes) return tooLarge();
+    const reader = r.body.getReader();
+    const chunks = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > maxBytes) return tooLarge();
+      chunks.push(value);
+    }
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      bytes.set(c, at);
+      at += c.length;
+    }
+    return { bytes, error: null };
   } catch (e) {
-    return null; // unavailable: judged as manifest_unavailable
+    if (late) {
+      stats.manifestTimeouts++;
+      return { bytes: null, error: "timeout" };
+    }
+    return { bytes: null, error: null }; // unavailable: judged as manifest_unavailable
   } finally {
     clearTimeout(timer);
   }
+}
+
+// Persist a verdict before anything of its document can run: the summary, the judged
+// inputs (compact: large parts once per digest), the frame -> key and origin -> key maps,
+// all under the verdicts lock (so the sweep sees them together). chrome.storage.session
+// full: one sweep, one more try, then StorageFullError.
+async function persistVerdict(tabId, frameId, isMain, origin, key, brief, inputs, manifestBytes, loaderId) {
+  const { stored, blobs } = await compactInputs(inputs, manifestBytes);
+  const write = () => withLock(VERDICTS_LOCK, async () => {
+    await setSession({
+      ...(await blobItems(blobs)),
+      [keys.session.verdict(key)]: brief,
+      [keys.session.inputs(key)]: stored,
+    });
+    await setFrameKey(tabId, frameId, key, isMain, loaderId);
+    if (isMain || !state.session.keyByOrigin.has(origin)) await setOriginKey(origin, key);
+  });
+  try {
+    await write();
+  } catch (e) {
+    if (!(e instanceof StorageFullError)) throw e;
+    await sweep();
+    await write();
+  }
+  scheduleSweep();
+}
+
+// Fail closed when chrome.storage.session is full (counted in stats.quotaErrors): the
+// block page names it, the request fails.
+async function blockStorageFull(src, t, p, url, isMain, error) {
+  if (isMain) {
+    const reason = "internal_error";
+    const detail = "storage_full";
+    const words = await py.call("explain_codes", { items: [{ reason, detail }] });
+    const explanation = (words.explanations && words.explanations[0]) || null;
+    const block = { reason, detail, message: `chrome.storage.session is full: ${error.message}`, explanation };
+    await showBlockPage(src.tabId, url, { block, manifest: { status: "invalid" }, enforcing: true, info: null });
+  }
+  stats.blocked++;
+  await fail(t, p.requestId);
 }
 
 // requestUrl: the URL the navigation was made for, before any redirect (the document is
@@ -43,6 +122,15 @@ async function fetchManifest(url) {
 // its header is resolved against it).
 export async function onDocument(src, t, p, requestUrl = p.request.url) {
   stats.navigations++;
+  try {
+    await judgeDocument(src, t, p, requestUrl);
+  } catch (e) {
+    if (!(e instanceof StorageFullError)) throw e;
+    await blockStorageFull(src, t, p, p.request.url, !parentOf(p.frameId), e);
+  }
+}
+
+async function judgeDocument(src, t, p, requestUrl) {
   const url = p.request.url;
   const loaderId = p.networkId; // a navigation's request id is its document's loader id
   const destination = await destinationOf(p, !parentOf(p.frameId));
@@ -58,7 +146,7 @@ export async function onDocument(src, t, p, requestUrl = p.request.url) {
       if (res.reason) {
         const item = { url, destination, reason: res.reason, allowed: res.allowed };
         recordViolation(src.tabId, item);
-        await noteViolation(src.tabId, url, destination, res, pv);
+        await noteViolation(src.tabId, url, destination, res, pv, parentKey);
         queueReport(src.tabId, parentKey, { ...item, detail: pv.detail || null, report_only: res.allowed });
       }
       if (!res.allowed) {
@@ -90,11 +178,14 @@ export async function onDocument(src, t, p, requestUrl = p.request.url) {
     if (isMain) await setTabStatus(src.tabId, { badge: "none", url });
     return;
   }
-  const manifest = plan.manifest_url ? await fetchManifest(plan.manifest_url) : null;
+  const fetched = plan.manifest_url
+    ? await fetchManifest(plan.manifest_url, plan.manifest_max_bytes, plan.manifest_deadline_ms)
+    : { bytes: null, error: null };
   const body = await responseBody(t, p.requestId);
   const inputs = {
     ...base,
-    manifest_response: manifest,
+    manifest_response: fetched.bytes ? bytesToB64(fetched.bytes) : null,
+    manifest_error: fetched.error,
     resources: [{ url, destination: "document", body, ...(requestUrl !== url ? { request_url: requestUrl } : {}) }],
     registrations: await pluginRegistrations(),
     plugins: null,
@@ -124,8 +215,6 @@ export async function onDocument(src, t, p, requestUrl = p.request.url) {
   };
   state.session.verdictByKey.set(key, brief);
   // persist before anything of the document can run
-  const { resources: _r, ...inputsNoDoc } = inputs;
-  await chrome.storage.session.set({ [keys.session.verdict(key)]: brief, [keys.session.inputs(key)]: inputsNoDoc });
   if (out.origin_state) await chrome.storage.local.set({ [stateKey]: out.origin_state });
   else await chrome.storage.local.remove(stateKey);
   // design.md 6: on the first WAICT header of an origin, or a new manifest URL, a service
@@ -133,11 +222,12 @@ export async function onDocument(src, t, p, requestUrl = p.request.url) {
   if (out.origin_state && (!originState || originState.expiry <= now || originState.manifest !== out.origin_state.manifest)) {
     await forgetEarlierServiceWorkers(origin);
   }
-  await setFrameKey(src.tabId, p.frameId, key, isMain, loaderId);
-  if (isMain || !state.session.keyByOrigin.has(origin)) await setOriginKey(origin, key);
+  await persistVerdict(src.tabId, p.frameId, isMain, origin, key, brief, inputs, fetched.bytes, loaderId);
   await updateCspRule(origin, out.csp ? { header: out.csp_header, value: out.csp } : null);
   const doc = out.resources[0];
-  // reports of this navigation go to the endpoints its (ratcheted) header names
+  // reports of this navigation go to the endpoints its (ratcheted) header names; a new top
+  // document: the previous page's batches go (sent first)
+  if (isMain) forgetReports(src.tabId);
   startReports(src.tabId, key, {
     document_url: url,
     endpoints: (out.info && out.info.endpoints) || [],
@@ -160,6 +250,8 @@ export async function onDocument(src, t, p, requestUrl = p.request.url) {
       judged: now,
       violations: doc && doc.reason ? [{ url, destination: "document", reason: doc.reason, detail: out.manifest.detail, allowed: doc.allowed }] : [],
     });
+  } else {
+    await addFrameKey(src.tabId, key); // its violations belong to the page's status too
   }
   if (out.navigation === "block") {
     stats.blocked++;

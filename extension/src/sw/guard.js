@@ -1,34 +1,41 @@
 // WebAssembly guard (see ../wasm_guard.js): registered per page/frame session before a
 // document is released; the per-document policy travels in a Server-Timing entry.
 
-import { state, keys, getSession } from "./state.js";
+import { state, keys, getSession, setSession, withLock } from "./state.js";
 import { send } from "./cdp.js";
 import { utf8ToB64 } from "./util.js";
 
 // The secret Server-Timing entry name that carries the guard's policy; one per browser
 // session (chrome.storage.session), since the registered scripts outlive this worker.
-// One read (or creation) per worker instance: the gates a start-up runs at once must not
-// each create a token (the guard of one would miss the policy entry of another).
+// Read or made under the lock: tabs gated at once (a first start) all get the same one.
 export function guardToken() {
-  if (state.worker.guardTokenRead === null) {
-    state.worker.guardTokenRead = (async () => {
-      let token = await getSession(keys.session.guardToken);
-      if (!token) {
-        token = crypto.randomUUID().replace(/-/g, "");
-        await chrome.storage.session.set({ [keys.session.guardToken]: token });
-      }
-      return token;
+  return withLock(keys.session.guardToken, async () => {
+    let token = await getSession(keys.session.guardToken);
+    if (!token) {
+      token = crypto.randomUUID().replace(/-/g, "");
+      await setSession({ [keys.session.guardToken]: token });
+    }
+    return token;
+  });
+}
+
+// The guard's source with the token, made once per worker instance (a promise, so tabs
+// gated at once share it).
+function guardSource() {
+  if (state.worker.guardSource === null) {
+    state.worker.guardSource = (async () => {
+      const text = await (await fetch(chrome.runtime.getURL("wasm_guard.js"))).text();
+      return text.replace("__WAICT_TOKEN__", await guardToken());
     })();
+    state.worker.guardSource.catch(() => {
+      state.worker.guardSource = null; // try again with the next tab
+    });
   }
-  return state.worker.guardTokenRead;
+  return state.worker.guardSource;
 }
 
 export async function registerGuard(t) {
-  if (state.worker.guardSource === null) {
-    const text = await (await fetch(chrome.runtime.getURL("wasm_guard.js"))).text();
-    state.worker.guardSource = text.replace("__WAICT_TOKEN__", await guardToken());
-  }
-  await send(t, "Page.addScriptToEvaluateOnNewDocument", { source: state.worker.guardSource });
+  await send(t, "Page.addScriptToEvaluateOnNewDocument", { source: await guardSource() });
 }
 
 export function guardHeader(token, wasm) {

@@ -4,7 +4,7 @@
 // invalid_manifest / plugin_veto:<id>. Registrations live in chrome.storage.local.
 
 import * as py from "../python.js";
-import { state, keys, log, getSession } from "./state.js";
+import { state, keys, log, getSession, withLock } from "./state.js";
 import { originKey, manifestView } from "./verdicts.js";
 
 const PLUGIN_API = 1;
@@ -19,10 +19,20 @@ export async function pluginRegistrations() {
   return Object.keys(table).sort().map((id) => ({ id, patterns: table[id].patterns }));
 }
 
+// Every change of the registrations reads and rewrites the table under the `plugins` lock
+// (concurrent registrations and removals are all kept).
+function changePlugins(change) {
+  return withLock(keys.local.plugins, async () => {
+    const table = await pluginTable();
+    change(table);
+    await chrome.storage.local.set({ [keys.local.plugins]: table });
+  });
+}
+
 export async function removePlugin(id) {
-  const table = await pluginTable();
-  delete table[id];
-  await chrome.storage.local.set({ [keys.local.plugins]: table });
+  await changePlugins((table) => {
+    delete table[id];
+  });
   return { ok: true };
 }
 
@@ -84,15 +94,15 @@ export async function onExternal(msg, sender) {
       const out = await py.call("plugin_registration", { patterns: msg.patterns, timeout_ms: msg.timeout_ms });
       if (out.error) return { ok: false, error: out.error };
       if (!out.ok) return out;
-      table[id] = { patterns: out.patterns, timeout_ms: out.timeout_ms, name: typeof msg.name === "string" ? msg.name.slice(0, 80) : "", since: Date.now() };
-      await chrome.storage.local.set({ [keys.local.plugins]: table });
+      const entry = { patterns: out.patterns, timeout_ms: out.timeout_ms, name: typeof msg.name === "string" ? msg.name.slice(0, 80) : "", since: Date.now() };
+      await changePlugins((now) => {
+        now[id] = entry;
+      });
       log("plugin registered", id, out.patterns.join(" "));
       return { ok: true, api: PLUGIN_API, patterns: out.patterns, timeout_ms: out.timeout_ms };
     }
     case "waict.unregister":
-      delete table[id];
-      await chrome.storage.local.set({ [keys.local.plugins]: table });
-      return { ok: true };
+      return removePlugin(id);
     case "waict.getManifest": {
       let key = null;
       let url = typeof msg.url === "string" ? msg.url : null;

@@ -37,6 +37,18 @@ export function queueReport(tabId, key, item) {
   batch.timer = setTimeout(() => sendBatch(batch), wait);
 }
 
+// The tab's batches go (sent first): its tab closed, or its top document navigated (the
+// previous page's frames are gone with it).
+export function forgetReports(tabId) {
+  const prefix = `${tabId}|`;
+  for (const [id, batch] of reportBatchByNavigation) {
+    if (!id.startsWith(prefix)) continue;
+    sendBatch(batch);
+    reportBatchByNavigation.delete(id);
+    if (reportBatchByKey.get(batch.key) === batch) reportBatchByKey.delete(batch.key);
+  }
+}
+
 export function flushReports(tabId, key) {
   const batch = reportBatchByNavigation.get(`${tabId}|${key}`);
   if (batch) sendBatch(batch);

@@ -13,7 +13,7 @@
 // of gated tabs (a `waict-gate` Server-Timing entry, checked by hold_check.js). Session
 // rules vanish at browser restart, exactly when the debugger sessions do.
 
-import { state, keys } from "./state.js";
+import { state, keys, withLock } from "./state.js";
 
 const SAFETY_RULE_ID = 1;
 const SAFETY_RULE_PRIORITY = 2; // above the static hold rules
@@ -80,8 +80,13 @@ export async function safetyRuleExemptions() {
 }
 
 // The same CSP for the origin's later document loads, as a declarativeNetRequest rule: it
-// applies even before this worker sees the response.
-export async function updateCspRule(origin, csp) {
+// applies even before this worker sees the response. Under the `cspRules` lock: two
+// origins judged at once get distinct rule ids.
+export function updateCspRule(origin, csp) {
+  return withLock(keys.local.cspRules, () => writeCspRule(origin, csp));
+}
+
+async function writeCspRule(origin, csp) {
   const storeKey = keys.local.csp(origin);
   const { [keys.local.cspRules]: cspRules = {} } = await chrome.storage.local.get(keys.local.cspRules);
   let id = cspRules[origin];

@@ -24,28 +24,44 @@
 // | worker.navigationErrors        | (last 200)        | this instance         | -                                   |
 // | worker.defaults                | -                 | until settings change | - (files trust.json, preload.waict) |
 // | worker.guardSource             | -                 | this instance         | - (wasm_guard.js + `guardToken`)    |
-// | worker.guardTokenRead          | -                 | this instance         | - (session `guardToken`)            |
 // | worker.gatingByTab             | tab               | until tab detaches    | -                                   |
-// | worker.parentByFrame           | frame             | this instance         | -                                   |
+// | worker.parentByFrame           | frame             | until frame or tab go | -                                   |
+// | worker.tabByFrame              | frame             | until frame or tab go | -                                   |
+// | worker.lockByName              | storage key       | while a lock is held  | -                                   |
 // | worker.secFetchDestByRequest   | request           | until its response    | -                                   |
 // | worker.destWaiterByRequest     | request           | until its response    | -                                   |
 // | worker.firstUrlByRequest       | request           | until its response    | - (URL before the redirects)        |
-// | worker.keyByLoader             | document (loader) | this instance         | - (bfcache restores; else reload)   |
-// | worker.reportBatchByNavigation | tab + verdict key | until next navigation | - (unsent reports are lost)         |
+// | worker.keyByLoader             | document (loader) | this instance (2000)  | - (bfcache restores; else reload)   |
+// | worker.reportBatchByNavigation | tab + verdict key | until tab's next top  | - (unsent reports are lost)         |
 // | worker.reportBatchByKey        | verdict key       | until next navigation | -                                   |
 // | worker.attachedWorkers         | shared worker     | until it detaches     | -                                   |
 // | session.gatedTabs              | tab               | browser session       | exemption rule tabIds (DNR session) |
-// | session.keyByFrame             | frame             | browser session       | `frame:<frameId>`, `top:<tabId>`    |
-// | session.verdictByKey           | verdict key       | browser session       | `verdict:<key>`, `inputs:<key>`     |
-// | session.keyByOrigin            | origin            | browser session       | `okey:<origin>`                     |
-// | session.workerByTarget         | worker target     | browser session       | `worker:<targetId>`                 |
-// | session.workerBySession        | worker session    | browser session       | `wsession:<sessionId>`              |
+// | session.keyByFrame             | frame             | until frame or tab go | `frame:<tabId>:<frameId>`, `top:`   |
+// | session.verdictByKey           | verdict key       | while referenced      | `verdict:`, `inputs:`, `blob:`      |
+// | session.keyByOrigin            | origin            | while a tab shows it  | `okey:<origin>`                     |
+// | session.workerByTarget         | worker target     | while the target runs | `worker:<targetId>`                 |
+// | session.workerBySession        | worker session    | while the target runs | `wsession:<sessionId>`              |
+//
+// Nothing in chrome.storage.session outlives what it is for (sw/cleanup.js): a closed tab's
+// `tab:`, `top:` and `frame:<tabId>:*` go at once, a removed frame's `frame:` too, and a
+// sweep (after a closed tab, after judged navigations, debounced) removes verdicts,
+// inputs and blobs no tab, frame or origin refers to, origins no tab shows and workers
+// whose target is gone. The judged inputs (`inputs:<key>`, to re-judge after a restart)
+// are small: the manifest response, the preload list and the trust settings are stored
+// once per content digest, compressed (`blob:<digest>`), and referenced by digest.
 //
 // Stored only (no in-memory copy):
 // - chrome.storage.session: `started` (a worker of this browser session ran before),
 //   `guardToken` (the WebAssembly guard's secret), `top:<tabId>` (the verdict key of a
-//   tab's top document), `inputs:<key>` (the judged inputs, to re-judge after a restart),
-//   `tab:<tabId>` (what the popup and the badge show for a tab).
+//   tab's top document), `inputs:<key>` (the judged inputs, to re-judge after a restart;
+//   large parts by digest), `blob:<digest>` (a manifest response, preload list or trust
+//   settings, gzip + base64), `tab:<tabId>` (what the popup and the badge show for a tab).
+//
+// Every read-modify-write of a stored key (a tab's status, `cspRules`, `plugins`,
+// `guardToken`, the sweep against the writes of a verdict) runs under withLock(name): one
+// mechanism. A write that exceeds chrome.storage.session's quota is counted
+// (stats.quotaErrors) and raised as StorageFullError; a navigation then gets the block
+// page (fail closed, never silently).
 // - chrome.storage.local: `settings` (trust and preload chosen in the options),
 //   `plugins` (registered plugins), `origin:<origin>` (the origin's ratchet state),
 //   `csp:<origin>` (the CSP of the origin's declarativeNetRequest rule), `cspRules`
@@ -58,6 +74,7 @@ export const state = {
     stats: {
       paused: 0, checked: 0, blocked: 0, navigations: 0, rejudged: 0, errors: 0,
       pluginAsks: 0, reportsSent: 0, reportErrors: 0, workersGated: 0, holds: 0,
+      quotaErrors: 0, sweeps: 0, swept: 0, manifestTooLarge: 0, manifestTimeouts: 0,
     },
     logs: [], // recent log lines
     violations: [], // recent blocked/reported resources (tests, popup)
@@ -65,12 +82,15 @@ export const state = {
     navigationErrors: [], // recent webNavigation.onErrorOccurred (tests: no held tab shows one)
     // caches of the extension's own files
     defaults: null, // {trust, preload} shipped in the extension (null: read again)
-    guardSource: null, // wasm_guard.js with this browser session's token
-    guardTokenRead: null, // Promise of this browser session's guard token (read once)
+    guardSource: null, // Promise<wasm_guard.js with this browser session's token>
+    // read-modify-writes of stored keys (withLock)
+    lockByName: new Map(), // name -> the tail of its queue
+    sweepTimer: null, // the pending debounced sweep (cleanup.js)
     // per tab
     gatingByTab: new Map(), // tabId -> Promise<boolean> (gated?)
     // per frame
     parentByFrame: new Map(), // frameId -> parentFrameId (from Page.frameAttached)
+    tabByFrame: new Map(), // frameId -> tabId (to forget a closed tab's frames)
     // per request
     secFetchDestByRequest: new Map(), // networkId -> Sec-Fetch-Dest
     destWaiterByRequest: new Map(), // networkId -> resolve
@@ -85,7 +105,7 @@ export const state = {
   // --- caches of browser-session state (chrome.storage.session, DNR session rule) -------
   session: {
     gatedTabs: new Set(), // tabIds exempt from the hold rules (the session rule's tabIds)
-    keyByFrame: new Map(), // frameId -> verdict key ("none" when not gated)  `frame:<frameId>`
+    keyByFrame: new Map(), // frameId -> verdict key ("none" when not gated)  `frame:<tabId>:<frameId>`
     verdictByKey: new Map(), // key -> {gated, enforcing, badge, ...} (small summary)  `verdict:<key>`
     keyByOrigin: new Map(), // origin -> the verdict key of its latest navigation  `okey:<origin>`
     workerByTarget: new Map(), // worker target id -> {origin, kind, url, targetId}  `worker:<targetId>`
@@ -98,10 +118,12 @@ export const keys = {
   session: {
     started: "started",
     guardToken: "guardToken",
-    frame: (frameId) => `frame:${frameId}`,
+    frame: (tabId, frameId) => `frame:${tabId}:${frameId}`,
+    tabFrames: (tabId) => `frame:${tabId}:`, // prefix of a tab's frame keys
     top: (tabId) => `top:${tabId}`,
     verdict: (key) => `verdict:${key}`,
     inputs: (key) => `inputs:${key}`,
+    blob: (digest) => `blob:${digest}`,
     originKey: (origin) => `okey:${origin}`,
     worker: (targetId) => `worker:${targetId}`,
     workerSession: (sessionId) => `wsession:${sessionId}`,
@@ -126,4 +148,41 @@ export function log(...a) {
 export async function getSession(key) {
   const r = await chrome.storage.session.get(key);
   return r[key];
+}
+
+// chrome.storage.session is full: the write was refused (counted in stats.quotaErrors).
+export class StorageFullError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "StorageFullError";
+  }
+}
+
+// chrome.storage.session.set, with a quota error made explicit: counted, logged, raised
+// as StorageFullError (the caller fails closed; a navigation gets the block page).
+export async function setSession(items) {
+  try {
+    await chrome.storage.session.set(items);
+  } catch (e) {
+    const message = String(e && e.message ? e.message : e);
+    if (!/quota/i.test(message)) throw e;
+    state.worker.stats.quotaErrors++;
+    log("session storage full:", message);
+    throw new StorageFullError(message);
+  }
+}
+
+// Run fn() after every earlier fn() queued under the same name has settled: every
+// read-modify-write of a stored key goes through here (this worker instance is the only
+// writer of those keys, so an in-memory queue is enough; a killed worker drops its queue
+// with it). Returns what fn returns (or throws what it throws).
+export function withLock(name, fn) {
+  const locks = state.worker.lockByName;
+  const run = (locks.get(name) || Promise.resolve()).then(() => fn());
+  const tail = run.then(() => {}, () => {});
+  locks.set(name, tail);
+  tail.then(() => {
+    if (locks.get(name) === tail) locks.delete(name);
+  });
+  return run;
 }

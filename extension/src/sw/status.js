@@ -2,7 +2,7 @@
 // (chrome.storage.session `tab:<tabId>`), the block page, and the recent violations.
 
 import * as py from "../python.js";
-import { state, keys, log, getSession } from "./state.js";
+import { state, keys, log, getSession, setSession, withLock } from "./state.js";
 import { nowSeconds } from "./util.js";
 
 const BADGES = {
@@ -19,8 +19,10 @@ export function recordViolation(tabId, entry) {
   if (violations.length > 200) violations.shift();
 }
 
+// A tab's status is read and rewritten under the lock named by its key (tab:<tabId>).
 export async function setTabStatus(tabId, status) {
-  await chrome.storage.session.set({ [keys.session.tab(tabId)]: status });
+  const key = keys.session.tab(tabId);
+  await withLock(key, () => setSession({ [key]: status }));
   await showBadge(tabId, status);
 }
 
@@ -41,14 +43,34 @@ export async function onCommitted(d) {
   else if (/^https?:/.test(d.url)) await showBadge(d.tabId, { badge: "none" });
 }
 
-export async function noteViolation(tabId, url, destination, res, verdict = null) {
+// A violation joins the tab's status only when it was checked against a verdict of the
+// page the status is about (`verdictKey`: its top document's or one of its frames'): one
+// of the previous page that arrives late is not noted on the new one. Under the tab
+// status's lock: concurrent violations are all kept.
+export async function noteViolation(tabId, url, destination, res, verdict = null, verdictKey = null) {
   if (tabId === undefined) return;
   const key = keys.session.tab(tabId);
-  const status = await getSession(key);
-  if (!status) return;
   const detail = verdict ? verdict.detail || null : null;
-  status.violations = [...(status.violations || []), { url, destination, reason: res.reason, detail, allowed: res.allowed }].slice(-50);
-  await chrome.storage.session.set({ [key]: status });
+  await withLock(key, async () => {
+    const status = await getSession(key);
+    if (!status) return;
+    if (verdictKey !== null && status.key !== verdictKey && !(status.frameKeys || []).includes(verdictKey)) return;
+    status.violations = [...(status.violations || []), { url, destination, reason: res.reason, detail, allowed: res.allowed }].slice(-50);
+    await setSession({ [key]: status });
+  });
+}
+
+// A frame of the tab's page was judged under its own verdict: its violations belong to the
+// page's status too.
+export async function addFrameKey(tabId, verdictKey) {
+  if (tabId === undefined) return;
+  const key = keys.session.tab(tabId);
+  await withLock(key, async () => {
+    const status = await getSession(key);
+    if (!status || status.key === verdictKey || (status.frameKeys || []).includes(verdictKey)) return;
+    status.frameKeys = [...(status.frameKeys || []), verdictKey].slice(-20);
+    await setSession({ [key]: status });
+  });
 }
 
 // What the popup shows for a tab (the violations with their plain words).

@@ -26,15 +26,18 @@ export async function onSubresource(src, t, p, requestUrl = p.request.url) {
     return;
   }
   const key = await keyForResponse(src, p);
-  if (key === "no_verdict") {
-    // a worker of a WAICT origin with no verdict in this browser session: fail closed
+  const v = key && key !== "none" && key !== "no_verdict" ? await summary(key) : null;
+  if (key === "no_verdict" || !key || (key !== "none" && !v)) {
+    // fail closed: a worker of a WAICT origin with no verdict in this browser session, a
+    // frame whose verdict key is unknown, or a key whose verdict is gone (counted)
+    if (key !== "no_verdict") stats.unknownVerdicts = (stats.unknownVerdicts || 0) + 1;
+    log("no verdict for a response, refused:", p.request.url, String(key));
     const res = { allowed: false, reason: "no_verdict", enforcing: true };
     recordViolation(src.tabId, { url: p.request.url, destination: "", reason: res.reason, allowed: false });
     stats.blocked++;
     await fail(t, p.requestId);
     return;
   }
-  const v = key && key !== "none" ? await summary(key) : null;
   if (!v || !v.gated) {
     await cont(t, p.requestId);
     return;
@@ -50,7 +53,7 @@ export async function onSubresource(src, t, p, requestUrl = p.request.url) {
   if (res.reason) {
     const item = { url: p.request.url, destination, reason: res.reason, allowed: res.allowed };
     recordViolation(src.tabId, item);
-    await noteViolation(src.tabId, p.request.url, destination, res, v);
+    await noteViolation(src.tabId, p.request.url, destination, res, v, key);
     queueReport(src.tabId, key, { ...item, detail: v.detail || null, report_only: res.allowed });
   }
   if (!res.allowed) {

@@ -3,8 +3,9 @@
 // check against a verdict, re-judging from the stored inputs after a restart (fail closed).
 
 import * as py from "../python.js";
-import { state, keys, getSession } from "./state.js";
+import { state, keys, getSession, setSession } from "./state.js";
 import { nowSeconds, b64ToBytes, bytesToB64 } from "./util.js";
+import { expandInputs } from "./storage.js";
 
 const { keyByFrame, verdictByKey, keyByOrigin, workerByTarget, workerBySession } = state.session;
 
@@ -12,20 +13,21 @@ const { keyByFrame, verdictByKey, keyByOrigin, workerByTarget, workerBySession }
 // restored from the back/forward cache gets its own verdict back by its loader id).
 export async function setFrameKey(tabId, frameId, key, isMain, loaderId = null) {
   keyByFrame.set(frameId, key);
+  if (tabId !== undefined) state.worker.tabByFrame.set(frameId, tabId);
   if (loaderId) {
     state.worker.keyByLoader.set(loaderId, key);
     if (state.worker.keyByLoader.size > 2000) state.worker.keyByLoader.delete(state.worker.keyByLoader.keys().next().value);
   }
-  const entries = { [keys.session.frame(frameId)]: key };
+  const entries = { [keys.session.frame(tabId, frameId)]: key };
   if (isMain) entries[keys.session.top(tabId)] = key;
-  await chrome.storage.session.set(entries);
+  await setSession(entries);
 }
 
 export async function frameKey(tabId, frameId) {
   let f = frameId;
   for (let depth = 0; f && depth < 16; depth++) {
     if (keyByFrame.has(f)) return keyByFrame.get(f);
-    const stored = await getSession(keys.session.frame(f));
+    const stored = await getSession(keys.session.frame(tabId, f));
     if (stored) {
       keyByFrame.set(f, stored);
       return stored;
@@ -43,7 +45,8 @@ export async function frameKey(tabId, frameId) {
 // (this worker restarted since): the caller reloads the tab, so it is judged afresh.
 export function restoreFrameKey(tabId, frame) {
   const key = state.worker.keyByLoader.get(frame.loaderId);
-  if (key === undefined) {
+  // unknown, or its verdict swept since (sw/storage.js): the caller reloads the tab
+  if (key === undefined || (key !== "none" && !verdictByKey.has(key))) {
     keyByFrame.set(frame.id, "no_verdict"); // fail closed until the reload judged it
     return false;
   }
@@ -67,7 +70,7 @@ export async function summary(key) {
 // The verdict key of an origin's latest navigation (workers are judged against it).
 export async function setOriginKey(origin, key) {
   keyByOrigin.set(origin, key);
-  await chrome.storage.session.set({ [keys.session.originKey(origin)]: key });
+  await setSession({ [keys.session.originKey(origin)]: key });
 }
 
 // "none": the origin is not WAICT's business; "no_verdict": it is (a live ratchet state)
@@ -84,16 +87,17 @@ export async function originKey(origin) {
   return originState && originState.expiry > nowSeconds() ? "no_verdict" : "none";
 }
 
-export async function rememberWorker(targetId, url, kind) {
+// tabId: a dedicated worker's tab (its entry lives as long as the tab: sw/storage.js)
+export async function rememberWorker(targetId, url, kind, tabId = null) {
   let origin = null;
   try {
     origin = new URL(url).origin;
   } catch (e) {
     origin = null;
   }
-  const w = { origin, kind, url, targetId };
+  const w = { origin, kind, url, targetId, ...(tabId !== null && tabId !== undefined ? { tabId } : {}) };
   workerByTarget.set(targetId, w);
-  await chrome.storage.session.set({ [keys.session.worker(targetId)]: w });
+  await setSession({ [keys.session.worker(targetId)]: w });
   return w;
 }
 
@@ -108,7 +112,7 @@ export async function workerOf(id) {
 
 export async function rememberWorkerSession(sessionId, w) {
   workerBySession.set(sessionId, w);
-  await chrome.storage.session.set({ [keys.session.workerSession(sessionId)]: w });
+  await setSession({ [keys.session.workerSession(sessionId)]: w });
 }
 
 export async function workerOfSession(sessionId) {
@@ -132,7 +136,7 @@ export async function keyForResponse(src, p) {
 // ---------------------------------------------------------------------------------------
 
 export async function rejudge(key) {
-  const inputs = await getSession(keys.session.inputs(key));
+  const inputs = await expandInputs(await getSession(keys.session.inputs(key)));
   if (!inputs) return false;
   const out = await py.call("judge_navigation", inputs);
   state.worker.stats.rejudged++;

@@ -114,7 +114,7 @@ export async function onAttached(src, params) {
 // auto-attaches the workers it starts. Its responses are checked against the verdict of
 // its origin. The other domains answer only once the worker runs: not awaited.
 async function gateDedicatedWorker(t, info, nested) {
-  const w = await rememberWorker(info.targetId, info.url, "worker");
+  const w = await rememberWorker(info.targetId, info.url, "worker", t.tabId);
   await rememberWorkerSession(t.sessionId, w);
   send(t, "Network.enable", {}).catch(() => {});
   send(t, "Network.setCacheDisabled", { cacheDisabled: true }).catch(() => {});
