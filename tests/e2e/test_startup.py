@@ -243,7 +243,8 @@ def settled(marks: list[str]) -> bool:
     strict=False,
     reason="known defect (issue 9, open): in about half of the browser starts every tab "
     "Chromium opens as it starts ends blank (URL lost, nothing ran, nothing judged): fail "
-    "closed, but valid tabs do not load; the tampered-code assertions hold in every run",
+    "closed, but valid tabs do not load; once a valid iframe of a held tab was missing; "
+    "no tampered code ran in any run",
 )
 def test_tabs_opened_as_the_browser_starts_are_held_then_judged(
     browser_env: Browser, tmp_path: Path
