@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 import pytest
+from servers import run_async
 
 from waict.log.http import BackgroundLoop
 
@@ -32,7 +33,7 @@ def test_a_failing_loop_is_logged_counted_and_restarted(caplog: pytest.LogCaptur
         return status
 
     with caplog.at_level(logging.ERROR, logger="waict.loop"):
-        status = asyncio.run(main())
+        status = run_async(main)
     assert runs == [0, 1, 2]
     assert status == {
         "running": True,
