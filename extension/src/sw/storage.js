@@ -221,7 +221,11 @@ function forgetInMemory(removed, liveTabs, liveKeys) {
     else if (kind === "worker") workerByTarget.delete(rest);
     else if (kind === "wsession") workerBySession.delete(rest);
   }
-  for (const key of verdictByKey.keys()) if (!liveKeys.has(key)) verdictByKey.delete(key);
+  // the small in-memory summary of a verdict that a document the back/forward cache may
+  // restore refers to (keyByLoader, bounded) stays, so a restore keeps its verdict (Python
+  // still judges its responses; if Python's own cache dropped it, checkResource fails closed)
+  const restorable = new Set(state.worker.keyByLoader.values());
+  for (const key of verdictByKey.keys()) if (!liveKeys.has(key) && !restorable.has(key)) verdictByKey.delete(key);
   for (const key of state.worker.reportBatchByKey.keys()) if (!liveKeys.has(key)) state.worker.reportBatchByKey.delete(key);
   for (const id of state.worker.reportBatchByNavigation.keys()) {
     if (!liveTabs.has(Number(id.split("|")[0]))) forgetReports(Number(id.split("|")[0]));
