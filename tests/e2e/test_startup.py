@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sites
 from harness import Browser, chromium_args, chromium_path, wait_settled
 from playwright.sync_api import expect
@@ -204,6 +203,21 @@ TABS_JS = """(async () => {
 })()"""
 
 
+#: each tab's navigation history as the extension's debugger session sees it (diagnostics)
+HISTORY_JS = """(async () => {
+  const out = [];
+  for (const t of await chrome.tabs.query({})) {
+    try {
+      const h = await chrome.debugger.sendCommand({ tabId: t.id }, "Page.getNavigationHistory", {});
+      out.push([t.id, h.currentIndex, h.entries.map((e) => [e.url, e.title, e.transitionType])]);
+    } catch (e) {
+      out.push([t.id, String(e)]);
+    }
+  }
+  return out;
+})()"""
+
+
 def check_tabs(cdp: Cdp, env: Browser, labels: list[str], timeout: float = 120) -> None:
     """Every tab ends on its site, judged (the expected markers, nothing tampered), none
     on an error page, no navigation error."""
@@ -224,6 +238,7 @@ def check_tabs(cdp: Cdp, env: Browser, labels: list[str], timeout: float = 120) 
         cdp.evaluate("waict.navigationErrors"),
         cdp.evaluate("waict.stats"),
         cdp.evaluate("chrome.tabs.query({}).then((a) => a.map((t) => [t.pendingUrl, t.status]))"),
+        cdp.evaluate(HISTORY_JS),
     )
     for t in tabs:
         label = next(x for x in labels if env.fixture.url(x) == t["url"])
@@ -239,19 +254,15 @@ def settled(marks: list[str]) -> bool:
     return "script" not in marks or all(any(n in marks for n in g) for g in sites.SETTLED)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect (issue 9, open): in about half of the browser starts every tab "
-    "Chromium opens as it starts ends blank (URL lost, nothing ran, nothing judged): fail "
-    "closed, but valid tabs do not load; once a valid iframe of a held tab was missing; "
-    "no tampered code ran in any run",
-)
 def test_tabs_opened_as_the_browser_starts_are_held_then_judged(
     browser_env: Browser, tmp_path: Path
 ) -> None:
     """Fresh profile; Chromium opens 4 tabs of sites with a tampered script (external and
     inline) and 1 valid site as it starts, before the extension's worker ran (the sites
-    enroll by their header on this first load)."""
+    enroll by their header on this first load). Attaching the debugger cancels a start-up
+    tab's navigation in about half of all starts (measured): the extension loads that URL
+    again once the tab is gated (stats.startupNavigationsRestored), or the tab went through
+    the hold page first; either way it ends judged."""
     env = browser_env
     labels = ["t-script", "t-script", "t-inline", "t-inline", "valid"]
     urls = [env.fixture.url(x) for x in labels]
