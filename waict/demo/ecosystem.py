@@ -40,7 +40,7 @@ from waict.demo.sites import DemoSite, say
 from waict.log.keys import load_or_create_seed, public_key_b64
 from waict.site.http_client import make_client
 from waict.site.preload import build_preload_line, parse_hosts, preload_body_from_state
-from waict.site.publish import PublishOptions, publish
+from waict.site.publish import AssetUpload, PublishOptions, publish
 from waict.site.report import VerifyReport
 from waict.site.verify import verify_site
 
@@ -249,8 +249,7 @@ class DemoEcosystem:
             site_dir=site.root,
             origin=self.origin(site.host),
             ts_url=None if ns.v1 is not None else f"http://127.0.0.1:{self.ports.ts}",
-            assets_url=f"http://127.0.0.1:{self.ports.assets}",
-            assets_token=ASSET_TOKEN,
+            assets=(AssetUpload(f"http://127.0.0.1:{self.ports.assets}", ASSET_TOKEN),),
             max_age=ns.max_age,
             mode=ns.mode,
             inline=ns.inline,
