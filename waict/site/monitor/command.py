@@ -16,7 +16,6 @@ from verifier.urls import normalize_host
 from waict.common.commands import report_error
 from waict.common.digests import parse_digest
 from waict.common.errors import SiteToolError
-from waict.site.http_client import make_client, parse_resolve
 from waict.site.log_client import TsClient, is_outage
 from waict.site.monitor.alerts import RetryPolicy, deliver
 from waict.site.monitor.health import HealthLimits
@@ -25,10 +24,10 @@ from waict.site.monitor.watch import (
     WatchConfig,
     WatchState,
     end_outage,
-    load_trust,
     outage_cycle,
     run_cycle,
 )
+from waict.site.wiring import ClientSettings, add_client_options, load_trust
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
@@ -152,10 +151,12 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         if args.serve:
             if args.interval is None:
                 raise SiteToolError("--serve needs --interval (a monitor that keeps running)")
-            _serve_explorer(args)
+            from waict.site.explorer.app import serve_explorer
+
+            serve_explorer(args, args.serve, "--serve", background=True, out=sys.stderr)
         code = 0
         cycles = 0
-        with make_client(timeout=args.timeout, resolve=parse_resolve(args.resolve)) as client:
+        with ClientSettings.from_args(args).client() as client:
             while True:
                 try:
                     cycle, state = monitor_once(
@@ -185,29 +186,6 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     except SiteToolError as exc:
         return report_error("monitor", exc)
     return code
-
-
-def _serve_explorer(args: argparse.Namespace) -> None:
-    """The log explorer (``waict explore``) on ``--serve HOST:PORT``, in a daemon thread."""
-    import threading
-
-    import uvicorn
-
-    from waict.site.explorer.app import create_explorer_app
-
-    host, _, port = args.serve.rpartition(":")
-    app = create_explorer_app(
-        args.ts,
-        Path(args.state),
-        args.trust,
-        timeout=args.timeout,
-        resolve=parse_resolve(args.resolve),
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host or "127.0.0.1", port=int(port), log_level="warning")
-    )
-    threading.Thread(target=server.run, daemon=True, name="explorer").start()
-    print(f"log explorer on http://{host or '127.0.0.1'}:{port}/", file=sys.stderr, flush=True)
 
 
 def add_monitor_parser(subparsers: Subparsers) -> None:
@@ -270,12 +248,5 @@ def add_monitor_parser(subparsers: Subparsers) -> None:
     )
     p.add_argument("--now", type=int, default=None, help="unix time for ages (default: now)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout (seconds)")
-    p.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST=ADDR",
-        help="connect to ADDR for HOST (like curl --resolve)",
-    )
+    add_client_options(p)
     p.set_defaults(func=_cmd_monitor)

@@ -19,10 +19,9 @@ import httpx
 
 from verifier.chain import Entry
 from verifier.encoding import b64uencode
-from verifier.errors import WaictError
-from verifier.trust import TrustConfig, parse_trust
+from verifier.trust import TrustConfig
 from waict.common.errors import SiteToolError
-from waict.common.files import atomic_write, read_text_file
+from waict.common.files import atomic_write
 from waict.site.log_client import TsClient
 from waict.site.monitor.alerts import Alert, alert_id
 from waict.site.monitor.chain import MonitorResult, MonitorState, monitor_domain
@@ -36,16 +35,6 @@ from waict.site.monitor.manifests import (
     site_candidates,
 )
 from waict.site.times import format_age, format_time
-
-
-def load_trust(path: str | None) -> TrustConfig | None:
-    if not path:
-        return None
-    try:
-        return parse_trust(json.loads(read_text_file(Path(path), "trust file")))
-    except (ValueError, WaictError) as exc:
-        raise SiteToolError(f"trust file {path}: {exc}") from None
-
 
 STATE_VERSION = 2
 KEEP_DELIVERED = 5000

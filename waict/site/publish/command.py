@@ -9,19 +9,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from verifier.errors import WaictError
-from verifier.trust import TrustConfig, parse_trust
 from waict.common.commands import report_error
 from waict.common.errors import SiteToolError
-from waict.common.files import read_text_file
 from waict.common.keys import read_seed
 from waict.site.asset_client import read_token
-from waict.site.http_client import parse_resolve
 from waict.site.publish.header import MODES
 from waict.site.publish.options import AssetUpload, PublishOptions, PublishResult
 from waict.site.publish.pipeline import publish
 from waict.site.state import SiteState
 from waict.site.times import format_time
+from waict.site.wiring import ClientSettings, add_client_options, load_trust
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
@@ -69,18 +66,6 @@ def _print_result(result: PublishResult, state: SiteState, site_dir: Path) -> No
     )
 
 
-def _load_trust(path: str | None) -> TrustConfig | None:
-    if path is None:
-        return None
-    text = read_text_file(Path(path), "trust file")
-    try:
-        return parse_trust(json.loads(text))
-    except ValueError as exc:
-        raise SiteToolError(f"trust file {path} is not JSON: {exc}") from None
-    except WaictError as exc:
-        raise SiteToolError(f"trust file {path}: {exc}") from None
-
-
 def _asset_uploads(urls: list[str], token_files: list[str]) -> tuple[AssetUpload, ...]:
     """``--assets URL`` (repeatable) with ``--assets-token-file FILE``: one file for every
     host, or one per host in the same order."""
@@ -103,6 +88,7 @@ def _asset_uploads(urls: list[str], token_files: list[str]) -> tuple[AssetUpload
 
 def options_from_args(args: argparse.Namespace) -> PublishOptions:
     site_dir = Path(args.dir)
+    net = ClientSettings.from_args(args)
     return PublishOptions(
         site_dir=site_dir,
         origin=args.origin,
@@ -123,13 +109,13 @@ def options_from_args(args: argparse.Namespace) -> PublishOptions:
         wasm_globs=tuple(args.wasm),
         fallback=tuple(Path(f) if os.path.isabs(f) else site_dir / f for f in args.fallback),
         inline=args.inline,
-        trust=_load_trust(args.trust),
+        trust=load_trust(args.trust),
         now=args.now,
         re_enroll=args.re_enroll,
         accept_log_head=args.accept_log_head,
-        timeout=args.timeout,
-        resolve=parse_resolve(args.resolve),
-        verify_tls=not args.insecure,
+        timeout=net.timeout,
+        resolve=dict(net.resolve),
+        verify_tls=net.verify_tls,
         quiet=args.quiet,
     )
 
@@ -256,14 +242,6 @@ def add_publish_parser(subparsers: Subparsers) -> None:
         action="store_true",
         help="accept log entries this state directory did not publish",
     )
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a proof")
-    p.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST=ADDR",
-        help="connect to ADDR for HOST (like curl --resolve)",
-    )
-    p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    add_client_options(p, timeout=120.0, timeout_help="seconds to wait for a proof", insecure=True)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_publish)
