@@ -694,6 +694,39 @@ def test_publish_errors_say_what_to_do(tmp_path: Path, serve: Any, harness: Any)
         publish(PublishOptions(site_dir=root, origin="https://x.test", v1=("script",)))
 
 
+def test_the_fake_service_enforces_the_enroll_rule(
+    tmp_path: Path, serve: Any, harness: Any
+) -> None:
+    """The test double refuses what the real service refuses (docs/decisions.md: an enrolled
+    domain changes only through its token or a document whose prev names its head, once),
+    so the publish tests cannot pass against a laxer fake."""
+    host = "rule.waict.test"
+    root = copy_site(tmp_path, "rule")
+    eco = ecosystem(tmp_path, serve, {host: root}, harness)
+    publish(eco.options(root, host))
+    token = SiteState(root / ".waict").read_token()
+    # anyone may call /enroll, and the site still serves its document (without prev)
+    first = httpx.post(f"{eco.ts.url}/enroll/{host}", timeout=30)
+    assert first.status_code == 409 and first.json()["detail"] == "already_enrolled"
+    assert len(eco.fake.nodes(host)) == 1
+    # the lost-token path: --re-enroll serves a document whose prev names the head
+    eco.fake.now += 60
+    again = publish(eco.options(root, host, re_enroll=True))
+    assert again.enrolled and len(eco.fake.nodes(host)) == 2
+    assert json.loads((root / ".well-known" / "waict-enroll").read_text())["prev"]
+    assert SiteState(root / ".waict").read_token() != token
+    # that document applies once: replayed, its prev is stale, and nothing changes
+    replay = httpx.post(f"{eco.ts.url}/enroll/{host}", timeout=30)
+    assert replay.status_code == 409 and replay.json()["detail"] == "stale_prev"
+    assert len(eco.fake.nodes(host)) == 2
+    assert (
+        eco.fake.tokens[host]
+        == hashlib.sha256(
+            SiteState(root / ".waict").read_token().encode()  # type: ignore[union-attr]
+        ).digest()
+    )
+
+
 def test_publish_with_a_trust_the_proof_does_not_meet(
     tmp_path: Path, serve: Any, harness: Any
 ) -> None:
