@@ -9,6 +9,7 @@
 | ``waict monitor`` | :mod:`waict.site.monitor` (a package) | ``add_monitor_parser`` |
 | ``waict explore`` | :mod:`waict.site.explorer` (a package) | ``add_explore_parser`` |
 | ``waict preload`` | :mod:`waict.site.preload` | ``add_preload_parser`` |
+| ``waict local-ca`` | :mod:`waict.site.local_ca` | ``add_local_ca_parser`` |
 
 :func:`waict.site.commands.add_site_tool_parsers` registers all of them at once.
 
