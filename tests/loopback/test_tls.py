@@ -10,6 +10,7 @@ through ``SSL_CERT_FILE`` alone.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -29,13 +30,16 @@ NAMES = ["127.0.0.1", "localhost", "*.waict.test"]
 SITE = "tls.waict.test"
 
 
-def waict(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def waict(
+    *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [sys.executable, "-m", "waict.cli", *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        env=env,
     )
     if check:
         assert done.returncode == 0, done.stdout + done.stderr
@@ -150,3 +154,9 @@ def test_every_server_speaks_tls_with_the_local_ca(
         waict("verify", origin + "/", "--trust", str(trust), "--json", *resolve).stdout
     )
     assert verdict["navigation"] == "allow" and verdict["manifest"]["status"] == "valid"
+    # a tool trusts the CA with --ca-file alone; without it, the leaf is refused
+    plain = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"}
+    check = ["verify", origin + "/", "--trust", str(trust), "--json", *resolve]
+    assert waict(*check, "--ca-file", str(ca), env=plain).returncode == 0
+    refused = waict(*check, env=plain, check=False)
+    assert refused.returncode == 2 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr

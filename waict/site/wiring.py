@@ -1,7 +1,7 @@
 """The set-up the site commands share (``publish``, ``monitor``, ``explore``, ``verify``):
 reading the trust file, the HTTP client's options (``--timeout``, ``--resolve``,
-``--insecure``) and the client made from them, and serving a web app on ``HOST:PORT``
-(``waict explore --listen``, ``waict monitor --serve``).
+``--ca-file``, ``--insecure``) and the client made from them, and serving a web app on
+``HOST:PORT`` (``waict explore --listen``, ``waict monitor --serve``).
 """
 
 from __future__ import annotations
@@ -43,13 +43,16 @@ class ClientSettings:
     timeout: float = 30.0
     resolve: Mapping[str, str] = field(default_factory=dict)
     verify_tls: bool = True
+    ca_file: Path | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClientSettings:
+        ca_file = getattr(args, "ca_file", None)
         return cls(
             timeout=args.timeout,
             resolve=parse_resolve(args.resolve),
             verify_tls=not getattr(args, "insecure", False),
+            ca_file=Path(ca_file) if ca_file else None,
         )
 
     def client(self, *, follow_redirects: bool = False) -> httpx.Client:
@@ -57,6 +60,7 @@ class ClientSettings:
             timeout=self.timeout,
             resolve=self.resolve,
             verify_tls=self.verify_tls,
+            ca_file=self.ca_file,
             follow_redirects=follow_redirects,
         )
 
@@ -68,9 +72,15 @@ def add_client_options(
     timeout_help: str = "per-request timeout (seconds)",
     insecure: bool = False,
 ) -> None:
-    """``--timeout``, ``--resolve`` (and ``--insecure``): read by
+    """``--timeout``, ``--resolve``, ``--ca-file`` (and ``--insecure``): read by
     :meth:`ClientSettings.from_args`."""
     p.add_argument("--timeout", type=float, default=timeout, help=timeout_help)
+    p.add_argument(
+        "--ca-file",
+        default=None,
+        metavar="PEM",
+        help="trust only these CA certificates for HTTPS (e.g. the ca.pem of `waict local-ca`)",
+    )
     p.add_argument(
         "--resolve",
         action="append",

@@ -116,6 +116,7 @@ def options_from_args(args: argparse.Namespace) -> PublishOptions:
         timeout=net.timeout,
         resolve=dict(net.resolve),
         verify_tls=net.verify_tls,
+        ca_file=net.ca_file,
         quiet=args.quiet,
     )
 

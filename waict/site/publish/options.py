@@ -53,6 +53,7 @@ class PublishOptions:
     timeout: float = 120.0
     resolve: dict[str, str] = field(default_factory=dict)
     verify_tls: bool = True
+    ca_file: Path | None = None  # trust only these CAs (else the system's roots)
     quiet: bool = False
 
     @property

@@ -65,7 +65,10 @@ def publish(opts: PublishOptions) -> PublishResult:
     hosts, notes = asset_hosts(opts, target)
     crash_point("asset_hosts")
     with make_client(
-        timeout=opts.timeout, resolve=opts.resolve, verify_tls=opts.verify_tls
+        timeout=opts.timeout,
+        resolve=opts.resolve,
+        verify_tls=opts.verify_tls,
+        ca_file=opts.ca_file,
     ) as client:
         upload(opts, built, client)
         crash_point("upload")
