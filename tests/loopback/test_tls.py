@@ -1,5 +1,5 @@
 """HTTPS on loopback with a local certificate authority (``waict local-ca``): every server
-(``serve-site``, ``serve-assets``, ``serve-ts``, ``serve-witness``) started as its real
+(``serve-site``, ``serve-assets``, ``serve-ts``, ``serve-witness``, ``explore``) started as its real
 command with ``--cert/--key``; a real TLS client checks each one presents the leaf signed by
 the CA (and that a client without the CA refuses it); then the whole publish path runs over
 HTTPS: the witness follows the service, the service fetches the enrollment document from
@@ -96,7 +96,7 @@ def test_every_server_speaks_tls_with_the_local_ca(
     seed_out = json.loads(waict("keygen", "w1.example", "--out", str(tmp_path / "w1.key")).stdout)
     token_file = tmp_path / "assets.token"
     token_file.write_text("tls-upload-token\n")
-    site, assets, ts, witness = free_ports(4)
+    site, assets, ts, witness, explorer = free_ports(5)
     tls = ["--cert", cert, "--key", key]
     logs = tmp_path / "logs"
 
@@ -119,10 +119,15 @@ def test_every_server_speaks_tls_with_the_local_ca(
                       "--port", str(witness), *tls],
           f"https://127.0.0.1:{witness}/status")  # fmt: skip
 
+    start("explore", ["explore", "--ts", f"https://127.0.0.1:{ts}", "--state",
+                      str(tmp_path / "monitor.json"), "--listen", f"127.0.0.1:{explorer}",
+                      "--ca-file", str(ca), *tls],
+          f"https://127.0.0.1:{explorer}/api/overview")  # fmt: skip
+
     # a real TLS client: each server presents the leaf, which verifies against the CA for
     # the IP address and for a sample host; a client with only the public roots refuses it
     public = ssl.create_default_context(cafile=certifi.where())
-    for port in (site, assets, ts, witness):
+    for port in (site, assets, ts, witness, explorer):
         leaf = peer_certificate(port, client_context(ca), "127.0.0.1")
         assert spki_hash(leaf) == made["spki"]
         assert peer_certificate(port, client_context(ca), SITE) == leaf

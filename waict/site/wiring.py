@@ -105,13 +105,20 @@ def parse_listen(text: str, option: str) -> tuple[str, int]:
 
 
 def serve_app(
-    app: Any, host: str, port: int, *, background: bool = False, name: str = "server"
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    background: bool = False,
+    name: str = "server",
+    tls: tuple[str | None, str | None] = (None, None),
 ) -> None:
-    """Serve ``app`` on ``host:port`` (:func:`waict.common.serve.make_server`): in the
-    foreground until interrupted, or with ``background`` in a daemon thread."""
+    """Serve ``app`` on ``host:port`` (:func:`waict.common.serve.make_server`; HTTPS with
+    ``tls`` = (certificate, key)): in the foreground until interrupted, or with
+    ``background`` in a daemon thread."""
     from waict.common.serve import make_server
 
-    server = make_server(app, host, port)
+    server = make_server(app, host, port, tls_cert=tls[0], tls_key=tls[1])
     if background:
         threading.Thread(target=server.run, daemon=True, name=name).start()
     else:

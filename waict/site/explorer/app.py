@@ -24,6 +24,7 @@ from verifier.errors import WaictError
 from verifier.urls import normalize_host
 from waict.common.commands import report_error
 from waict.common.errors import SiteToolError
+from waict.common.serve import add_tls_options, tls_files
 from waict.site.explorer.views import Explorer
 from waict.site.log_client import TsClient
 from waict.site.wiring import (
@@ -122,11 +123,16 @@ def serve_explorer(
     client options of ``args`` on ``listen`` (the ``HOST:PORT`` of ``option``): ``waict
     explore`` in the foreground, ``waict monitor --serve`` in a background thread."""
     host, port = parse_listen(listen, option)
+    try:
+        tls = tls_files(args) if hasattr(args, "tls_cert") else (None, None)
+    except ValueError as exc:
+        raise SiteToolError(str(exc)) from None
     app = create_explorer_app(
         args.ts, Path(args.state), args.trust, net=ClientSettings.from_args(args)
     )
-    print(f"log explorer on http://{host}:{port}/", file=out, flush=True)
-    serve_app(app, host, port, background=background, name="explorer")
+    scheme = "https" if tls[0] else "http"
+    print(f"log explorer on {scheme}://{host}:{port}/", file=out, flush=True)
+    serve_app(app, host, port, background=background, name="explorer", tls=tls)
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:
@@ -152,4 +158,5 @@ def add_explore_parser(subparsers: Subparsers) -> None:
     p.add_argument("--trust", default=None, help="check cosignatures against this trust.json")
     p.add_argument("--listen", default="127.0.0.1:8700", help="HOST:PORT (default %(default)s)")
     add_client_options(p)
+    add_tls_options(p)
     p.set_defaults(func=_cmd_explore)
