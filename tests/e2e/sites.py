@@ -379,13 +379,10 @@ class Fixture:
     preload: bytes
 
     def origin(self, label: str) -> str:
-        return f"http://{label}.{DOMAIN}:{self.port}"
+        return f"https://{label}.{DOMAIN}:{self.port}"
 
     def url(self, label: str, path: str = "/") -> str:
         return self.origin(label) + path
-
-    def origins(self) -> list[str]:
-        return [f"http://{s.host}:{self.port}" for s in self.sites.values()]
 
 
 def _manifest(origin: str, files: Mapping[str, bytes], **extra: Any) -> dict[str, Any]:
@@ -408,7 +405,7 @@ def build(port: int, now: int) -> Fixture:
         return f"{label}.{DOMAIN}"
 
     def origin(label: str) -> str:
-        return f"http://{host(label)}:{port}"
+        return f"https://{host(label)}:{port}"
 
     def add(
         label: str,

@@ -135,7 +135,7 @@ def chromium_at_start(env: Browser, profile: Path, urls: list[str]) -> Iterator[
         f"--user-data-dir={profile}",
         "--remote-debugging-port=0",
         "--window-size=1000,700",
-        *chromium_args(env.ext_dir, env.fixture.origins()),
+        *chromium_args(env.ext_dir, env.server.tls.spki),
     ]
     log = (profile.parent / "chromium.log").open("ab")
     proc = subprocess.Popen([*command, "--enable-logging=stderr"], stdout=log, stderr=log)
