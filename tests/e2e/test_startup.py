@@ -115,15 +115,19 @@ class Cdp:
 
 
 @contextlib.contextmanager
-def chromium_at_start(env: Browser, profile: Path, urls: list[str]) -> Iterator[Cdp]:
+def chromium_at_start(env: Browser, profile: Path, urls: list[str] | None) -> Iterator[Cdp]:
     """A second Chromium with the extension on ``profile`` that opens ``urls`` as it starts
-    (its startup pages: headless Chromium takes one URL argument at most), before the
-    extension's service worker has run; yields a CDP client to that worker. Closed
-    gracefully (Browser.close through the worker's client is not available: SIGTERM)."""
+    (its startup pages: headless Chromium takes one URL argument at most), or with
+    ``urls=None`` restores the tabs of its last session, before the extension's service
+    worker has run; yields a CDP client to that worker. Closed gracefully (Browser.close
+    through the worker's client is not available: SIGTERM)."""
     prefs_file = profile / "Default" / "Preferences"
     prefs_file.parent.mkdir(parents=True, exist_ok=True)
     prefs = json.loads(prefs_file.read_text()) if prefs_file.is_file() else {}
-    prefs.setdefault("session", {}).update(restore_on_startup=4, startup_urls=urls)
+    if urls is None:
+        prefs.setdefault("session", {}).update(restore_on_startup=1)
+    else:
+        prefs.setdefault("session", {}).update(restore_on_startup=4, startup_urls=urls)
     prefs_file.write_text(json.dumps(prefs))
     port_file = profile / "DevToolsActivePort"
     port_file.unlink(missing_ok=True)
@@ -268,6 +272,31 @@ def test_tabs_opened_as_the_browser_starts_are_held_then_judged(
     urls = [env.fixture.url(x) for x in labels]
     with chromium_at_start(env, tmp_path / "profile", urls) as cdp:
         check_tabs(cdp, env, labels)
+
+
+def test_tabs_restored_when_the_browser_restarts_are_judged_again(
+    browser_env: Browser, tmp_path: Path
+) -> None:
+    """A persistent profile: the browser is closed with a valid and a tampered site open
+    and started again restoring its last session. The restored tabs are judged afresh by
+    the new browser session's worker (debugger sessions and session rules are gone), with
+    the ratchet state stored by the first session (t-script is not loaded as a new site)."""
+    env = browser_env
+    labels = ["valid", "t-script"]
+    profile = tmp_path / "profile"
+    with chromium_at_start(env, profile, [env.fixture.url(x) for x in labels]) as cdp:
+        check_tabs(cdp, env, labels)
+        known = cdp.evaluate(
+            "chrome.storage.local.get(null).then((all) => Object.keys(all)"
+            ".filter((k) => k.startsWith('origin:')))"
+        )
+        assert f"origin:{env.fixture.origin('t-script')}" in known
+        time.sleep(1)  # let Chromium write the session it restores
+    with chromium_at_start(env, profile, None) as cdp:
+        check_tabs(cdp, env, labels)
+        stats = cdp.evaluate("({...waict.stats})")
+        assert stats["navigations"] >= len(labels), stats
+        assert stats["failRequestErrors"] == 0 and stats["continueRequestErrors"] == 0, stats
 
 
 def navigation_errors(sw: Any) -> list[dict[str, Any]]:
