@@ -35,6 +35,7 @@ HOLD_POST_PAGE = re.compile(r"^chrome-extension://[a-p]{32}/hold\.html\?method=p
 #: what the fixture pages show once judged
 EXPECTED = {
     "t-script": frozenset({"inline", "iframe"}),  # its tampered app.js is blocked
+    "t-forge": frozenset({"inline", "iframe"}),  # the same, with a forged start-up mark
     "t-inline": sites.ALL_MARKERS,  # its tampered inline script is refused by the CSP
     "valid": sites.ALL_MARKERS,
 }
@@ -250,7 +251,10 @@ def check_tabs(cdp: Cdp, env: Browser, labels: list[str], timeout: float = 120) 
         assert not {"evil", "evil-inline"} & seen, f"tampered code of {label} ran"
         assert seen == EXPECTED[label], (label, seen, cdp.evaluate("waict.logs"))
     assert [t["url"] for t in all_tabs if t["url"].startswith("chrome-error://")] == []
-    assert cdp.evaluate("waict.navigationErrors") == []
+    # a start-up navigation that the debugger's attach cancelled, or that the hold
+    # replaced, ends as ERR_ABORTED: no error page (checked above), loaded again
+    errors = cdp.evaluate("waict.navigationErrors")
+    assert [e for e in errors if e["error"] != "net::ERR_ABORTED"] == [], errors
 
 
 def settled(marks: list[str]) -> bool:
@@ -261,14 +265,15 @@ def settled(marks: list[str]) -> bool:
 def test_tabs_opened_as_the_browser_starts_are_held_then_judged(
     browser_env: Browser, tmp_path: Path
 ) -> None:
-    """Fresh profile; Chromium opens 4 tabs of sites with a tampered script (external and
-    inline) and 1 valid site as it starts, before the extension's worker ran (the sites
+    """Fresh profile; Chromium opens 4 tabs of sites with a tampered script (external, one
+    of them sending the old start-up mark ``Server-Timing: waict-gate`` itself, and inline)
+    and 1 valid site as it starts, before the extension's worker ran (the sites
     enroll by their header on this first load). Attaching the debugger cancels a start-up
     tab's navigation in about half of all starts (measured): the extension loads that URL
     again once the tab is gated (stats.startupNavigationsRestored), or the tab went through
     the hold page first; either way it ends judged."""
     env = browser_env
-    labels = ["t-script", "t-script", "t-inline", "t-inline", "valid"]
+    labels = ["t-script", "t-forge", "t-inline", "t-inline", "valid"]
     urls = [env.fixture.url(x) for x in labels]
     with chromium_at_start(env, tmp_path / "profile", urls) as cdp:
         check_tabs(cdp, env, labels)
@@ -291,7 +296,13 @@ def test_tabs_restored_when_the_browser_restarts_are_judged_again(
             ".filter((k) => k.startsWith('origin:')))"
         )
         assert f"origin:{env.fixture.origin('t-script')}" in known
-        time.sleep(1)  # let Chromium write the session it restores
+        # let Chromium write the session it restores (it saves a few seconds after a change)
+        sessions = profile / "Default" / "Sessions"
+        deadline = time.monotonic() + 30
+        while not any(f.stat().st_size > 0 for f in sessions.glob("Session_*")):
+            assert time.monotonic() < deadline, "Chromium did not save its session"
+            time.sleep(0.2)
+        time.sleep(3)  # its last change is written about 2.5 s later
     with chromium_at_start(env, profile, None) as cdp:
         check_tabs(cdp, env, labels)
         stats = cdp.evaluate("({...waict.stats})")

@@ -11,7 +11,14 @@ import { registerGuard } from "./guard.js";
 const { gatingByTab, stats, navigationErrors } = state.worker;
 const { gatedTabs } = state.session;
 
+// The gated tab's mark, checked by hold_check.js: registered in the tab's session, so it
+// runs first in each new document of a gated tab (before content scripts and the page).
+export const GATE_MARK_SOURCE =
+  'document.addEventListener("waict-gate-query", (e) => e.preventDefault(), { capture: true });';
+
 export async function enableSession(t) {
+  // not caught: a tab without its mark would be held again (and then get the block page)
+  await send(t, "Page.addScriptToEvaluateOnNewDocument", { source: GATE_MARK_SOURCE });
   await registerGuard(t).catch((e) => log("guard not registered", String(e)));
   await send(t, "Network.enable", {});
   await send(t, "Network.setCacheDisabled", { cacheDisabled: true });
