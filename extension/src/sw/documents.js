@@ -120,11 +120,16 @@ async function blockStorageFull(src, t, p, url, isMain, error) {
 
 // While Python is not ready: a top-level document of an origin nothing is known about
 // goes on at once, as Python would let it (sw/fast_path.js; Python's facts and claim:
-// verifier/browser/fast_path.py). Top-level only, known by the browser's own
-// Sec-Fetch-Dest "document" (an iframe is first a resource of its parent). Counted:
-// stats.fastPath.
+// verifier/browser/fast_path.py). Top-level documents (the browser's own Sec-Fetch-Dest
+// "document", no parent frame) and iframes of a parent frame that is not gated
+// (Sec-Fetch-Dest "iframe"); anything else waits for Python. Counted: stats.fastPath.
 async function fastPathDocument(src, t, p, url, loaderId) {
-  if (parentOf(p.frameId) || (await secFetchDest(p)) !== "document") return false;
+  const parent = parentOf(p.frameId);
+  const sec = await secFetchDest(p);
+  // a top-level document, or an iframe whose parent is known not to be gated (its first
+  // step, the check as a resource of a gated parent, then does not apply)
+  const isMain = !parent && sec === "document";
+  if (!isMain && !(parent && sec === "iframe" && (await frameKey(src.tabId, parent)) === "none")) return false;
   let origin;
   try {
     origin = new URL(url).origin;
@@ -143,10 +148,11 @@ async function fastPathDocument(src, t, p, url, loaderId) {
   });
   if (!ok) return false;
   stats.fastPath++;
-  await setFrameKey(src.tabId, p.frameId, "none", true, loaderId);
-  await setOriginKey(origin, "none");
+  stats.fastPathLastMs = Math.round(performance.now()); // since this worker started
+  await setFrameKey(src.tabId, p.frameId, "none", isMain, loaderId);
+  if (isMain) await setOriginKey(origin, "none");
   await continueDocument(t, p, origin, null);
-  await setTabStatus(src.tabId, { badge: "none", url });
+  if (isMain) await setTabStatus(src.tabId, { badge: "none", url });
   return true;
 }
 

@@ -5,6 +5,7 @@
 // subresources.js, with the URL the fetch was made for before any redirect (design.md 5:
 // the manifest lookup uses it). An exception fails the request (fail closed).
 
+import * as py from "../python.js";
 import { state, log } from "./state.js";
 import { target, fail, cont } from "./cdp.js";
 import { headerValue } from "./util.js";
@@ -31,6 +32,8 @@ function takeRequestUrl(p) {
 // Fetch.requestPaused
 export async function onRequestPaused(src, p) {
   stats.paused++;
+  py.noteActivity(); // an idle boot of Python waits until the pages are served
+  if (src.tabId !== undefined) state.worker.pausedTabs.add(src.tabId);
   const t = target(src);
   try {
     if (p.responseErrorReason) {

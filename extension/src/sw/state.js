@@ -77,7 +77,7 @@ export const state = {
       pluginAsks: 0, reportsSent: 0, reportErrors: 0, workersGated: 0, holds: 0,
       quotaErrors: 0, sweeps: 0, swept: 0, manifestTooLarge: 0, manifestTimeouts: 0,
       failRequestErrors: 0, failRequestGone: 0, continueRequestErrors: 0, continueRequestGone: 0, unknownWorkerPauses: 0, workersForgotten: 0,
-      startupNavigationsRestored: 0, fastPath: 0,
+      startupNavigationsRestored: 0, fastPath: 0, restartReloads: 0, restartReloadsSpared: 0,
     },
     logs: [], // recent log lines
     violations: [], // recent blocked/reported resources (tests, popup)
@@ -91,6 +91,7 @@ export const state = {
     sweepTimer: null, // the pending debounced sweep (cleanup.js)
     // per tab
     gatingByTab: new Map(), // tabId -> Promise<boolean> (gated?)
+    pausedTabs: new Set(), // tabIds with a response paused in this instance (restart reloads)
     // per frame
     parentByFrame: new Map(), // frameId -> parentFrameId (from Page.frameAttached)
     tabByFrame: new Map(), // frameId -> tabId (to forget a closed tab's frames)
