@@ -225,6 +225,29 @@ def test_killed_service_worker_lets_nothing_unverified_run(browser_env: Browser)
     tampered.close()
 
 
+def test_a_tab_left_waiting_by_a_stopped_worker_is_reloaded_by_the_next(
+    browser_env: Browser,
+) -> None:
+    """A document paused by a worker that was then stopped is never released (its event is
+    not sent again): the next instance reloads a tab that is still loading and none of
+    whose responses it saw (after a grace period), and judges it."""
+    env = browser_env
+    server = env.server
+    server.hold("slow")
+    page = env.new_page()
+    helper = env.new_page()
+    page.evaluate("(url) => { location.href = url; }", env.fixture.url("slow"))
+    assert server.manifest_requested["slow"].wait(15), "the extension never asked the manifest"
+    _stop_extension_worker(env, helper)
+    server.release("slow")
+    env.context.new_page().close()  # wakes the worker (tabs.onCreated)
+    expect(page).to_have_url(env.fixture.url("slow"), timeout=30000)
+    assert wait_settled(page, timeout=30000) == sites.ALL_MARKERS
+    assert env.sw.evaluate("waict.stats.restartReloads") >= 1
+    page.close()
+    helper.close()
+
+
 def test_a_site_nothing_is_known_about_does_not_wait_for_python_after_a_stop(
     browser_env: Browser,
 ) -> None:

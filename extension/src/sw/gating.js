@@ -119,42 +119,77 @@ async function gateAll() {
 // Tabs that were mid-navigation when this worker (re)started may hold responses paused by
 // an earlier instance: reload them so every response is judged by this one.
 export async function recoverTabs() {
+  const restarted = await getSession(keys.session.started);
+  await chrome.storage.session.set({ [keys.session.started]: Date.now() });
   // The session rule outlives this worker and so do our debugger sessions: the tabs it
   // exempts are still gated. Keep them exempt (resetting the rule would block their
   // loads until they are re-gated below).
   const restored = await safetyRuleExemptions();
   for (const id of restored) gatedTabs.add(id);
-  const ids = await gateAll();
-  // Forget only restored tabs that are gone: a tab created and gated while gateAll ran is
-  // not in `ids` but must stay exempt (pruning it blocked it forever).
-  for (const id of restored) if (!ids.includes(id) && !gatingByTab.has(id)) gatedTabs.delete(id);
-  await updateSafetyRule();
-  const restarted = await getSession(keys.session.started);
-  await chrome.storage.session.set({ [keys.session.started]: Date.now() });
-  if (!restarted) return;
   // A tab still loading may wait on a response the previous instance paused and never
   // released (its event is not sent again): reload it. But the navigation that woke this
   // worker is loading too, and its responses come to this instance: reloading it doubled
   // the first load after every stop (measured). So a loading tab is reloaded only if, after
   // a grace period, it is still loading and no response of it was paused here
-  // (stats.restartReloads; spared: stats.restartReloadsSpared).
-  setTimeout(() => reloadStuckTabs(ids).catch((e) => log("reload after restart failed", String(e))), RESTART_GRACE_MS);
+  // (stats.restartReloads; spared: stats.restartReloadsSpared). Scheduled before gating:
+  // re-gating a stuck tab waits for its paused navigation (measured), and with it gateAll.
+  if (restarted) {
+    setTimeout(() => reloadStuckTabs().catch((e) => log("reload after restart failed", String(e))), RESTART_GRACE_MS);
+  }
+  const ids = await gateAll();
+  // Forget only restored tabs that are gone: a tab created and gated while gateAll ran is
+  // not in `ids` but must stay exempt (pruning it blocked it forever).
+  for (const id of restored) if (!ids.includes(id) && !gatingByTab.has(id)) gatedTabs.delete(id);
+  await updateSafetyRule();
 }
 
 const RESTART_GRACE_MS = 1500;
 
-async function reloadStuckTabs(ids) {
-  for (const id of ids) {
-    const tab = await chrome.tabs.get(id).catch(() => null);
-    if (!tab || tab.status !== "loading" || !gatedTabs.has(id) || !/^https?:/.test(tab.url || tab.pendingUrl || "")) continue;
+// A stuck tab: its committed document is reloaded; a navigation still pending (a new tab,
+// or a link followed) is made again only if the previous instance recorded it as a GET
+// for that URL (nav:<tabId>); otherwise (a form POST, or unknown) it is not sent again as
+// a GET: the block page says the page was interrupted.
+async function reloadStuckTabs() {
+  for (const tab of await chrome.tabs.query({})) {
+    const id = tab.id;
+    const pending = tab.pendingUrl && tab.pendingUrl !== tab.url ? tab.pendingUrl : null;
+    const url = pending || tab.url || "";
+    if (tab.status !== "loading" || !gatedTabs.has(id) || !/^https?:/.test(url)) continue;
     if (state.worker.pausedTabs.has(id)) {
       stats.restartReloadsSpared++;
       continue;
     }
     stats.restartReloads++;
     log("reloading tab", id, "after a service-worker restart");
-    send({ tabId: id }, "Page.reload", { ignoreCache: true }).catch(() => {});
+    if (!pending) {
+      await chrome.tabs.reload(id, { bypassCache: true }).catch(() => {}); // (not CDP: it would wait)
+      continue;
+    }
+    const nav = await getSession(keys.session.nav(id));
+    if (nav && nav.url === pending && nav.method === "GET") {
+      await chrome.tabs.update(id, { url: pending }).catch(() => {});
+    } else {
+      await chrome.tabs.update(id, { url: interruptedPage(pending) }).catch(() => {});
+    }
   }
+}
+
+function interruptedPage(url) {
+  let site = "this page";
+  try {
+    site = new URL(url).host;
+  } catch (e) {
+    site = "this page";
+  }
+  const params = new URLSearchParams({
+    url,
+    reason: "interrupted",
+    detail: "",
+    message: "WAICT restarted while this page was being checked; it was not a simple page load, so it was not sent again",
+    text: `WAICT restarted while it was checking ${site}, so it did not load it: nothing of the site ran.`,
+    action: "Go back and send it again if you meant to.",
+  });
+  return chrome.runtime.getURL(`block.html?${params}`);
 }
 
 // chrome.debugger.onDetach

@@ -6,7 +6,8 @@
 // the manifest lookup uses it). An exception fails the request (fail closed).
 
 import * as py from "../python.js";
-import { state, log } from "./state.js";
+import { state, keys, log, setSession } from "./state.js";
+import { parentOf } from "./verdicts.js";
 import { target, fail, cont } from "./cdp.js";
 import { headerValue } from "./util.js";
 import { onDocument } from "./documents.js";
@@ -50,6 +51,10 @@ export async function onRequestPaused(src, p) {
       return;
     }
     const requestUrl = takeRequestUrl(p);
+    if (p.resourceType === "Document" && src.tabId !== undefined && !src.sessionId && !parentOf(p.frameId)) {
+      // what the next instance needs if this one stops before releasing it (gating.js)
+      setSession({ [keys.session.nav(src.tabId)]: { url: p.request.url, method: p.request.method } }).catch(() => {});
+    }
     // (no wait for Python here: every Python call waits for it, and what needs none goes
     // on at once: responses of frames not gated, the fast path of sw/fast_path.js)
     if (p.resourceType === "Document") {

@@ -125,6 +125,7 @@ export const keys = {
     frame: (tabId, frameId) => `frame:${tabId}:${frameId}`,
     tabFrames: (tabId) => `frame:${tabId}:`, // prefix of a tab's frame keys
     top: (tabId) => `top:${tabId}`,
+    nav: (tabId) => `nav:${tabId}`, // {url, method} of the tab's latest top-level response paused
     verdict: (key) => `verdict:${key}`,
     inputs: (key) => `inputs:${key}`,
     blob: (digest) => `blob:${digest}`,

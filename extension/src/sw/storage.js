@@ -152,7 +152,7 @@ export async function forgetTab(tabId) {
   try {
     const prefix = keys.session.tabFrames(tabId);
     const names = (await chrome.storage.session.getKeys()).filter((n) => n.startsWith(prefix));
-    await chrome.storage.session.remove([...names, keys.session.tab(tabId), keys.session.top(tabId)]);
+    await chrome.storage.session.remove([...names, keys.session.tab(tabId), keys.session.top(tabId), keys.session.nav(tabId)]);
   } catch (e) {
     log("could not forget tab", tabId, String(e));
   }
@@ -169,7 +169,7 @@ export function scheduleSweep(delayMs = SWEEP_DELAY_MS) {
   }, delayMs);
 }
 
-const SWEPT = /^(tab|top|frame|okey|worker|wsession|verdict|inputs):/;
+const SWEPT = /^(tab|top|nav|frame|okey|worker|wsession|verdict|inputs):/;
 
 // Remove what no live tab, frame, origin or worker refers to. Storage is read first, the
 // live tabs and targets after: an entry written for a tab that appears meanwhile is not
@@ -187,7 +187,9 @@ export function sweep() {
     const split = (name) => [name.slice(0, name.indexOf(":")), name.slice(name.indexOf(":") + 1)];
     for (const [name, value] of Object.entries(all)) {
       const [kind, rest] = split(name);
-      if (kind === "tab" || kind === "top" || kind === "frame") {
+      if (kind === "nav") {
+        if (!liveTabs.has(Number(rest))) remove.push(name);
+      } else if (kind === "tab" || kind === "top" || kind === "frame") {
         if (!liveTabs.has(Number(rest.split(":")[0]))) {
           remove.push(name);
         } else if (kind === "tab") {
