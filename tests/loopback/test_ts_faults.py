@@ -98,8 +98,9 @@ def build_db(path: Path) -> None:
             await service.cut_batch()
             with contextlib.suppress(Exception):
                 await task
-        head = service.store.head("a.example")
-        assert head is not None
+        stored = service.store.head("a.example")
+        assert stored is not None
+        head = stored[0]
         body = json.dumps(
             {
                 "resource_hash": base64.b64encode(chain.resource_hash(b"v2")).decode(),
@@ -153,10 +154,13 @@ def damage_chain(db: Path) -> None:
 
 
 def damage_head(db: Path) -> None:
-    conn = sqlite3.connect(db)
-    node = conn.execute("SELECT node FROM chain WHERE domain='a.example' AND position=0").fetchone()
-    conn.close()
-    _tamper(db, "UPDATE heads SET node=? WHERE domain='a.example'", node[0])
+    """The newest node of a.example removed: the chain still links, the tree over the heads
+    no longer has the last batch's root."""
+    _tamper(db, "DELETE FROM chain WHERE domain='a.example' AND position=1")
+
+
+def damage_root(db: Path) -> None:
+    _tamper(db, "UPDATE batches SET root=? WHERE n=(SELECT MAX(n) FROM batches)", b"\x09" * 32)
 
 
 def damage_not_a_database(db: Path) -> None:
@@ -169,6 +173,7 @@ def damage_not_a_database(db: Path) -> None:
         (damage_garbage, "damaged"),
         (damage_chain, "damaged"),
         (damage_head, "damaged"),
+        (damage_root, "damaged"),
         (damage_not_a_database, "damaged"),
     ],
 )

@@ -196,3 +196,58 @@ def test_batch_that_cannot_be_stored_answers_its_cause_and_is_published_later(
     lines = [r.getMessage() for r in caplog.records if "disk is full" in r.getMessage()]
     assert len(lines) == 1 and "\n" not in lines[0], lines
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_enrolment_sent_again_before_its_batch_is_one_entry(tmp_path: Path) -> None:
+    """Issue 10 remainder: an enrolment re-run (a publish killed with its request in flight)
+    while the first one still waits for its batch is the same enrolment: both answer with
+    the one entry; the domain is enrolled once (was: 409 already_enrolled, so the re-run
+    failed, and a re-run after the batch appended the same manifest again)."""
+
+    async def run() -> None:
+        service = make(tmp_path)
+        service.append_timeout = 5
+        first = asyncio.create_task(service.enroll("a.example"))
+        await asyncio.sleep(0.05)
+        again = asyncio.create_task(service.enroll("a.example"))
+        await asyncio.sleep(0.05)
+        assert not again.done(), again
+        assert await service.cut_batch() == 0
+        assert await service.cut_batch() is None  # nothing else was held
+        await cosign_count(service, 1)
+        p1, p2 = await first, await again
+        assert p1.head == p2.head and p1.head.position == 0
+        # and after its batch: the same document is answered with the same entry
+        p3 = await service.enroll("a.example")
+        assert p3.head == p1.head
+        assert len(service.store.chain_nodes("a.example", 0, 10)) == 1
+        service.store.close()
+
+    run_async(run)
+
+
+def test_a_held_event_is_not_stored_and_a_restart_forgets_it(tmp_path: Path) -> None:
+    """Group commit: an accepted event is written with its batch, not before; a service
+    that stops before the batch leaves nothing of it (it was never acknowledged), and the
+    same request sent again is accepted afresh."""
+
+    async def run() -> None:
+        service = make(tmp_path)
+        service.append_timeout = 0.2
+        with pytest.raises(HttpError) as info:
+            await service.enroll("a.example")
+        assert info.value.detail == "not_cosigned" and "accepted" in str(info.value)
+        assert service.pending == 1 and service.store.head("a.example") is None
+        assert service.store.token_hash("a.example") is None
+        service.store.close()
+        restarted = make(tmp_path)
+        assert restarted.pending == 0 and restarted.count == 0
+        task = asyncio.create_task(restarted.enroll("a.example"))
+        await asyncio.sleep(0.05)
+        assert await restarted.cut_batch() == 0
+        await cosign_count(restarted, 1)
+        assert (await task).head.position == 0
+        assert restarted.store.token_hash("a.example") == sha256(b"tok")
+        restarted.store.close()
+
+    run_async(run)

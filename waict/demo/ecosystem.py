@@ -85,11 +85,19 @@ class Ports:
 class ServerProcess:
     """One `waict` server as a child process, started and stopped cleanly."""
 
-    def __init__(self, name: str, args: list[str], ready_url: str, log: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        ready_url: str,
+        log: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.args = args
         self.ready_url = ready_url
         self.log = log
+        self.env = env  # added to this process's environment (tests' fault hooks)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
@@ -100,6 +108,7 @@ class ServerProcess:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
