@@ -78,20 +78,26 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
     from waict.common.serve import Limits, serve
     from waict.log.http import system_clock
     from waict.log.keys import load_or_create_seed, public_key_b64
+    from waict.log.store import StorageError
     from waict.log.witness import WitnessService, create_witness_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     seed = load_or_create_seed(Path(args.key_file))
-    service = WitnessService(
-        args.db,
-        args.name,
-        seed,
-        args.ts,
-        args.ts_name,
-        system_clock(args.clock_offset),
-        past_window=args.past_window,
-        clear_fork=args.clear_fork,
-    )
+    try:
+        service = WitnessService(
+            args.db,
+            args.name,
+            seed,
+            args.ts,
+            args.ts_name,
+            system_clock(args.clock_offset),
+            past_window=args.past_window,
+            clear_fork=args.clear_fork,
+        )
+    except StorageError as exc:
+        text = " ".join(str(exc).split())
+        print(f"waict serve-witness: cannot start ({exc.kind}): {text}", file=sys.stderr)
+        return 2
     print(
         f"witness {args.name} (key {public_key_b64(seed)}) following {args.ts}, "
         f"at {service.count} batches; status on http://{args.host}:{args.port}/status",
