@@ -85,20 +85,23 @@ def http_enroll_fetcher(
     at once, the others wait within their deadline. Connections are never reused: one was
     verified for one name, and the next enrolment on the same address is another name.
     """
-    clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-        weakref.WeakKeyDictionary()
-    )
+    shared: weakref.WeakKeyDictionary[
+        asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]
+    ] = weakref.WeakKeyDictionary()
 
-    def client_for_loop() -> httpx.AsyncClient:
+    def for_this_loop() -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
-        client = clients.get(loop)
-        if client is None:
-            client = clients[loop] = httpx.AsyncClient(
+        found = shared.get(loop)
+        if found is None:
+            # the bound is the semaphore's (httpx's own pool queue, when full, let waiting
+            # requests time out long after their deadline: measured with 1,000 at once)
+            client = httpx.AsyncClient(
                 timeout=timeout,
                 follow_redirects=False,
-                limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=0),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
             )
-        return client
+            found = shared[loop] = (client, asyncio.Semaphore(max_connections))
+        return found
 
     async def address_of(domain: str) -> str:
         if connect is not None:
@@ -116,13 +119,15 @@ def http_enroll_fetcher(
         netloc = domain if port is None else f"{domain}:{port}"
         too_large = RuntimeError(f"enrollment document larger than {MAX_ENROLL_DOCUMENT} bytes")
         deadline = asyncio.get_running_loop().time() + timeout  # one for the whole fetch
+        client, slots = for_this_loop()
         try:
             async with asyncio.timeout_at(deadline):
                 address = await address_of(domain)
                 target = address if port is None else f"{address}:{port}"
             async with (
                 asyncio.timeout_at(deadline),
-                client_for_loop().stream(
+                slots,
+                client.stream(
                     "GET",
                     f"{scheme}://{target}{WELL_KNOWN_ENROLL}",
                     headers={"Host": netloc, "Accept-Encoding": "identity"},
@@ -141,7 +146,7 @@ def http_enroll_fetcher(
                     body += chunk
                     if len(body) > MAX_ENROLL_DOCUMENT:
                         raise too_large
-        except (TimeoutError, httpx.PoolTimeout):
+        except TimeoutError:
             raise RuntimeError(f"no complete answer within {timeout:g} s") from None
         return bytes(body)
 

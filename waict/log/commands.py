@@ -32,7 +32,7 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
     from waict.log.api import create_ts_app, http_enroll_fetcher
     from waict.log.http import system_clock
     from waict.log.service import TransparencyService
-    from waict.log.store import SqliteStore, StorageError
+    from waict.log.store import StorageError, open_store
 
     witnesses = [Witness(n, b64decode(k, what=f"key of {n}")) for n, k in args.witness]
     if not witnesses:
@@ -40,7 +40,7 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        store = SqliteStore(args.db)
+        store = open_store(args.database or args.db)
         try:
             service = TransparencyService(
                 store,
@@ -122,7 +122,14 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
 def add_serve_ts_parser(sub: Subparsers) -> None:
     """Register ``waict serve-ts``."""
     ts = sub.add_parser("serve-ts", help="run a transparency service")
-    ts.add_argument("--db", required=True, help="SQLite file (created if absent)")
+    where = ts.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", help="SQLite file (created if absent)")
+    where.add_argument(
+        "--database",
+        metavar="URL|FILE",
+        help="postgresql://... (a PostgreSQL database; tables created if absent), or a SQLite "
+        "file as with --db",
+    )
     ts.add_argument("--name", required=True, help="the service's domain, e.g. ts.example")
     ts.add_argument(
         "--witness",

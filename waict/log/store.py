@@ -489,3 +489,16 @@ class SqliteStore(TransparencyStore):
             self._db.close()
             if hasattr(self, "_rdb"):
                 self._rdb.close()
+
+
+def is_postgres_url(spec: str) -> bool:
+    return spec.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(spec: str | Path) -> TransparencyStore:
+    """A PostgreSQL store for a ``postgresql://`` URL, else a SQLite file at ``spec``."""
+    if isinstance(spec, str) and is_postgres_url(spec):
+        from waict.log.store_pg import PostgresStore
+
+        return PostgresStore(spec)
+    return SqliteStore(spec)
