@@ -49,7 +49,7 @@ class Cluster:
     """The service and two witnesses (quorum 2) as child processes, killable and
     restartable on the same ports, plus a site answering every domain's enrollment."""
 
-    def __init__(self, tmp: Path, servers: list[ServerThread]) -> None:
+    def __init__(self, tmp: Path, servers: list[ServerThread], database: str | None = None) -> None:
         async def well_known(request: Request) -> Response:
             return Response(
                 json.dumps(
@@ -71,8 +71,8 @@ class Cluster:
         self.ts_url = f"http://127.0.0.1:{self.ports['ts']}"
         ts_args = [
             "serve-ts",
-            "--db",
-            str(tmp / "ts.sqlite"),
+            "--database",
+            database or str(tmp / "ts.sqlite"),
             "--name",
             TS_NAME,
             "--quorum",
@@ -141,9 +141,9 @@ def chain_of(ts_url: str, host: str, length: int) -> list[Entry]:
 
 
 def test_sigkill_mid_run_loses_nothing_acknowledged(
-    tmp_path: Path, servers: list[ServerThread]
+    tmp_path: Path, servers: list[ServerThread], store_spec: str
 ) -> None:
-    cluster = Cluster(tmp_path, servers)
+    cluster = Cluster(tmp_path, servers, store_spec)
     ts_url = cluster.ts_url
     try:
         cluster.start("ts")
@@ -188,7 +188,7 @@ def test_sigkill_mid_run_loses_nothing_acknowledged(
 
 @pytest.mark.parametrize("point", ["batch:mid", "batch:after"])
 def test_kill_during_a_group_commit_loses_nothing_acknowledged(
-    tmp_path: Path, servers: list[ServerThread], point: str
+    tmp_path: Path, servers: list[ServerThread], point: str, store_spec: str
 ) -> None:
     """The service SIGKILLs itself inside the transaction of a batch (before COMMIT) or right
     after it (stored, nobody answered). After a restart: nothing acknowledged is lost, the
@@ -196,7 +196,7 @@ def test_kill_during_a_group_commit_loses_nothing_acknowledged(
     its stored batch made), nothing is in the chain twice, the witnesses see no fork."""
     from waict.log.store import CRASH_ENV
 
-    cluster = Cluster(tmp_path, servers)
+    cluster = Cluster(tmp_path, servers, store_spec)
     ts_url = cluster.ts_url
     cluster.env["ts"] = {CRASH_ENV: f"{point}@4"}  # the enrolment's batch is the first
     try:
@@ -329,10 +329,12 @@ ROUND_VICTIMS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def test_soak_sigkill_rounds_under_load(tmp_path: Path, servers: list[ServerThread]) -> None:
+def test_soak_sigkill_rounds_under_load(
+    tmp_path: Path, servers: list[ServerThread], store_spec: str
+) -> None:
     rounds = int(os.environ.get("WAICT_SOAK_ROUNDS", "20"))
     rng = random.Random(10)
-    cluster = Cluster(tmp_path, servers)
+    cluster = Cluster(tmp_path, servers, store_spec)
     stop = threading.Event()
     writers = [Writer(f"soak{i}.example", cluster.ts_url, stop) for i in range(3)]
     threads: list[threading.Thread] = []

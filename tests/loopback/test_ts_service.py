@@ -6,7 +6,6 @@ import asyncio
 import base64
 import json
 import time
-from pathlib import Path
 
 import pytest
 from servers import run_async
@@ -19,7 +18,7 @@ from verifier.note import NoteBody, Witness, cosign, parse_note
 from verifier.transparency import tree_key
 from waict.log.http import HttpError, system_clock
 from waict.log.service import TransparencyService
-from waict.log.store import SqliteStore
+from waict.log.store import open_store
 
 W = ("w1.example", "w2.example")
 
@@ -34,13 +33,13 @@ def doc(host: str) -> bytes:
     ).encode()
 
 
-def make(tmp: Path) -> TransparencyService:
+def make(spec: str) -> TransparencyService:
     async def fetch(domain: str) -> bytes:
         return doc(domain)
 
     witnesses = [Witness(n, ed25519_public_key(seed_for(n))) for n in W]
     return TransparencyService(
-        SqliteStore(tmp / "ts.sqlite"),
+        open_store(spec),
         "ts.example",
         witnesses,
         1,
@@ -56,9 +55,9 @@ async def cosign_count(service: TransparencyService, count: int) -> None:
     await service.upload_cosignatures(count, line.encode())
 
 
-def test_proof_uses_the_last_cosigned_root_while_the_next_batch_waits(tmp_path: Path) -> None:
+def test_proof_uses_the_last_cosigned_root_while_the_next_batch_waits(store_spec: str) -> None:
     async def run() -> None:
-        service = make(tmp_path)
+        service = make(store_spec)
         enroll_a = asyncio.create_task(service.enroll("a.example"))
         await asyncio.sleep(0.05)
         assert await service.cut_batch() == 0
@@ -88,9 +87,9 @@ def test_proof_uses_the_last_cosigned_root_while_the_next_batch_waits(tmp_path: 
     run_async(run)
 
 
-def test_append_without_quorum_times_out_but_is_kept(tmp_path: Path) -> None:
+def test_append_without_quorum_times_out_but_is_kept(store_spec: str) -> None:
     async def run() -> None:
-        service = make(tmp_path)
+        service = make(store_spec)
         task = asyncio.create_task(service.enroll("a.example"))
         await asyncio.sleep(0.05)
         await service.cut_batch()
@@ -98,7 +97,7 @@ def test_append_without_quorum_times_out_but_is_kept(tmp_path: Path) -> None:
             await task
         assert info.value.status == 503 and info.value.detail == "not_cosigned"
         service.store.close()
-        restarted = make(tmp_path)
+        restarted = make(store_spec)
         assert restarted.count == 1 and restarted.store.head("a.example") is not None
         await cosign_count(restarted, 1)
         assert restarted.proof("a.example").head.position == 0
@@ -113,7 +112,7 @@ def test_append_without_quorum_times_out_but_is_kept(tmp_path: Path) -> None:
     run_async(run)
 
 
-def test_restart_with_a_cosigning_backlog_serves_leaf(tmp_path: Path) -> None:
+def test_restart_with_a_cosigning_backlog_serves_leaf(store_spec: str) -> None:
     """Issue 10 class 6: batches 2 and 3 await their quorum when the service restarts; when
     the root after 2 batches is cosigned, /leaf answers under it (was a 500, KeyError)."""
     import httpx
@@ -121,7 +120,7 @@ def test_restart_with_a_cosigning_backlog_serves_leaf(tmp_path: Path) -> None:
     from waict.log.api import create_ts_app
 
     async def run() -> None:
-        service = make(tmp_path)
+        service = make(store_spec)
         task = asyncio.create_task(service.enroll("a.example"))
         await asyncio.sleep(0.05)
         await service.cut_batch()
@@ -134,7 +133,7 @@ def test_restart_with_a_cosigning_backlog_serves_leaf(tmp_path: Path) -> None:
             with pytest.raises(HttpError):  # no quorum in time: kept, not cosigned
                 await pending
         service.store.close()
-        restarted = make(tmp_path)
+        restarted = make(store_spec)
         assert restarted.count == 3 and restarted.cosigned == 1
         await cosign_count(restarted, 2)
         assert restarted.cosigned == 2
@@ -154,7 +153,7 @@ def test_restart_with_a_cosigning_backlog_serves_leaf(tmp_path: Path) -> None:
 
 
 def test_batch_that_cannot_be_stored_answers_its_cause_and_is_published_later(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store_spec: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue 10 class 8: the event is recorded, then the disk fills up before its batch is
     stored: the append answers 503 naming the cause (not "no quorum"), the batch loop logs
@@ -162,7 +161,7 @@ def test_batch_that_cannot_be_stored_answers_its_cause_and_is_published_later(
     from waict.log.store import StorageError
 
     async def run() -> None:
-        service = make(tmp_path)
+        service = make(store_spec)
         service.append_timeout = 60
         service.batch_interval = 0.01
         real = service.store.publish_batch
@@ -198,14 +197,14 @@ def test_batch_that_cannot_be_stored_answers_its_cause_and_is_published_later(
     assert not any(r.exc_info for r in caplog.records)
 
 
-def test_enrolment_sent_again_before_its_batch_is_one_entry(tmp_path: Path) -> None:
+def test_enrolment_sent_again_before_its_batch_is_one_entry(store_spec: str) -> None:
     """Issue 10 remainder: an enrolment re-run (a publish killed with its request in flight)
     while the first one still waits for its batch is the same enrolment: both answer with
     the one entry; the domain is enrolled once (was: 409 already_enrolled, so the re-run
     failed, and a re-run after the batch appended the same manifest again)."""
 
     async def run() -> None:
-        service = make(tmp_path)
+        service = make(store_spec)
         service.append_timeout = 5
         first = asyncio.create_task(service.enroll("a.example"))
         await asyncio.sleep(0.05)
@@ -226,13 +225,13 @@ def test_enrolment_sent_again_before_its_batch_is_one_entry(tmp_path: Path) -> N
     run_async(run)
 
 
-def test_a_held_event_is_not_stored_and_a_restart_forgets_it(tmp_path: Path) -> None:
+def test_a_held_event_is_not_stored_and_a_restart_forgets_it(store_spec: str) -> None:
     """Group commit: an accepted event is written with its batch, not before; a service
     that stops before the batch leaves nothing of it (it was never acknowledged), and the
     same request sent again is accepted afresh."""
 
     async def run() -> None:
-        service = make(tmp_path)
+        service = make(store_spec)
         service.append_timeout = 0.2
         with pytest.raises(HttpError) as info:
             await service.enroll("a.example")
@@ -240,7 +239,7 @@ def test_a_held_event_is_not_stored_and_a_restart_forgets_it(tmp_path: Path) -> 
         assert service.pending == 1 and service.store.head("a.example") is None
         assert service.store.token_hash("a.example") is None
         service.store.close()
-        restarted = make(tmp_path)
+        restarted = make(store_spec)
         assert restarted.pending == 0 and restarted.count == 0
         task = asyncio.create_task(restarted.enroll("a.example"))
         await asyncio.sleep(0.05)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -121,6 +122,10 @@ class TransparencyService:
         self._notes: dict[int, bytes] = {}  # signed note per count (the newest cosigned)
         self._roots: dict[int, bytes] = {}  # root after count batches (held counts)
         self._bodies: dict[int, bytes] = {}  # the newest batch bodies (witnesses fetch them)
+        # the newest stored node (and its batch) of the domains of the last few batches, and
+        # the tokens of recently used domains: most requests then need no storage read
+        self._recent: dict[str, tuple[ChainNode, int]] = {}
+        self._token_cache: OrderedDict[str, bytes] = OrderedDict()
         self.loop = BackgroundLoop(self.run, name="batch cutter")
         self.count = store.batch_count()
         self.domains = store.domain_count()  # enrolled domains, kept up to date per batch
@@ -231,11 +236,16 @@ class TransparencyService:
             root = self.store.batch_root(count - 1)
         return root
 
+    def _stored_head(self, domain: str) -> tuple[ChainNode, int] | None:
+        """The domain's newest stored node and its batch."""
+        recent = self._recent.get(domain)
+        return recent if recent is not None else self.store.head(domain)
+
     def _newest_node(self, domain: str) -> ChainNode | None:
         pending = self._tip.get(domain)
         if pending is not None:
             return pending.node
-        stored = self.store.head(domain)
+        stored = self._stored_head(domain)
         return stored[0] if stored else None
 
     def _hold(self, pending: _Pending) -> None:
@@ -308,6 +318,9 @@ class TransparencyService:
             del self._pending[: len(take)]
             for p in take:
                 p.batch = n
+                self._recent[p.domain] = (p.node, n)
+                if p.token is not None:
+                    self._token_cache.pop(p.domain, None)
                 if self._tip.get(p.domain) is p:
                     del self._tip[p.domain]
                 if self._tokens.get(p.domain) is p:
@@ -317,6 +330,9 @@ class TransparencyService:
             self._bodies[n] = body
             for old in [b for b in self._bodies if b < n - 3]:
                 del self._bodies[old]
+            if len(self._recent) > 4 * self.max_batch:
+                keep = n - 8
+                self._recent = {d: r for d, r in self._recent.items() if r[1] >= keep}
             self.count = n + 1
             self.domains += sum(1 for p in take if p.node.position == 0)
             if self.storage_fault is not None:
@@ -438,7 +454,11 @@ class TransparencyService:
         key = tree_key(domain)
         if tree.get(key) is None:
             raise HttpError(404, f"{domain} is not in the cosigned tree", "not_found")
-        head = self.store.head_at(domain, count)
+        recent = self._recent.get(domain)
+        if recent is not None and recent[1] < count:
+            head: ChainNode | None = recent[0]  # its newest node is in the cosigned tree
+        else:
+            head = self.store.head_at(domain, count)
         assert head is not None
         return ChainHeadWithProof(head, tree.prove_inclusion(key), self.signed_note(count))
 
@@ -500,7 +520,7 @@ class TransparencyService:
         if pending is not None:
             node, ref = pending.node, pending
         else:
-            stored = self.store.head(domain)
+            stored = self._stored_head(domain)
             if stored is None:
                 return None
             node, ref = stored[0], stored[1]
@@ -597,7 +617,16 @@ class TransparencyService:
         pending = self._tokens.get(domain)
         if pending is not None:
             return pending.token
-        return self.store.token_hash(domain)
+        token = self._token_cache.get(domain)
+        if token is not None:
+            self._token_cache.move_to_end(domain)
+            return token
+        token = self.store.token_hash(domain)
+        if token is not None:
+            self._token_cache[domain] = token
+            if len(self._token_cache) > 65536:
+                self._token_cache.popitem(last=False)
+        return token
 
     def authorize(self, domain: str, token: str | None) -> str:
         """The normalized domain if ``token`` is its append token (400 / 401 otherwise):
