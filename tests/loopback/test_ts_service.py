@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import time
+from pathlib import Path
 
 import pytest
 from servers import run_async
@@ -248,5 +249,65 @@ def test_a_held_event_is_not_stored_and_a_restart_forgets_it(store_spec: str) ->
         assert (await task).head.position == 0
         assert restarted.store.token_hash("a.example") == sha256(b"tok")
         restarted.store.close()
+
+    run_async(run)
+
+
+def test_cache_headers_immutable_reads_and_moving_ones(tmp_path: Path) -> None:
+    """Issue 12: what never changes is cacheable for a year by anyone (a CDN absorbs the
+    reads): full tiles, chain hashes, batches, asset-host lists, asset-host objects; partial
+    tiles for a minute; heads, checkpoints, status and every error never."""
+    import httpx
+
+    from verifier.chain import asset_hosts_hash
+    from verifier.encoding import b64uencode
+    from verifier.events import TreeEvent, apply_event
+    from waict.log.api import create_ts_app
+    from waict.log.assets import create_assets_app
+    from waict.log.service import _Pending
+
+    immutable = "public, max-age=31536000, immutable"
+    hosts = ("https://assets.example/",)
+
+    async def run() -> None:
+        service = make(str(tmp_path / "ts.sqlite"))
+        node = None
+        for k in range(260):  # a full tile of 256 entries and a partial one
+            ev = TreeEvent("a.example", hosts if k == 0 else None, sha256(b"%d" % k), 1000 + k)
+            node = apply_event(node, ev)
+            service._hold(_Pending("a.example", ev, node, sha256(b"tok") if k == 0 else None))
+        assert await service.cut_batch() == 0
+        await cosign_count(service, 1)
+        digest = "sha256-" + b64uencode(asset_hosts_hash(hosts))
+        transport = httpx.ASGITransport(create_ts_app(service))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ts") as client:
+
+            async def header(path: str, status: int = 200) -> str:
+                r = await client.get(path)
+                assert r.status_code == status, (path, r.status_code, r.text)
+                return r.headers.get("cache-control", "")
+
+            assert await header("/entries-tile/a.example/000") == immutable
+            assert await header("/entries-tile/a.example/001.p/4") == "public, max-age=60"
+            assert await header("/entries-tile/a.example/001", 404) == "no-store"
+            assert await header("/entries-tile/a.example/001.p/9", 404) == "no-store"
+            assert await header("/chain-hash/a.example/259") == immutable
+            assert await header("/chain-hash/a.example/260", 404) == "no-store"
+            assert await header("/tree-event-batch/000") == immutable
+            assert await header("/tree-event-batch/001", 404) == "no-store"
+            assert await header(f"/asset-hosts/{digest}") == immutable
+            assert await header("/asset-hosts/sha256-" + "A" * 43, 404) == "no-store"
+            assert await header("/leaf/a.example") == "no-store"
+            assert await header("/leaf/b.example", 404) == "no-store"
+            assert await header("/checkpoint") == "no-store"
+            assert await header("/status") == "no-store"
+        assets = httpx.ASGITransport(create_assets_app(tmp_path / "assets", "t"))
+        async with httpx.AsyncClient(transport=assets, base_url="http://a") as client:
+            put = await client.put("/upload", content=b"x", headers={"Authorization": "Bearer t"})
+            fetched = await client.get(f"/fetch/{put.json()['digest']}")
+            assert fetched.headers["cache-control"] == immutable
+            missing = await client.get("/fetch/sha256-" + b64uencode(sha256(b"y")))
+            assert missing.status_code == 404 and missing.headers["cache-control"] == "no-store"
+        service.store.close()
 
     run_async(run)
