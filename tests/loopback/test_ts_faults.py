@@ -336,12 +336,16 @@ def test_disk_full_is_a_clear_503_and_recovers(tmp_path: Path, servers: list[Ser
             filler.unlink()
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                leaf = ChainHeadWithProof.decode(httpx.get(f"{url}/leaf/{HOST}").content).head
                 status = httpx.get(f"{url}/status").json()
-                if status["storage_fault"] is None and status["cosigned"] == status["batches"]:
+                if (
+                    status["storage_fault"] is None
+                    and status["pending"] == 0
+                    and status["cosigned"] == status["batches"]
+                ):
                     break
                 time.sleep(0.2)
-            if leaf.position > acked[-1].position:  # the refused append had been recorded
+            leaf = ChainHeadWithProof.decode(httpx.get(f"{url}/leaf/{HOST}").content).head
+            if leaf.position > acked[-1].position:  # the refused append was held, then stored
                 assert leaf.position == acked[-1].position + 1
                 acked.append(leaf)
             r = append(1000)

@@ -117,8 +117,11 @@ class TransparencyService:
         self.faults = RateLimitedLog(log)
         self._lock = asyncio.Lock()  # accepting (check against the newest node, then hold)
         self._cut_lock = asyncio.Lock()  # one batch at a time
-        self._futures: dict[str, asyncio.Future[None]] = {}  # "commit", "fault", "stop"
-        self._cosigned_at: dict[int, asyncio.Future[None]] = {}  # count -> quorum reached
+        # waiting requests: one future each, woken by a batch commit (or a storage fault) or by
+        # the quorum of a count; a stop wakes every one. (asyncio.wait on shared futures costs
+        # O(waiters²) per wake: measured 20 % of the service's time with 1,500 appends waiting.)
+        self._commit_waiters: list[asyncio.Future[None]] = []
+        self._cosign_waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._notes: dict[int, bytes] = {}  # signed note per count (the newest cosigned)
         self._roots: dict[int, bytes] = {}  # root after count batches (held counts)
         self._bodies: dict[int, bytes] = {}  # the newest batch bodies (witnesses fetch them)
@@ -134,34 +137,33 @@ class TransparencyService:
         self._load()
 
     # --- futures ----------------------------------------------------------------------------
-    def _future(self, what: str) -> asyncio.Future[None]:
-        """The future that resolves at the next ``what`` (a batch stored, a storage fault,
-        the stop)."""
-        fut = self._futures.get(what)
-        if fut is None or fut.done():
-            fut = self._futures[what] = asyncio.get_running_loop().create_future()
-        return fut
-
-    def _fire(self, what: str) -> None:
-        fut = self._futures.pop(what, None)
-        if fut is not None and not fut.done():
+    def _waiter(self, count: int | None = None) -> asyncio.Future[None]:
+        """A future woken at the next batch commit (``count`` None) or when ``count`` has a
+        quorum; a stop wakes it too."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.stopping:
             fut.set_result(None)
-
-    def _cosigned_future(self, count: int) -> asyncio.Future[None]:
-        fut = self._cosigned_at.get(count)
-        if fut is None:
-            fut = self._cosigned_at[count] = asyncio.get_running_loop().create_future()
+        elif count is None:
+            self._commit_waiters.append(fut)
+        else:
+            self._cosign_waiters.setdefault(count, []).append(fut)
         return fut
 
-    async def _wait_any(self, futures: Sequence[asyncio.Future[None]], deadline: float) -> None:
-        """Until one of ``futures`` resolves (TimeoutError at ``deadline``, loop time). The
-        futures are shared: waiting never cancels them."""
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise TimeoutError
-        done, _ = await asyncio.wait(futures, timeout=remaining, return_when="FIRST_COMPLETED")
-        if not done:
-            raise TimeoutError
+    @staticmethod
+    def _wake(waiters: list[asyncio.Future[None]]) -> None:
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def _wake_commit(self) -> None:
+        waiters, self._commit_waiters = self._commit_waiters, []
+        self._wake(waiters)
+
+    async def _sleep_on(self, fut: asyncio.Future[None], deadline: float) -> None:
+        """Until ``fut`` is woken (TimeoutError at ``deadline``, loop time): each waiter has
+        its own future, so a timeout cancels only that one."""
+        async with asyncio.timeout_at(deadline):
+            await fut
 
     # --- start-up ---------------------------------------------------------------------------
     def _tree_at(self, count: int) -> PrefixTree:
@@ -275,7 +277,7 @@ class TransparencyService:
                     f"cannot store the next batch ({exc.kind}): {exc}; pending appends wait, "
                     "retrying",
                 )
-                self._fire("fault")
+                self._wake_commit()  # waiting appends answer with the cause
 
     async def cut_batch(self) -> int | None:
         """Store the pending events (up to ``max_batch``) as the next batch, in one
@@ -339,7 +341,7 @@ class TransparencyService:
                 log.warning("storage works again (%s is over)", self.storage_fault.kind)
                 self.faults.clear(f"batch:{self.storage_fault.kind}")
                 self.storage_fault = None
-            self._fire("commit")
+            self._wake_commit()
         log.info("published batch %d (%d events), root %s", n, len(take), b64encode(root))
         return n
 
@@ -355,7 +357,7 @@ class TransparencyService:
             deadline = asyncio.get_running_loop().time() + timeout
             try:
                 while self.count <= n and not self.stopping:
-                    await self._wait_any([self._future("commit"), self._future("stop")], deadline)
+                    await self._sleep_on(self._waiter(), deadline)
             except TimeoutError:
                 return None
             if self.count <= n:
@@ -366,7 +368,10 @@ class TransparencyService:
         """A graceful stop began: every long poll and waiting append answers now (503
         ``stopping``) instead of being cancelled when the stop's grace period ends."""
         self.stopping = True
-        self._fire("stop")
+        self._wake_commit()
+        waiters, self._cosign_waiters = self._cosign_waiters, {}
+        for each in waiters.values():
+            self._wake(each)
 
     # --- cosignatures -----------------------------------------------------------------------
     def note_body(self, count: int) -> NoteBody:
@@ -426,10 +431,8 @@ class TransparencyService:
                 del self._roots[c]
             for c in [c for c in self._notes if c < count]:
                 del self._notes[c]
-            for c in [c for c in self._cosigned_at if c <= count]:
-                fut = self._cosigned_at.pop(c)
-                if not fut.done():
-                    fut.set_result(None)
+            for c in [c for c in self._cosign_waiters if c <= count]:
+                self._wake(self._cosign_waiters.pop(c))
             log.info("root after %d batches has a quorum", count)
         return len(checked)
 
@@ -484,10 +487,10 @@ class TransparencyService:
                             "fetch GET /leaf/<domain> later",
                             fault.kind,
                         )
-                    waits = [self._future("commit"), self._future("fault")]
+                    waiter = self._waiter()
                 else:
-                    waits = [self._cosigned_future(batch + 1)]
-                await self._wait_any([*waits, self._future("stop")], deadline)
+                    waiter = self._waiter(batch + 1)
+                await self._sleep_on(waiter, deadline)
         except TimeoutError:
             stored = (ref if isinstance(ref, int) else ref.batch) is not None
             raise HttpError(
