@@ -20,7 +20,8 @@ state is copied for witness 2.
 Usage:
   .venv/bin/python scripts/bench_ts_scale.py --domains 100000
   .venv/bin/python scripts/bench_ts_scale.py --domains 1000000 --seconds 20
-  .venv/bin/python scripts/bench_ts_scale.py --database postgresql:///waict_bench?host=/tmp/pg
+  .venv/bin/python scripts/bench_ts_scale.py --domains 100000 --postgres   (throwaway cluster)
+  .venv/bin/python scripts/bench_ts_scale.py --database postgresql://user@host/db
 """
 
 from __future__ import annotations
@@ -269,6 +270,14 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 600) ->
     raise RuntimeError(f"{url} did not answer")
 
 
+def pg_wal_syncs(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        row = db.execute("SELECT wal_sync FROM pg_stat_wal").fetchone()
+    return int(row[0]) if row else 0
+
+
 def build(store_spec: str, work: Path, n: int) -> None:
     """N domains enrolled through the real batch code; witness 1 replays them."""
     from waict.log.http import system_clock
@@ -387,6 +396,11 @@ def main() -> int:
         default=None,
         help="PostgreSQL URL (emptied first); default: a SQLite file in the work directory",
     )
+    ap.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a throwaway PostgreSQL cluster (initdb + pg_ctl, tests/pg.py) and use it",
+    )
     ap.add_argument("--dir", default=None, help="work directory (default: a temporary one)")
     args = ap.parse_args()
     if args.cmd == "loadgen":
@@ -394,6 +408,21 @@ def main() -> int:
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="waict-scale-"))
     work.mkdir(parents=True, exist_ok=True)
+    cluster = None
+    if args.postgres:  # a throwaway cluster (tests/pg.py), stopped at the end
+        import pg
+
+        cluster = pg.Cluster().start()
+        args.database = cluster.new_database()
+        say(f"throwaway PostgreSQL cluster: {args.database}")
+    try:
+        return run(args, work)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def run(args: argparse.Namespace, work: Path) -> int:
     n = args.domains
     store_spec = args.database or str(work / "ts.sqlite")
     if args.database:
@@ -475,33 +504,41 @@ def main() -> int:
         say(json.dumps(a))
 
         # fsyncs per batch (strace slows the service: a separate, short run)
-        if shutil.which("strace"):
+        if args.database or shutil.which("strace"):
             before = http_json(f"{ts_url}/status")["batches"]
             trace = work / "strace.txt"
-            strace_cmd = ["strace", "-f", "-c", "-e", "trace=fsync,fdatasync", "-o", str(trace)]
-            strace = subprocess.Popen(
-                [*strace_cmd, "-p", str(ts_pid)],
-                stderr=subprocess.DEVNULL,
-            )
-            time.sleep(1.0)
+            strace = None
+            if args.database:  # the syncs are the PostgreSQL server's: its WAL statistics
+                syncs_before = pg_wal_syncs(args.database)
+            else:
+                strace_cmd = ["strace", "-f", "-c", "-e", "trace=fsync,fdatasync", "-o"]
+                strace = subprocess.Popen(
+                    [*strace_cmd, str(trace), "-p", str(ts_pid)], stderr=subprocess.DEVNULL
+                )
+                time.sleep(1.0)
             fs = run_loadgen(
                 "append",
                 ["--domains", str(n), "--concurrency", "300", "--seconds", "6", "--seed", "2"],
             )
             time.sleep(0.5)
-            strace.send_signal(signal.SIGINT)
-            strace.wait(timeout=30)
-            after = http_json(f"{ts_url}/status")["batches"]
             calls = 0
-            for line in trace.read_text().splitlines():
-                parts = line.split()
-                if parts and parts[-1] in ("fsync", "fdatasync"):
-                    calls += int(parts[3]) if len(parts) >= 6 else int(parts[-2])
+            if strace is not None:
+                strace.send_signal(signal.SIGINT)
+                strace.wait(timeout=30)
+                for line in trace.read_text().splitlines():
+                    parts = line.split()
+                    if parts and parts[-1] in ("fsync", "fdatasync"):
+                        calls += int(parts[3]) if len(parts) >= 6 else int(parts[-2])
+                what = "fsync/fdatasync of the service (strace)"
+            else:
+                calls = pg_wal_syncs(args.database) - syncs_before
+                what = "WAL syncs of the PostgreSQL server (pg_stat_wal.wal_sync)"
+            after = http_json(f"{ts_url}/status")["batches"]
             batches = int(after) - int(before)  # type: ignore[call-overload]
             rows.append(
                 (
-                    "fsyncs per batch (service, while appending)",
-                    f"{calls / max(batches, 1):.2f} ({calls} fsync/fdatasync in {batches} "
+                    "fsyncs per batch (while appending)",
+                    f"{calls / max(batches, 1):.2f} ({calls} {what} in {batches} "
                     f"batches, {fs['acknowledged']} appends)",
                     "2 per batch",
                 )
