@@ -206,3 +206,55 @@ def test_a_version_0_file_is_upgraded_and_its_pending_events_are_batched(
         again.close()
 
     run_async(run)
+
+
+def test_publishing_a_stored_batch_again_is_a_no_op(store_spec: str) -> None:
+    """A COMMIT whose outcome was unknown (connection or process lost during it) is retried
+    by the batch loop: the same batch again succeeds, another one under its number is
+    refused."""
+    write_batches(store_spec)
+    store = open_store(store_spec)
+    try:
+        body, root = store.batch(1) or (b"", b"")
+        again = BatchWrite(1, body, root, 1001, [])
+        store.publish_batch(again)  # already stored: nothing happens
+        assert store.batch_count() == 2
+        with pytest.raises(StorageError) as info:
+            store.publish_batch(BatchWrite(1, body + b"x", root, 1001, []))
+        assert info.value.kind == "damaged"
+    finally:
+        store.close()
+
+
+def test_postgres_connection_lost_is_a_fault_then_recovers() -> None:
+    """The server ends the service's sessions (a restart, an operator): the next call is a
+    one-line StorageError, the one after opens a new connection and works."""
+    import pg
+    import psycopg
+
+    store_spec = pg.cluster().new_database()
+
+    write_batches(store_spec)
+    store = open_store(store_spec)
+    try:
+        assert store.batch_count() == 2
+        with psycopg.connect(store_spec, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        time.sleep(0.2)
+        with pytest.raises(StorageError) as info:
+            store.batch_count()
+        assert info.value.kind == "unavailable" and "\n" not in str(info.value)
+        assert store.batch_count() == 2  # reconnected
+        ev = event("c.example", 0, first=True)
+        batch = BatchWrite(
+            2, encode_batch([ev]), b"\x02" * 32, 1002, [("c.example", apply_event(None, ev))]
+        )
+        with pytest.raises(StorageError):  # the writer's session was ended too
+            store.publish_batch(batch)
+        store.publish_batch(batch)  # the batch loop's next tick: a new connection
+        assert store.batch_count() == 3
+    finally:
+        store.close()

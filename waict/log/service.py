@@ -143,10 +143,16 @@ class TransparencyService:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.stopping:
             fut.set_result(None)
-        elif count is None:
-            self._commit_waiters.append(fut)
+            return fut
+        if count is None:
+            waiters = self._commit_waiters
         else:
-            self._cosign_waiters.setdefault(count, []).append(fut)
+            waiters = self._cosign_waiters.setdefault(count, [])
+        if len(waiters) >= 1024 and len(waiters) & (len(waiters) - 1) == 0:
+            # timed-out waiters stay until their wake: drop them as the list doubles, so a
+            # quorum that never comes (or long polls on an idle log) cannot grow it unbounded
+            waiters[:] = [f for f in waiters if not f.done()]
+        waiters.append(fut)
         return fut
 
     @staticmethod

@@ -173,9 +173,26 @@ class TransparencyStore(ABC):
     @abstractmethod
     def token_hash(self, domain: str) -> bytes | None: ...
 
-    @abstractmethod
     def publish_batch(self, batch: BatchWrite) -> None:
-        """Atomically and durably: store the batch, its chain nodes, tokens, asset hosts."""
+        """Atomically and durably: store the batch, its chain nodes, tokens, asset hosts.
+        Idempotent: when a commit's outcome was unknown (the connection or the process went
+        away during COMMIT) and the batch turns out stored, publishing it again succeeds; a
+        *different* batch under a stored number is refused (``StorageError`` ``damaged``)."""
+        try:
+            self._publish(batch)
+        except StorageError:
+            stored = self.batch(batch.n)
+            if stored is None:
+                raise
+            if stored != (batch.body, batch.root):
+                raise StorageError(
+                    f"{self.name}: batch {batch.n} is already stored with other contents",
+                    "damaged",
+                ) from None
+
+    @abstractmethod
+    def _publish(self, batch: BatchWrite) -> None:
+        """One transaction: the batch, its chain nodes, tokens and asset hosts."""
 
     @abstractmethod
     def batch_count(self) -> int: ...
@@ -350,7 +367,7 @@ class SqliteStore(TransparencyStore):
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
 
-    def publish_batch(self, batch: BatchWrite) -> None:
+    def _publish(self, batch: BatchWrite) -> None:
         with self._locked() as db:
             db.execute("BEGIN IMMEDIATE")
             try:

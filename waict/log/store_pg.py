@@ -70,7 +70,9 @@ def pg_error(exc: BaseException, name: str) -> StorageError:
         kind, what = "read_only", "the database is read-only"
     elif state in ("XX001", "XX002"):
         kind, what = "damaged", "the database is damaged"
-    elif state.startswith("08") or (isinstance(exc, psycopg.OperationalError) and not state):
+    elif state.startswith(("08", "57")) or (
+        isinstance(exc, psycopg.OperationalError) and not state
+    ):  # connection lost, server shut down or restarting
         kind, what = "unavailable", "the database cannot be reached"
     elif state in ("40001", "40P01", "55P03"):
         kind, what = "busy", "the database is busy"
@@ -117,10 +119,17 @@ class PostgresStore(TransparencyStore):
                 raise pg_error(exc, self.name) from None
             raise
 
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.url, connect_timeout=10, autocommit=True)
+
     @contextlib.contextmanager
     def _writing(self) -> Iterator[psycopg.Connection[Any]]:
+        """The writing connection (opened again if it was lost: a server restart, a
+        terminated backend); errors become :class:`StorageError`."""
         with self._lock:
             try:
+                if self._db.closed:
+                    self._db = self._connect()
                 yield self._db
             except psycopg.Error as exc:
                 raise pg_error(exc, self.name) from None
@@ -129,6 +138,8 @@ class PostgresStore(TransparencyStore):
     def _reading(self) -> Iterator[psycopg.Connection[Any]]:
         with self._rlock:
             try:
+                if self._rdb.closed:
+                    self._rdb = self._connect()
                 yield self._rdb
             except psycopg.Error as exc:
                 raise pg_error(exc, self.name) from None
@@ -148,7 +159,7 @@ class PostgresStore(TransparencyStore):
         row = self._one("SELECT token_sha256 FROM domains WHERE domain=%s", domain)
         return bytes(row[0]) if row else None
 
-    def publish_batch(self, batch: BatchWrite) -> None:
+    def _publish(self, batch: BatchWrite) -> None:
         with self._writing() as db, db.transaction():
             db.execute(
                 "INSERT INTO batches(n, body, root, created) VALUES (%s,%s,%s,%s)",
