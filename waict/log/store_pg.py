@@ -20,7 +20,7 @@ import psycopg
 
 from verifier.chain import ChainNode
 from verifier.errors import WaictError
-from waict.log.store import (
+from waict.log.storage import (
     SCHEMA_VERSION,
     BatchWrite,
     StorageError,

@@ -24,7 +24,6 @@ import base64
 import contextlib
 import json
 import logging
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +44,7 @@ from verifier.note import NoteBody, cosign
 from verifier.transparency import tree_key
 from waict.common.tiles import encode_index
 from waict.log.http import BackgroundLoop, Clock
-from waict.log.store import StorageError, storage_error
-from waict.log.tree import PrefixTree
+from waict.log.witness_state import open_state, read_heads
 
 log = logging.getLogger("waict.witness")
 
@@ -137,59 +135,11 @@ class WitnessService:
 
     # --- state --------------------------------------------------------------------------
     def _open(self, path: str) -> None:
-        """Open and check the state (``PRAGMA quick_check``, then the tree over the stored
-        heads must have the stored root): :class:`~waict.log.store.StorageError` with a
-        one-line cause otherwise (``damaged``, ``unavailable``, ``read_only``...)."""
-        try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        except (sqlite3.Error, OSError) as exc:
-            raise storage_error(exc, path) from None
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
-            problems = [str(r[0]) for r in self._db.execute("PRAGMA quick_check(5)").fetchall()]
-            if problems != ["ok"]:
-                raise StorageError(
-                    f"{path}: the database file is damaged (quick_check: "
-                    f"{' '.join(' '.join(problems).split())[:300]})",
-                    "damaged",
-                )
-            self.count, stored_root = self._meta()
-            rows = self._db.execute("SELECT domain, node FROM heads").fetchall()
-            self.tree = PrefixTree.build(
-                (tree_key(str(d)), ChainNode.decode(bytes(n)).next_chain_hash()) for d, n in rows
-            )
-        except (sqlite3.Error, OSError, WaictError, ValueError, TypeError) as exc:
-            self._db.close()
-            raise storage_error(
-                exc if not isinstance(exc, (ValueError, TypeError)) else WaictError(str(exc)),
-                path,
-            ) from None
-        except StorageError:
-            self._db.close()
-            raise
-        if self.tree.root() != stored_root:
-            self._db.close()
-            raise StorageError(
-                f"{path}: the witness state is inconsistent (the tree over its heads does not "
-                "have its stored root): storage damaged; refusing to run",
-                "damaged",
-            )
+        """Open and check the state (:func:`~waict.log.witness_state.open_state`)."""
+        self._db, self.count, self.tree = open_state(path, SCHEMA)
 
     def _heads(self, domains: set[str]) -> dict[str, ChainNode]:
-        """The stored heads of ``domains``, in a few queries (not one per domain)."""
-        out: dict[str, ChainNode] = {}
-        names = list(domains)
-        for i in range(0, len(names), 500):
-            part = names[i : i + 500]
-            rows = self._db.execute(
-                f"SELECT domain, node FROM heads WHERE domain IN ({','.join('?' * len(part))})",
-                part,
-            ).fetchall()
-            for d, n in rows:
-                out[str(d)] = ChainNode.decode(bytes(n))
-        return out
+        return read_heads(self._db, domains)
 
     def _meta(self) -> tuple[int, bytes]:
         rows = dict(self._db.execute("SELECT k, v FROM meta WHERE k IN ('count', 'root')"))
