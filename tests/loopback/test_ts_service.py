@@ -311,3 +311,31 @@ def test_cache_headers_immutable_reads_and_moving_ones(tmp_path: Path) -> None:
         service.store.close()
 
     run_async(run)
+
+
+def test_a_batch_is_cut_within_its_byte_bound(tmp_path: Path) -> None:
+    """Events with long asset-host lists (8 KB each) held beyond a batch's 2^24-1 bytes: the
+    batch stops at the bound and the rest goes into the next one (a batch that cannot be
+    encoded would block the log for good)."""
+    from verifier.events import MAX_BATCH_BYTES, TreeEvent, apply_event, decode_batch
+    from waict.log.service import Pending
+
+    hosts = tuple(f"https://h{i:02d}.example/" + "a" * 480 for i in range(16))
+
+    async def run() -> None:
+        service = make(str(tmp_path / "ts.sqlite"))
+        service.max_pending = 10_000
+        for i in range(2200):
+            d = f"big{i}.example"
+            ev = TreeEvent(d, hosts, sha256(d.encode()), 1000)
+            service._hold(Pending(d, ev, apply_event(None, ev), None, size=len(ev.encode())))
+        assert await service.cut_batch() == 0
+        assert await service.cut_batch() == 1
+        assert await service.cut_batch() is None
+        first, second = service.batch_body(0), service.batch_body(1)
+        assert first is not None and second is not None
+        assert len(first) <= MAX_BATCH_BYTES + 5
+        assert len(decode_batch(first)) + len(decode_batch(second)) == 2200
+        service.store.close()
+
+    run_async(run)

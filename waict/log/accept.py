@@ -32,6 +32,7 @@ class Pending:
     node: ChainNode
     token: bytes | None  # the append token's hash, bound by this event (enrolment)
     batch: int | None = None  # set once its batch is stored
+    size: int = 0  # bytes of the encoded event (a batch's events are at most 2^24-1 bytes)
 
 
 class Admission:
@@ -155,10 +156,10 @@ class Admission:
             event = TreeEvent(domain, hosts, entry.resource_hash, now)
             try:
                 node = apply_event(previous, event)
-                event.encode()  # every bound of the wire form, before it is held
+                size = len(event.encode())  # every bound of the wire form, before it is held
             except EventError as exc:
                 raise HttpError(400, str(exc), exc.detail) from None
-            pending = Pending(domain, event, node, bind_token)
+            pending = Pending(domain, event, node, bind_token, size=size)
             self._hold(pending)
             return pending
 

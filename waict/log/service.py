@@ -42,6 +42,7 @@ from verifier.crypto import ed25519_verify
 from verifier.encoding import b64encode
 from verifier.errors import WaictError
 from verifier.events import (
+    MAX_BATCH_BYTES,
     EventError,
     apply_event,
     decode_event,
@@ -253,6 +254,12 @@ class TransparencyService(Admission):
             take = self._pending[: self.max_batch]
             if not take:
                 return None
+            size = 0
+            for i, p in enumerate(take):  # a batch body is at most 2^24-1 bytes of events
+                size += p.size or len(p.event.encode())
+                if size > MAX_BATCH_BYTES and i > 0:
+                    take = take[:i]
+                    break
             n = self.count
             base = self.tree(n)
             created = self.clock()
