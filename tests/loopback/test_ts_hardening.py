@@ -34,7 +34,7 @@ from verifier.proof import ChainHeadWithProof
 from waict.log.api import create_ts_app, http_enroll_fetcher
 from waict.log.http import system_clock
 from waict.log.service import TransparencyService
-from waict.log.store import SqliteStore
+from waict.log.store import open_store
 from waict.log.witness import WitnessService, create_witness_app
 
 TS_NAME = "ts.example"
@@ -53,13 +53,13 @@ def rh(version: int) -> bytes:
 class Log:
     """A site serving well-known documents, the service, and one witness (quorum 1)."""
 
-    def __init__(self, tmp: Path, servers: list[ServerThread]) -> None:
+    def __init__(self, tmp: Path, servers: list[ServerThread], store: str | None = None) -> None:
         self.tmp = tmp
         self.servers = servers
         self.well_known: dict[str, bytes] = {}
         self.site = self._start(Starlette(routes=[Route("/.well-known/waict-enroll", self._doc)]))
         self.service = TransparencyService(
-            SqliteStore(tmp / "ts.sqlite"),
+            open_store(store or str(tmp / "ts.sqlite")),
             TS_NAME,
             [Witness(WIT, ed25519_public_key(seed_for(WIT)))],
             1,
@@ -132,8 +132,10 @@ class Log:
 
 
 @pytest.fixture
-def log(tmp_path: Path, servers: list[ServerThread]) -> Iterator[Log]:
-    made = Log(tmp_path, servers)
+def log(tmp_path: Path, servers: list[ServerThread], store_spec: str) -> Iterator[Log]:
+    """The service on each store (SQLite file, PostgreSQL): bad input is refused the same way
+    and changes nothing on both."""
+    made = Log(tmp_path, servers, store_spec)
     yield made
 
 
