@@ -385,3 +385,26 @@ def test_witness_on_a_damaged_database_refuses_with_one_line(
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, out
     assert lines[0].startswith("waict serve-witness: cannot start (damaged)"), out
+
+
+def test_a_witness_file_with_the_old_heads_table_is_upgraded(tmp_path: Path) -> None:
+    """A witness file whose heads table has the rowid layout (before issue 12) opens: the
+    table is rewritten WITHOUT ROWID in one transaction, the state checks, the witness goes
+    on from its count."""
+    db = tmp_path / "w.sqlite"
+    _witness_db(db)
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "CREATE TABLE old_heads (domain TEXT PRIMARY KEY, node BLOB NOT NULL);"
+        "INSERT INTO old_heads SELECT domain, node FROM heads;"
+        "DROP TABLE heads; ALTER TABLE old_heads RENAME TO heads;"
+    )
+    conn.close()
+    w = WitnessService(db, W[0], seed_for(W[0]), "http://127.0.0.1:9", TS_NAME, system_clock())
+    sql = w._db.execute("SELECT sql FROM sqlite_master WHERE name='heads'").fetchone()[0]
+    assert "WITHOUT ROWID" in sql and w.count == 1
+    now = int(time.time())
+    batch = encode_batch([TreeEvent("d7.example", None, rh(77), now)])
+    signed = w.process_batch(1, batch)
+    assert signed is not None and signed.count == 2
+    w.close()

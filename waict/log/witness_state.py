@@ -26,6 +26,7 @@ def open_state(path: str, schema: str) -> tuple[sqlite3.Connection, int, PrefixT
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(schema)
+        _upgrade_heads(db)
         problems = [str(r[0]) for r in db.execute("PRAGMA quick_check(5)").fetchall()]
         if problems != ["ok"]:
             raise StorageError(
@@ -56,6 +57,28 @@ def open_state(path: str, schema: str) -> tuple[sqlite3.Connection, int, PrefixT
             "damaged",
         )
     return db, count, tree
+
+
+def _upgrade_heads(db: sqlite3.Connection) -> None:
+    """A file from before ``heads`` was ``WITHOUT ROWID`` (one b-tree, not a table and an
+    index holding every domain twice) is rewritten in one transaction: a crash leaves the
+    old table."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='heads'").fetchone()
+    if row is None or "WITHOUT ROWID" in str(row[0]).upper():
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(
+            "CREATE TABLE heads_v2 (domain TEXT PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID"
+        )
+        db.execute("INSERT INTO heads_v2(domain, node) SELECT domain, node FROM heads")
+        db.execute("DROP TABLE heads")
+        db.execute("ALTER TABLE heads_v2 RENAME TO heads")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def read_heads(db: sqlite3.Connection, domains: set[str]) -> dict[str, ChainNode]:
