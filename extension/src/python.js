@@ -167,6 +167,12 @@ async function boot() {
 }
 
 export const ready = boot();
+// true once `ready` resolved (the fast path of sw/fast_path.js applies only before that)
+let readyNow = false;
+ready.then(() => { readyNow = true; }, () => {});
+export function isReady() {
+  return readyNow;
+}
 
 // Per entry point: calls, time waiting in the queue, time in Python (tests, benchmarks).
 export const callStats = {};

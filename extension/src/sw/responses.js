@@ -5,7 +5,6 @@
 // subresources.js, with the URL the fetch was made for before any redirect (design.md 5:
 // the manifest lookup uses it). An exception fails the request (fail closed).
 
-import * as py from "../python.js";
 import { state, log } from "./state.js";
 import { target, fail, cont } from "./cdp.js";
 import { headerValue } from "./util.js";
@@ -48,7 +47,8 @@ export async function onRequestPaused(src, p) {
       return;
     }
     const requestUrl = takeRequestUrl(p);
-    await py.ready;
+    // (no wait for Python here: every Python call waits for it, and what needs none goes
+    // on at once: responses of frames not gated, the fast path of sw/fast_path.js)
     if (p.resourceType === "Document") {
       await onDocument(src, t, p, requestUrl);
     } else {

@@ -66,6 +66,7 @@
 //   `plugins` (registered plugins), `origin:<origin>` (the origin's ratchet state),
 //   `csp:<origin>` (the CSP of the origin's declarativeNetRequest rule), `cspRules`
 //   (origin -> that rule's id). The rules themselves are dynamic DNR rules (ids >= 1000).
+//   `fastPathFacts` (Python's facts for the fast path, for one preload list: sw/fast_path.js).
 
 export const state = {
   // --- this service-worker instance only; never persisted -------------------------------
@@ -75,6 +76,8 @@ export const state = {
       paused: 0, checked: 0, blocked: 0, navigations: 0, rejudged: 0, errors: 0,
       pluginAsks: 0, reportsSent: 0, reportErrors: 0, workersGated: 0, holds: 0,
       quotaErrors: 0, sweeps: 0, swept: 0, manifestTooLarge: 0, manifestTimeouts: 0,
+      failRequestErrors: 0, failRequestGone: 0, continueRequestErrors: 0, continueRequestGone: 0, unknownWorkerPauses: 0, workersForgotten: 0,
+      startupNavigationsRestored: 0, fastPath: 0,
     },
     logs: [], // recent log lines
     violations: [], // recent blocked/reported resources (tests, popup)
@@ -135,6 +138,7 @@ export const keys = {
     cspRules: "cspRules",
     origin: (origin) => `origin:${origin}`,
     csp: (origin) => `csp:${origin}`,
+    fastPathFacts: "fastPathFacts",
   },
 };
 
