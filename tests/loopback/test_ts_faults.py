@@ -553,3 +553,17 @@ def test_numbers_on_the_command_line_are_finite_and_bounded(
     result = run_cli([*ts_args(tmp_path / "ts.sqlite"), *extra])
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "must be from" in result.stderr
+
+
+def test_unreachable_postgresql_is_refused_with_one_line(tmp_path: Path) -> None:
+    """`serve-ts --database postgresql://...` whose server cannot be reached: one line
+    naming the cause (no traceback, no password), exit 2."""
+    args = ts_args(tmp_path / "unused.sqlite")
+    at = args.index("--db")
+    args[at : at + 2] = [
+        "--database",
+        f"postgresql://waict:secret-pw@/waict?host={tmp_path}/no-such-dir&connect_timeout=2",
+    ]
+    result = run_cli(args)
+    assert_one_line_refusal(result, "unavailable")
+    assert "secret-pw" not in result.stderr
