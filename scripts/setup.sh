@@ -3,7 +3,8 @@
 # steps whose result is already there are skipped, so running it again costs a few seconds.
 #
 #   - Debian packages, only those missing: nodejs + npm when `node` is absent; spin and gcc
-#     (the Promela model checker and the compiler of its verifiers: models/room)
+#     (the Promela model checker and the compiler of its verifiers: models/room); postgresql
+#     (initdb and pg_ctl for the tests' throwaway cluster: tests/pg.py)
 #   - .venv (python3 -m venv) with the project installed editable with its test extras
 #   - node_modules from package-lock.json (npm ci): Pyodide for the in-WebAssembly tests
 #   - build/wheels: the wheels the verifier needs under Pyodide (scripts/fetch_wheels.py)
@@ -37,15 +38,20 @@ fi
 if ! command -v gcc >/dev/null 2>&1; then
   apt_missing+=(gcc libc6-dev)
 fi
+# PostgreSQL (initdb, pg_ctl): the tests start a throwaway cluster for the transparency
+# service's PostgreSQL store (tests/pg.py); the server is not started here
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  apt_missing+=(postgresql)
+fi
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     say "ERROR: missing ${apt_missing[*]}; run this script as root (it uses apt-get)" >&2
     exit 1
   fi
   say "apt-get update"
-  apt-get update -qq
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
   say "apt-get install ${apt_missing[*]}"
-  apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${apt_missing[@]}"
 else
   say "system packages present (node $(node --version), npm $(npm --version), $(python3 --version), $(spin -V | head -1))"
 fi

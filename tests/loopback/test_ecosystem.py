@@ -187,8 +187,12 @@ def test_enroll_append_cosign_and_decide(eco: Ecosystem) -> None:
         == "resource_hash_mismatch"
     )
 
-    # replayed append: refused, nothing appended
+    # the same append sent again: answered with the entry it made, nothing appended
     replay = eco.append(HOST, chain.resource_hash(manifest(2)), token, proof.head.next_chain_hash())
+    assert replay.status_code == 200, replay.text
+    assert ChainHeadWithProof.decode(replay.content).head == proof2.head
+    # an older append replayed (its prev is not the newest entry's): refused
+    replay = eco.append(HOST, chain.resource_hash(manifest(1)), token, proof.head.next_chain_hash())
     assert replay.status_code == 409 and replay.json()["detail"] == "stale_prev"
     # wrong token
     bad = eco.append(HOST, chain.resource_hash(manifest(3)), "nope", proof2.head.next_chain_hash())

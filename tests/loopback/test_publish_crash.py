@@ -41,7 +41,9 @@ INSTALL = ["install:files", "install:history", "install:meta"]
 
 
 class Services:
-    def __init__(self, tmp: Path, servers: list[ServerThread]) -> None:
+    def __init__(
+        self, tmp: Path, servers: list[ServerThread], batch_interval: float = 0.05
+    ) -> None:
         self.sites: dict[str, Path] = {}
 
         async def well_known(request: Request) -> Response:
@@ -60,7 +62,7 @@ class Services:
             1,
             system_clock(),
             http_enroll_fetcher("http", site.port, connect="127.0.0.1"),
-            batch_interval=0.05,
+            batch_interval=batch_interval,
             append_timeout=30,
         )
         self.ts = ServerThread(create_ts_app(service)).start()
@@ -143,3 +145,17 @@ def test_publish_killed_at_each_step_converges(
         assert services.publish(site, host, crash_at=point) == -signal.SIGKILL, point
         services.publish(site, host)
         check_converged(services, site, host, k + 1)
+
+
+def test_enrolment_rerun_within_the_batch_interval_converges(
+    tmp_path: Path, servers: list[ServerThread]
+) -> None:
+    """Issue 10 remainder: a publish killed with its enrolment in flight, run again while the
+    service still holds that enrolment for its next batch (a long batch interval makes the
+    window certain): one entry, installed (was: 409 already_enrolled, the re-run failed)."""
+    services = Services(tmp_path, servers, batch_interval=4.0)
+    host = "window.example"
+    site = services.sites[host] = make_site(tmp_path, host)
+    assert services.publish(site, host, crash_at="log:sent") == -signal.SIGKILL
+    services.publish(site, host)
+    check_converged(services, site, host, 1)

@@ -98,8 +98,9 @@ def build_db(path: Path) -> None:
             await service.cut_batch()
             with contextlib.suppress(Exception):
                 await task
-        head = service.store.head("a.example")
-        assert head is not None
+        stored = service.store.head("a.example")
+        assert stored is not None
+        head = stored[0]
         body = json.dumps(
             {
                 "resource_hash": base64.b64encode(chain.resource_hash(b"v2")).decode(),
@@ -153,10 +154,13 @@ def damage_chain(db: Path) -> None:
 
 
 def damage_head(db: Path) -> None:
-    conn = sqlite3.connect(db)
-    node = conn.execute("SELECT node FROM chain WHERE domain='a.example' AND position=0").fetchone()
-    conn.close()
-    _tamper(db, "UPDATE heads SET node=? WHERE domain='a.example'", node[0])
+    """The newest node of a.example removed: the chain still links, the tree over the heads
+    no longer has the last batch's root."""
+    _tamper(db, "DELETE FROM chain WHERE domain='a.example' AND position=1")
+
+
+def damage_root(db: Path) -> None:
+    _tamper(db, "UPDATE batches SET root=? WHERE n=(SELECT MAX(n) FROM batches)", b"\x09" * 32)
 
 
 def damage_not_a_database(db: Path) -> None:
@@ -169,6 +173,7 @@ def damage_not_a_database(db: Path) -> None:
         (damage_garbage, "damaged"),
         (damage_chain, "damaged"),
         (damage_head, "damaged"),
+        (damage_root, "damaged"),
         (damage_not_a_database, "damaged"),
     ],
 )
@@ -331,12 +336,16 @@ def test_disk_full_is_a_clear_503_and_recovers(tmp_path: Path, servers: list[Ser
             filler.unlink()
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                leaf = ChainHeadWithProof.decode(httpx.get(f"{url}/leaf/{HOST}").content).head
                 status = httpx.get(f"{url}/status").json()
-                if status["storage_fault"] is None and status["cosigned"] == status["batches"]:
+                if (
+                    status["storage_fault"] is None
+                    and status["pending"] == 0
+                    and status["cosigned"] == status["batches"]
+                ):
                     break
                 time.sleep(0.2)
-            if leaf.position > acked[-1].position:  # the refused append had been recorded
+            leaf = ChainHeadWithProof.decode(httpx.get(f"{url}/leaf/{HOST}").content).head
+            if leaf.position > acked[-1].position:  # the refused append was held, then stored
                 assert leaf.position == acked[-1].position + 1
                 acked.append(leaf)
             r = append(1000)
@@ -544,3 +553,17 @@ def test_numbers_on_the_command_line_are_finite_and_bounded(
     result = run_cli([*ts_args(tmp_path / "ts.sqlite"), *extra])
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "must be from" in result.stderr
+
+
+def test_unreachable_postgresql_is_refused_with_one_line(tmp_path: Path) -> None:
+    """`serve-ts --database postgresql://...` whose server cannot be reached: one line
+    naming the cause (no traceback, no password), exit 2."""
+    args = ts_args(tmp_path / "unused.sqlite")
+    at = args.index("--db")
+    args[at : at + 2] = [
+        "--database",
+        f"postgresql://waict:secret-pw@/waict?host={tmp_path}/no-such-dir&connect_timeout=2",
+    ]
+    result = run_cli(args)
+    assert_one_line_refusal(result, "unavailable")
+    assert "secret-pw" not in result.stderr

@@ -322,3 +322,89 @@ def test_witness_refuses_a_batch_whose_claimed_root_differs(tmp_path: Path) -> N
     with pytest.raises(ForkError):  # never signs again, not even the root it agrees with
         w.process_batch(0, batch)
     assert not w.healthy()
+
+
+# --- a witness started on a damaged database refuses with one line (issue 10 remainder) -----
+
+
+def _witness_db(path: Path) -> None:
+    w = WitnessService(path, W[0], seed_for(W[0]), "http://127.0.0.1:9", TS_NAME, system_clock())
+    now = int(time.time())
+    events = [
+        TreeEvent(f"d{i}.example", ("https://assets.example/",), rh(i), now) for i in range(300)
+    ]
+    assert w.process_batch(0, encode_batch(events)) is not None
+    w.close()
+
+
+def _tamper_witness(path: Path, sql: str, *args: object) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute(sql, args)
+    conn.commit()
+    conn.close()
+
+
+def _garbage(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:4096] + bytes(range(256)) * ((len(data) - 4096) // 256 + 1))
+
+
+def _not_a_database(path: Path) -> None:
+    path.write_bytes(b"this is not a database\n" * 300)
+
+
+def _other_head(path: Path) -> None:
+    node = chain.ChainNode(chain.Entry(0, 1, b"\x07" * 32, b"\x08" * 32), b"\0" * 32)
+    _tamper_witness(path, "UPDATE heads SET node=? WHERE domain='d7.example'", node.encode())
+
+
+def _short_node(path: Path) -> None:
+    _tamper_witness(path, "UPDATE heads SET node=x'00' WHERE domain='d7.example'")
+
+
+@pytest.mark.parametrize("damage", [_garbage, _not_a_database, _other_head, _short_node])
+def test_witness_on_a_damaged_database_refuses_with_one_line(
+    tmp_path: Path, damage: Callable[[Path], None]
+) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "w.sqlite"
+    _witness_db(db)
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"w.sqlite{suffix}").unlink(missing_ok=True)
+    damage(db)
+    (tmp_path / "w.key").write_text(b64encode(seed_for(W[0])))
+    args = ["serve-witness", "--db", str(db), "--name", W[0], "--key-file"]
+    args += [str(tmp_path / "w.key"), "--ts", "http://127.0.0.1:9", "--ts-name", TS_NAME]
+    done = subprocess.run(
+        [sys.executable, "-m", "waict.cli", *args], capture_output=True, text=True, timeout=60
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 2 and "Traceback" not in out, out
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out
+    assert lines[0].startswith("waict serve-witness: cannot start (damaged)"), out
+
+
+def test_a_witness_file_with_the_old_heads_table_is_upgraded(tmp_path: Path) -> None:
+    """A witness file whose heads table has the rowid layout (before issue 12) opens: the
+    table is rewritten WITHOUT ROWID in one transaction, the state checks, the witness goes
+    on from its count."""
+    db = tmp_path / "w.sqlite"
+    _witness_db(db)
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "CREATE TABLE old_heads (domain TEXT PRIMARY KEY, node BLOB NOT NULL);"
+        "INSERT INTO old_heads SELECT domain, node FROM heads;"
+        "DROP TABLE heads; ALTER TABLE old_heads RENAME TO heads;"
+    )
+    conn.close()
+    w = WitnessService(db, W[0], seed_for(W[0]), "http://127.0.0.1:9", TS_NAME, system_clock())
+    sql = w._db.execute("SELECT sql FROM sqlite_master WHERE name='heads'").fetchone()[0]
+    assert "WITHOUT ROWID" in sql and w.count == 1
+    now = int(time.time())
+    batch = encode_batch([TreeEvent("d7.example", None, rh(77), now)])
+    signed = w.process_batch(1, batch)
+    assert signed is not None and signed.count == 2
+    w.close()

@@ -103,23 +103,26 @@ class ServerProcess:
         log: Path,
         *,
         ca_file: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         """``ca_file``: an https ``ready_url`` is checked against it, and the process
-        trusts it (``SSL_CERT_FILE``) for its own requests."""
+        trusts it (``SSL_CERT_FILE``) for its own requests. ``env`` is added to the
+        process's environment (tests' fault hooks)."""
         self.name = name
         self.args = args
         self.ready_url = ready_url
         self.log = log
         self.ca_file = ca_file
+        self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         out = self.log.open("ab")
-        env = None
+        env = {**os.environ, **self.env} if self.env else None
         verify: bool | ssl.SSLContext = True
         if self.ca_file is not None:
-            env = {**os.environ, "SSL_CERT_FILE": str(self.ca_file)}
+            env = {**(env or os.environ), "SSL_CERT_FILE": str(self.ca_file)}
             verify = client_context(self.ca_file)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "waict.cli", *self.args],

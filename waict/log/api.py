@@ -9,6 +9,7 @@ import base64
 import ipaddress
 import logging
 import socket
+import weakref
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -44,6 +45,13 @@ MAX_ENROLL_DOCUMENT = 64 * 1024
 MAX_APPEND_BODY = 64 * 1024  # New Entry Data: 16 asset hosts of at most 511 bytes, 2 hashes
 MAX_COSIGNATURE_BODY = 16 * 1024  # a few "— name base64" lines
 
+# Cache-Control (docs/decisions.md): what can never change is cacheable by anyone for a
+# year (a CDN absorbs the read traffic); what moves is never stored; errors neither (a 404
+# for a tile or batch that does not exist yet must not outlive its appearance).
+IMMUTABLE = "public, max-age=31536000, immutable"
+PARTIAL_TILE = "public, max-age=60"  # immutable too, but superseded by the wider tile
+NO_STORE = "no-store"
+
 
 Resolver = Callable[[str], Awaitable[list[str]]]
 
@@ -61,16 +69,39 @@ def http_enroll_fetcher(
     connect: str | None = None,
     *,
     resolve: Resolver = system_resolver,
+    max_connections: int = 256,
 ) -> EnrollFetcher:
     """Fetch ``<scheme>://<domain>[:port]/.well-known/waict-enroll``: at most 64 KiB,
-    uncompressed, within one ``timeout`` (resolving included).
+    uncompressed, within one ``timeout`` (resolving and waiting for a connection included).
 
     The service fetches from a name anyone may submit, so the name must resolve only to
     public addresses (no loopback, private, link-local... target), and the request goes to
     the address checked (no second lookup to rebind; TLS still verifies the name). Loopback
     tests and the demo name the address instead, ``connect="127.0.0.1"`` (with
     ``scheme="http"`` and a port): the request goes there with ``Host: <domain>[:port]``.
+
+    One HTTP client (one TLS context: building one costs 15-20 ms of CPU and most of a MB)
+    serves every enrolment of an event loop; at most ``max_connections`` fetches are open
+    at once, the others wait within their deadline. Connections are never reused: one was
+    verified for one name, and the next enrolment on the same address is another name.
     """
+    shared: weakref.WeakKeyDictionary[
+        asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]
+    ] = weakref.WeakKeyDictionary()
+
+    def for_this_loop() -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        loop = asyncio.get_running_loop()
+        found = shared.get(loop)
+        if found is None:
+            # the bound is the semaphore's (httpx's own pool queue, when full, let waiting
+            # requests time out long after their deadline: measured with 1,000 at once)
+            client = httpx.AsyncClient(
+                timeout=timeout,
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+            )
+            found = shared[loop] = (client, asyncio.Semaphore(max_connections))
+        return found
 
     async def address_of(domain: str) -> str:
         if connect is not None:
@@ -88,13 +119,14 @@ def http_enroll_fetcher(
         netloc = domain if port is None else f"{domain}:{port}"
         too_large = RuntimeError(f"enrollment document larger than {MAX_ENROLL_DOCUMENT} bytes")
         deadline = asyncio.get_running_loop().time() + timeout  # one for the whole fetch
+        client, slots = for_this_loop()
         try:
             async with asyncio.timeout_at(deadline):
                 address = await address_of(domain)
                 target = address if port is None else f"{address}:{port}"
             async with (
                 asyncio.timeout_at(deadline),
-                httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+                slots,
                 client.stream(
                     "GET",
                     f"{scheme}://{target}{WELL_KNOWN_ENROLL}",
@@ -151,7 +183,7 @@ def create_ts_app(service: TransparencyService) -> Starlette:
         return wrapped
 
     def proof_response(proof: ChainHeadWithProof) -> Response:
-        return Response(proof.encode(), media_type=OCTETS, headers={"Cache-Control": "no-store"})
+        return Response(proof.encode(), media_type=OCTETS, headers={"Cache-Control": NO_STORE})
 
     async def enroll(request: Request) -> Response:
         return proof_response(await service.enroll(request.path_params["domain"]))
@@ -175,7 +207,11 @@ def create_ts_app(service: TransparencyService) -> Starlette:
             raise HttpError(404, "no such tile (yet)", "not_found")
         if index.width is None and len(nodes) != 256:
             raise HttpError(404, f"tile {index.n} is partial: ask for .p/{len(nodes)}", "not_found")
-        return Response(b"".join(n.entry.encode() for n in nodes), media_type=OCTETS)
+        return Response(
+            b"".join(n.entry.encode() for n in nodes),
+            media_type=OCTETS,
+            headers={"Cache-Control": IMMUTABLE if index.width is None else PARTIAL_TILE},
+        )
 
     async def chain_hash(request: Request) -> Response:
         domain = normalize_domain(request.path_params["domain"])
@@ -183,7 +219,9 @@ def create_ts_app(service: TransparencyService) -> Starlette:
         nodes = service.store.chain_nodes(domain, index.n, index.n + 1)
         if not nodes:
             raise HttpError(404, f"{domain} has no entry {index.n}", "not_found")
-        return Response(nodes[0].next_chain_hash(), media_type=OCTETS)
+        return Response(
+            nodes[0].next_chain_hash(), media_type=OCTETS, headers={"Cache-Control": IMMUTABLE}
+        )
 
     async def asset_hosts(request: Request) -> Response:
         text = request.path_params["digest"]
@@ -199,7 +237,7 @@ def create_ts_app(service: TransparencyService) -> Starlette:
         return Response(
             vector,
             media_type=OCTETS,
-            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+            headers={"Cache-Control": IMMUTABLE},
         )
 
     async def tree_event_batch(request: Request) -> Response:
@@ -208,16 +246,16 @@ def create_ts_app(service: TransparencyService) -> Starlette:
             request.query_params.get("wait"), "wait (seconds)", low=0, high=60, default=0
         )
         body = await service.wait_for_batch(index.n, wait)
-        stored = service.store.batch(index.n) if body is not None else None
-        if body is None or stored is None:
+        root = service.root(index.n + 1) if body is not None else None
+        if body is None or root is None:
             raise HttpError(404, f"batch {index.n} is not published yet", "not_found")
         return Response(
             body,
             media_type=OCTETS,
             headers={
-                "Cache-Control": "public, max-age=31536000, immutable",
+                "Cache-Control": IMMUTABLE,
                 # the root after this batch: a witness whose replay differs sees a fork
-                "Waict-Tree-Root": base64.b64encode(stored[1]).decode(),
+                "Waict-Tree-Root": base64.b64encode(root).decode(),
             },
         )
 
@@ -231,7 +269,9 @@ def create_ts_app(service: TransparencyService) -> Starlette:
         if not service.cosigned:
             raise HttpError(503, "no cosigned root yet", "not_cosigned")
         return Response(
-            service.signed_note(service.cosigned), media_type="text/plain; charset=utf-8"
+            service.signed_note(service.cosigned),
+            media_type="text/plain; charset=utf-8",
+            headers={"Cache-Control": NO_STORE},
         )
 
     async def status(request: Request) -> Response:
@@ -242,12 +282,14 @@ def create_ts_app(service: TransparencyService) -> Starlette:
                 "batches": service.count,
                 "cosigned": service.cosigned,
                 "root": base64.b64encode(tree.root()).decode() if tree else None,
-                "domains": service.store.domain_count(),
+                "domains": service.domains,
+                "pending": service.pending,
                 "quorum": service.quorum,
                 "storage_fault": str(service.storage_fault) if service.storage_fault else None,
                 "witnesses": sorted({w.name for w in service.witnesses.values()}),
                 "loop": service.loop.status(),
-            }
+            },
+            headers={"Cache-Control": NO_STORE},
         )
 
     routes = [

@@ -58,7 +58,12 @@ DEFAULT_MAX_UPLOAD = 256 << 20
 
 
 def _error(status: int, message: str, detail: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"error": message, "detail": detail}, status_code=status, headers=headers)
+    """A JSON error; never cached (an object missing now may be uploaded in a moment)."""
+    return JSONResponse(
+        {"error": message, "detail": detail},
+        status_code=status,
+        headers={"Cache-Control": "no-store", **headers},
+    )
 
 
 class AssetStore:

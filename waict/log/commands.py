@@ -32,7 +32,7 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
     from waict.log.api import create_ts_app, http_enroll_fetcher
     from waict.log.http import system_clock
     from waict.log.service import TransparencyService
-    from waict.log.store import SqliteStore, StorageError
+    from waict.log.store import StorageError, open_store
 
     try:
         tls_cert, tls_key = tls_files(args)
@@ -45,7 +45,7 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        store = SqliteStore(args.db)
+        store = open_store(args.database or args.db)
         try:
             service = TransparencyService(
                 store,
@@ -91,6 +91,7 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
     from waict.common.serve import Limits, serve, tls_files
     from waict.log.http import system_clock
     from waict.log.keys import load_or_create_seed, public_key_b64
+    from waict.log.store import StorageError
     from waict.log.witness import WitnessService, create_witness_app
 
     try:
@@ -100,16 +101,21 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     seed = load_or_create_seed(Path(args.key_file))
-    service = WitnessService(
-        args.db,
-        args.name,
-        seed,
-        args.ts,
-        args.ts_name,
-        system_clock(args.clock_offset),
-        past_window=args.past_window,
-        clear_fork=args.clear_fork,
-    )
+    try:
+        service = WitnessService(
+            args.db,
+            args.name,
+            seed,
+            args.ts,
+            args.ts_name,
+            system_clock(args.clock_offset),
+            past_window=args.past_window,
+            clear_fork=args.clear_fork,
+        )
+    except StorageError as exc:
+        text = " ".join(str(exc).split())
+        print(f"waict serve-witness: cannot start ({exc.kind}): {text}", file=sys.stderr)
+        return 2
     print(
         f"witness {args.name} (key {public_key_b64(seed)}) following {args.ts}, "
         f"at {service.count} batches; status on "
@@ -142,7 +148,14 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
 def add_serve_ts_parser(sub: Subparsers) -> None:
     """Register ``waict serve-ts``."""
     ts = sub.add_parser("serve-ts", help="run a transparency service")
-    ts.add_argument("--db", required=True, help="SQLite file (created if absent)")
+    where = ts.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", help="SQLite file (created if absent)")
+    where.add_argument(
+        "--database",
+        metavar="URL|FILE",
+        help="postgresql://... (a PostgreSQL database; tables created if absent), or a SQLite "
+        "file as with --db",
+    )
     ts.add_argument("--name", required=True, help="the service's domain, e.g. ts.example")
     ts.add_argument(
         "--witness",

@@ -26,7 +26,7 @@ def parse_new_entry(raw: bytes, *, enrolling: bool) -> NewEntry:
     """The "New Entry Data" JSON (plus ``token_sha256`` at enrollment, ``prev`` at append and
     in the enrollment document of a domain that already has a chain)."""
     try:
-        obj = json.loads(raw)
+        obj = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
         raise HttpError(400, "body is not JSON: send New Entry Data", "bad_request") from None
     if not isinstance(obj, dict):

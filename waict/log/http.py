@@ -70,7 +70,11 @@ class HttpError(Exception):
         self.detail = detail
 
     def response(self) -> JSONResponse:
-        return JSONResponse({"error": str(self), "detail": self.detail}, status_code=self.status)
+        return JSONResponse(
+            {"error": str(self), "detail": self.detail},
+            status_code=self.status,
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 def bounded_number(

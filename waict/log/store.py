@@ -2,197 +2,118 @@
 
 :class:`TransparencyStore` is what the service needs; :class:`SqliteStore` is the embedded
 default (one SQLite file, WAL journal, ``synchronous=FULL``: a commit that returned is on
-disk). Every multi-row change is one transaction, so a crash leaves either all of a batch or
-none of it. A networked SQL engine (PostgreSQL, or a distributed SQL engine speaking its
-protocol) fits the same interface; ``docs/scale.md`` describes a 100-million-domain layout.
+disk); :class:`waict.log.store_pg.PostgresStore` keeps the same tables in PostgreSQL.
 
-Tables::
+Group commit: accepted events are held by the service in memory and written with their batch,
+their chain nodes, the tokens of the enrolments among them and new asset-host lists in ONE
+transaction (:meth:`TransparencyStore.publish_batch`), so a crash leaves either all of a batch
+or none of it, and the disk is synced once per batch. An append is acknowledged only once its
+batch is stored and cosigned, so nothing acknowledged depends on memory. Cosignatures are
+written without their own sync (they become durable with the next batch; a lost one is sent
+again by its witness).
 
-    domains(domain PK, token_sha256, created)          enrolled domains and their append token
-    events(seq PK, domain, event, batch NULL)          accepted tree events; batch set when cut
-    batches(n PK, body, root, created)                 TreeEventBatch n (0-based) and root after it
-    chain(domain, position, node, batch)               every ChainNode; PK (domain, position)
-    heads(domain PK, node)                             current head after the newest batch
-    asset_hosts(hash PK, vector)                       asset-host TLS vectors by their hash
+Tables (schema version 2; no row is stored twice)::
+
+    domains(domain PK, token_sha256)                    enrolled domains and their append token
+    batches(n PK, body, root, created)                  TreeEventBatch n (0-based), root after it
+    chain(domain, position, batch, node; PK(domain, position))   every ChainNode; the head of a
+                                                        domain is its highest position
+    asset_hosts(hash PK, vector)                        asset-host TLS vectors by their hash
     cosignatures(count, witness, timestamp, line; PK(count, witness))
+
+A version-0 file (before group commit: ``events`` and ``heads`` tables) is upgraded in place,
+in one transaction, when it is opened; its events never put in a batch are handed to the
+service (:meth:`TransparencyStore.recovered_events`) and go into its next batch. A file of a
+newer version than this code knows is refused (:class:`StorageError` ``unsupported``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import sqlite3
 import threading
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 from verifier.chain import ChainNode
 from verifier.errors import WaictError
+from waict.log.storage import (
+    CRASH_ENV,
+    SCHEMA_VERSION,
+    BatchWrite,
+    StorageError,
+    StoredCosignature,
+    TransparencyStore,
+    crash_point,
+    storage_error,
+)
+
+__all__ = [
+    "CRASH_ENV",
+    "SCHEMA_VERSION",
+    "BatchWrite",
+    "SqliteStore",
+    "StorageError",
+    "StoredCosignature",
+    "TransparencyStore",
+    "crash_point",
+    "open_store",
+    "storage_error",
+]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS domains (
-    domain TEXT PRIMARY KEY, token_sha256 BLOB NOT NULL, created INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, domain TEXT NOT NULL, event BLOB NOT NULL,
-    batch INTEGER);
-CREATE INDEX IF NOT EXISTS events_pending ON events(batch) WHERE batch IS NULL;
+    domain TEXT PRIMARY KEY, token_sha256 BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batches (
     n INTEGER PRIMARY KEY, body BLOB NOT NULL, root BLOB NOT NULL, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS chain (
-    domain TEXT NOT NULL, position INTEGER NOT NULL, node BLOB NOT NULL, batch INTEGER NOT NULL,
-    PRIMARY KEY (domain, position));
-CREATE TABLE IF NOT EXISTS heads (domain TEXT PRIMARY KEY, node BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS asset_hosts (hash BLOB PRIMARY KEY, vector BLOB NOT NULL);
+    domain TEXT NOT NULL, position INTEGER NOT NULL, batch INTEGER NOT NULL, node BLOB NOT NULL,
+    PRIMARY KEY (domain, position)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS asset_hosts (hash BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cosignatures (
     count INTEGER NOT NULL, witness TEXT NOT NULL, timestamp INTEGER NOT NULL,
-    line TEXT NOT NULL, PRIMARY KEY (count, witness));
+    line TEXT NOT NULL, PRIMARY KEY (count, witness)) WITHOUT ROWID;
+"""
+
+# Version 0 -> 2, in one transaction (the caller's). Pending events are read out first.
+UPGRADE_FROM_0 = """
+CREATE TABLE domains_v2 (domain TEXT PRIMARY KEY, token_sha256 BLOB NOT NULL) WITHOUT ROWID;
+INSERT INTO domains_v2(domain, token_sha256) SELECT domain, token_sha256 FROM domains;
+DROP TABLE domains;
+ALTER TABLE domains_v2 RENAME TO domains;
+CREATE TABLE chain_v2 (
+    domain TEXT NOT NULL, position INTEGER NOT NULL, batch INTEGER NOT NULL, node BLOB NOT NULL,
+    PRIMARY KEY (domain, position)) WITHOUT ROWID;
+INSERT INTO chain_v2(domain, position, batch, node) SELECT domain, position, batch, node FROM chain;
+DROP TABLE chain;
+ALTER TABLE chain_v2 RENAME TO chain;
+CREATE TABLE asset_hosts_v2 (hash BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+INSERT INTO asset_hosts_v2(hash, vector) SELECT hash, vector FROM asset_hosts;
+DROP TABLE asset_hosts;
+ALTER TABLE asset_hosts_v2 RENAME TO asset_hosts;
+CREATE TABLE cosignatures_v2 (
+    count INTEGER NOT NULL, witness TEXT NOT NULL, timestamp INTEGER NOT NULL,
+    line TEXT NOT NULL, PRIMARY KEY (count, witness)) WITHOUT ROWID;
+INSERT INTO cosignatures_v2 SELECT count, witness, timestamp, line FROM cosignatures;
+DROP TABLE cosignatures;
+ALTER TABLE cosignatures_v2 RENAME TO cosignatures;
+DROP TABLE heads;
+DROP TABLE events;
 """
 
 
-class StorageError(Exception):
-    """Storage cannot do what was asked. ``kind`` names the cause for a one-line error:
-    ``disk_full``, ``read_only``, ``damaged``, ``unavailable``, ``busy`` or ``io_error``.
-    Nothing of the failed change is kept (each change is one transaction)."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-_SQLITE_KINDS = {
-    13: ("disk_full", "the disk is full"),  # SQLITE_FULL
-    8: ("read_only", "the database is read-only"),  # SQLITE_READONLY
-    11: ("damaged", "the database file is damaged"),  # SQLITE_CORRUPT
-    26: ("damaged", "the file is not a database"),  # SQLITE_NOTADB
-    14: ("unavailable", "the database file cannot be opened"),  # SQLITE_CANTOPEN
-    5: ("busy", "the database is locked by another process"),  # SQLITE_BUSY
-    6: ("busy", "the database is locked"),  # SQLITE_LOCKED
-    10: ("io_error", "an I/O error"),  # SQLITE_IOERR
-    23: ("unavailable", "access to the database file is denied"),  # SQLITE_AUTH
-    3: ("unavailable", "access to the database file is denied"),  # SQLITE_PERM
-}
-
-
-def storage_error(exc: BaseException, path: str) -> StorageError:
-    """A :class:`StorageError` naming the cause of a SQLite or OS error on ``path``."""
-    if isinstance(exc, StorageError):
-        return exc
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return StorageError(f"{path}: the disk is full", "disk_full")
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int) and (code & 0xFF) in _SQLITE_KINDS:
-        kind, what = _SQLITE_KINDS[code & 0xFF]
-        return StorageError(f"{path}: {what} ({exc})", kind)
-    if isinstance(exc, WaictError):
-        return StorageError(f"{path}: a stored record does not decode ({exc})", "damaged")
-    return StorageError(f"{path}: {exc}", "io_error")
-
-
-@dataclass(frozen=True)
-class PendingEvent:
-    seq: int
-    domain: str
-    event: bytes
-
-
-@dataclass(frozen=True)
-class StoredCosignature:
-    witness: str
-    timestamp: int
-    line: str
-
-
-class TransparencyStore(ABC):
-    """What the transparency service needs from storage."""
-
-    @abstractmethod
-    def token_hash(self, domain: str) -> bytes | None: ...
-
-    @abstractmethod
-    def add_event(
-        self, domain: str, event: bytes, *, bind_token: bytes | None = None, now: int = 0
-    ) -> int:
-        """Durably record an accepted event; returns its sequence number. At enrollment
-        ``bind_token`` (the append token's SHA-256) is bound in the same transaction: both or
-        neither."""
-
-    @abstractmethod
-    def add_events(self, events: Sequence[tuple[str, bytes]]) -> None:
-        """Durably record many accepted events at once (bulk loads, benchmarks)."""
-
-    @abstractmethod
-    def pending_events(self, limit: int) -> list[PendingEvent]: ...
-
-    @abstractmethod
-    def publish_batch(
-        self,
-        n: int,
-        body: bytes,
-        root: bytes,
-        created: int,
-        event_seqs: Sequence[int],
-        nodes: Sequence[tuple[str, ChainNode]],
-        asset_hosts: Sequence[tuple[bytes, bytes]],
-    ) -> None:
-        """Atomically: store batch n, mark its events, add the new chain nodes and heads."""
-
-    @abstractmethod
-    def batch_count(self) -> int: ...
-
-    @abstractmethod
-    def batch(self, n: int) -> tuple[bytes, bytes] | None:
-        """(body, root) of batch n."""
-
-    @abstractmethod
-    def event_batch(self, seq: int) -> int | None: ...
-
-    @abstractmethod
-    def heads(self) -> Iterator[tuple[str, ChainNode]]: ...
-
-    @abstractmethod
-    def heads_at(self, count: int) -> Iterator[tuple[str, ChainNode]]:
-        """Each domain's head after the first ``count`` batches."""
-
-    @abstractmethod
-    def head(self, domain: str) -> ChainNode | None: ...
-
-    @abstractmethod
-    def head_at(self, domain: str, count: int) -> ChainNode | None:
-        """The domain's head after the first ``count`` batches."""
-
-    @abstractmethod
-    def chain_nodes(self, domain: str, start: int, end: int) -> list[ChainNode]: ...
-
-    @abstractmethod
-    def asset_hosts(self, digest: bytes) -> bytes | None: ...
-
-    @abstractmethod
-    def add_cosignature(self, count: int, witness: str, timestamp: int, line: str) -> None: ...
-
-    @abstractmethod
-    def cosignatures(self, count: int) -> list[StoredCosignature]: ...
-
-    @abstractmethod
-    def domain_count(self) -> int: ...
-
-    @abstractmethod
-    def chains(self) -> Iterator[tuple[str, list[ChainNode]]]:
-        """Every domain's whole chain, in position order (the start-up consistency check)."""
-
-    @abstractmethod
-    def close(self) -> None: ...
-
-
 class SqliteStore(TransparencyStore):
-    """The embedded default: one SQLite file on disk."""
+    """The embedded default: one SQLite file on disk. Two connections (WAL): one writes
+    (batches, cosignatures), one reads, so reads never wait for a batch's sync."""
 
     def __init__(self, path: Path | str) -> None:
-        """Open (or create) the database and check it (``PRAGMA quick_check``): a file that
-        cannot be opened, written or read back raises :class:`StorageError`."""
-        self.path = str(path)
-        self._lock = threading.RLock()
+        """Open (or create) the database, upgrade an old one and check it (``PRAGMA
+        quick_check``): a file that cannot be opened, written or read back raises
+        :class:`StorageError`."""
+        self.path = self.name = str(path)
+        self._lock = threading.RLock()  # the writer
+        self._rlock = threading.RLock()  # the reader
+        self._recovered: list[tuple[str, bytes]] = []
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
@@ -200,11 +121,18 @@ class SqliteStore(TransparencyStore):
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
+            self._open_schema()
             problems = [str(r[0]) for r in self._db.execute("PRAGMA quick_check(5)").fetchall()]
+            if problems == ["ok"]:
+                self._rdb = sqlite3.connect(
+                    self.path, check_same_thread=False, isolation_level=None
+                )
         except (sqlite3.Error, OSError) as exc:
             self._db.close()
             raise storage_error(exc, self.path) from None
+        except StorageError:
+            self._db.close()
+            raise
         if problems != ["ok"]:
             self._db.close()
             raise StorageError(
@@ -213,12 +141,59 @@ class SqliteStore(TransparencyStore):
                 "damaged",
             )
 
+    def _open_schema(self) -> None:
+        db = self._db
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        tables = {
+            str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"{self.path}: schema version {version} is newer than this waict knows "
+                f"({SCHEMA_VERSION}): run a newer waict on it",
+                "unsupported",
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if "heads" in tables or "events" in tables:  # version 0: upgrade in place
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._recovered = [
+                    (str(d), bytes(e))
+                    for d, e in db.execute(
+                        "SELECT domain, event FROM events WHERE batch IS NULL ORDER BY seq"
+                    )
+                ]
+                for statement in UPGRADE_FROM_0.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            return
+        db.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+
+    def recovered_events(self) -> list[tuple[str, bytes]]:
+        out, self._recovered = self._recovered, []
+        return out
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
-        """The connection, under the lock; SQLite errors become :class:`StorageError`."""
+        """The writing connection, under its lock; errors become :class:`StorageError`."""
         with self._lock:
             try:
                 yield self._db
+            except (sqlite3.Error, OSError) as exc:
+                raise storage_error(exc, self.path) from None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The reading connection, under its lock; errors become :class:`StorageError`."""
+        with self._rlock:
+            try:
+                yield self._rdb
             except (sqlite3.Error, OSError) as exc:
                 raise storage_error(exc, self.path) from None
 
@@ -229,32 +204,13 @@ class SqliteStore(TransparencyStore):
             raise storage_error(WaictError(str(exc)), self.path) from None
 
     def _one(self, sql: str, *args: object) -> tuple[object, ...] | None:
-        with self._locked() as db:
+        with self._reading() as db:
             row: tuple[object, ...] | None = db.execute(sql, args).fetchone()
             return row
 
     def token_hash(self, domain: str) -> bytes | None:
         row = self._one("SELECT token_sha256 FROM domains WHERE domain=?", domain)
         return bytes(row[0]) if row else None  # type: ignore[call-overload]
-
-    def add_event(
-        self, domain: str, event: bytes, *, bind_token: bytes | None = None, now: int = 0
-    ) -> int:
-        with self._locked() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                if bind_token is not None:
-                    db.execute(
-                        "INSERT INTO domains(domain, token_sha256, created) VALUES (?,?,?) "
-                        "ON CONFLICT(domain) DO UPDATE SET token_sha256=excluded.token_sha256",
-                        (domain, bind_token, now),
-                    )
-                cur = db.execute("INSERT INTO events(domain, event) VALUES (?,?)", (domain, event))
-                db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
-            return int(cur.lastrowid or 0)
 
     def _rollback(self) -> None:
         """Undo the open transaction, if SQLite has not already (it rolls back by itself on
@@ -263,60 +219,33 @@ class SqliteStore(TransparencyStore):
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
 
-    def add_events(self, events: Sequence[tuple[str, bytes]]) -> None:
-        with self._locked() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany("INSERT INTO events(domain, event) VALUES (?,?)", events)
-                db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
-
-    def pending_events(self, limit: int) -> list[PendingEvent]:
-        with self._locked() as db:
-            rows = db.execute(
-                "SELECT seq, domain, event FROM events WHERE batch IS NULL ORDER BY seq LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [PendingEvent(int(s), str(d), bytes(e)) for s, d, e in rows]
-
-    def publish_batch(
-        self,
-        n: int,
-        body: bytes,
-        root: bytes,
-        created: int,
-        event_seqs: Sequence[int],
-        nodes: Sequence[tuple[str, ChainNode]],
-        asset_hosts: Sequence[tuple[bytes, bytes]],
-    ) -> None:
+    def _publish(self, batch: BatchWrite) -> None:
         with self._locked() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.execute(
                     "INSERT INTO batches(n, body, root, created) VALUES (?,?,?,?)",
-                    (n, body, root, created),
+                    (batch.n, batch.body, batch.root, batch.created),
                 )
                 db.executemany(
-                    "UPDATE events SET batch=? WHERE seq=?", [(n, s) for s in event_seqs]
+                    "INSERT INTO chain(domain, position, batch, node) VALUES (?,?,?,?)",
+                    [(d, node.position, batch.n, node.encode()) for d, node in batch.nodes],
                 )
                 db.executemany(
-                    "INSERT INTO chain(domain, position, node, batch) VALUES (?,?,?,?)",
-                    [(d, node.position, node.encode(), n) for d, node in nodes],
+                    "INSERT INTO domains(domain, token_sha256) VALUES (?,?) "
+                    "ON CONFLICT(domain) DO UPDATE SET token_sha256=excluded.token_sha256",
+                    batch.tokens,
                 )
                 db.executemany(
-                    "INSERT INTO heads(domain, node) VALUES (?,?) "
-                    "ON CONFLICT(domain) DO UPDATE SET node=excluded.node",
-                    [(d, node.encode()) for d, node in nodes],
+                    "INSERT OR IGNORE INTO asset_hosts(hash, vector) VALUES (?,?)",
+                    batch.asset_hosts,
                 )
-                db.executemany(
-                    "INSERT OR IGNORE INTO asset_hosts(hash, vector) VALUES (?,?)", asset_hosts
-                )
+                crash_point("batch:mid")
                 db.execute("COMMIT")
             except BaseException:
                 self._rollback()
                 raise
+        crash_point("batch:after")
 
     def batch_count(self) -> int:
         row = self._one("SELECT COALESCE(MAX(n) + 1, 0) FROM batches")
@@ -326,18 +255,12 @@ class SqliteStore(TransparencyStore):
         row = self._one("SELECT body, root FROM batches WHERE n=?", n)
         return (bytes(row[0]), bytes(row[1])) if row else None  # type: ignore[call-overload]
 
-    def event_batch(self, seq: int) -> int | None:
-        row = self._one("SELECT batch FROM events WHERE seq=?", seq)
-        return None if row is None or row[0] is None else int(row[0])  # type: ignore[call-overload]
-
-    def heads(self) -> Iterator[tuple[str, ChainNode]]:
-        with self._locked() as db:
-            rows = db.execute("SELECT domain, node FROM heads").fetchall()
-        for domain, node in rows:
-            yield str(domain), self._node(node)
+    def batch_root(self, n: int) -> bytes | None:
+        row = self._one("SELECT root FROM batches WHERE n=?", n)
+        return bytes(row[0]) if row else None  # type: ignore[call-overload]
 
     def heads_at(self, count: int) -> Iterator[tuple[str, ChainNode]]:
-        with self._locked() as db:
+        with self._reading() as db:
             rows = db.execute(
                 "SELECT c.domain, c.node FROM chain c JOIN ("
                 " SELECT domain, MAX(position) AS p FROM chain WHERE batch < ? GROUP BY domain"
@@ -347,9 +270,11 @@ class SqliteStore(TransparencyStore):
         for domain, node in rows:
             yield str(domain), self._node(node)
 
-    def head(self, domain: str) -> ChainNode | None:
-        row = self._one("SELECT node FROM heads WHERE domain=?", domain)
-        return self._node(row[0]) if row else None
+    def head(self, domain: str) -> tuple[ChainNode, int] | None:
+        row = self._one(
+            "SELECT node, batch FROM chain WHERE domain=? ORDER BY position DESC LIMIT 1", domain
+        )
+        return (self._node(row[0]), int(row[1])) if row else None  # type: ignore[call-overload]
 
     def head_at(self, domain: str, count: int) -> ChainNode | None:
         row = self._one(
@@ -360,7 +285,7 @@ class SqliteStore(TransparencyStore):
         return self._node(row[0]) if row else None
 
     def chain_nodes(self, domain: str, start: int, end: int) -> list[ChainNode]:
-        with self._locked() as db:
+        with self._reading() as db:
             rows = db.execute(
                 "SELECT node FROM chain WHERE domain=? AND position>=? AND position<? "
                 "ORDER BY position",
@@ -374,15 +299,19 @@ class SqliteStore(TransparencyStore):
 
     def add_cosignature(self, count: int, witness: str, timestamp: int, line: str) -> None:
         with self._locked() as db:
-            db.execute(
-                "INSERT INTO cosignatures(count, witness, timestamp, line) VALUES (?,?,?,?) "
-                "ON CONFLICT(count, witness) DO UPDATE SET timestamp=excluded.timestamp, "
-                "line=excluded.line WHERE excluded.timestamp > cosignatures.timestamp",
-                (count, witness, timestamp, line),
-            )
+            db.execute("PRAGMA synchronous=NORMAL")  # durable with the next batch's sync
+            try:
+                db.execute(
+                    "INSERT INTO cosignatures(count, witness, timestamp, line) VALUES (?,?,?,?) "
+                    "ON CONFLICT(count, witness) DO UPDATE SET timestamp=excluded.timestamp, "
+                    "line=excluded.line WHERE excluded.timestamp > cosignatures.timestamp",
+                    (count, witness, timestamp, line),
+                )
+            finally:
+                db.execute("PRAGMA synchronous=FULL")
 
     def cosignatures(self, count: int) -> list[StoredCosignature]:
-        with self._locked() as db:
+        with self._reading() as db:
             rows = db.execute(
                 "SELECT witness, timestamp, line FROM cosignatures WHERE count=? ORDER BY witness",
                 (count,),
@@ -390,19 +319,55 @@ class SqliteStore(TransparencyStore):
         return [StoredCosignature(str(w), int(t), str(line)) for w, t, line in rows]
 
     def domain_count(self) -> int:
-        row = self._one("SELECT COUNT(*) FROM heads")
+        row = self._one("SELECT COUNT(*) FROM domains")
         return int(row[0]) if row else 0  # type: ignore[call-overload]
 
     def chains(self) -> Iterator[tuple[str, list[ChainNode]]]:
-        with self._locked() as db:
-            domains = [str(r[0]) for r in db.execute("SELECT DISTINCT domain FROM chain")]
-        for domain in domains:
-            with self._locked() as db:
+        """One ordered scan of the chain table (its primary key is its order)."""
+        with self._reading() as db:
+            cursor = db.execute("SELECT domain, node FROM chain ORDER BY domain, position")
+            domain: str | None = None
+            nodes: list[ChainNode] = []
+            while True:
+                rows = cursor.fetchmany(10_000)
+                if not rows:
+                    break
+                for d, blob in rows:
+                    if d != domain:
+                        if domain is not None:
+                            yield domain, nodes
+                        domain, nodes = str(d), []
+                    nodes.append(self._node(blob))
+            if domain is not None:
+                yield domain, nodes
+
+    def sizes(self) -> dict[str, int]:
+        """Bytes per table, its indexes included (SQLite's ``dbstat``, when compiled in)."""
+        try:
+            with self._reading() as db:
                 rows = db.execute(
-                    "SELECT node FROM chain WHERE domain=? ORDER BY position", (domain,)
+                    "SELECT m.tbl_name, SUM(s.pgsize) FROM dbstat s "
+                    "JOIN sqlite_master m ON s.name = m.name GROUP BY m.tbl_name"
                 ).fetchall()
-            yield domain, [self._node(r[0]) for r in rows]
+        except StorageError:
+            return {}
+        return {str(t): int(n) for t, n in rows}
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._rlock:
             self._db.close()
+            if hasattr(self, "_rdb"):
+                self._rdb.close()
+
+
+def is_postgres_url(spec: str) -> bool:
+    return spec.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(spec: str | Path) -> TransparencyStore:
+    """A PostgreSQL store for a ``postgresql://`` URL, else a SQLite file at ``spec``."""
+    if isinstance(spec, str) and is_postgres_url(spec):
+        from waict.log.store_pg import PostgresStore
+
+        return PostgresStore(spec)
+    return SqliteStore(spec)

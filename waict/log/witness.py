@@ -24,7 +24,6 @@ import base64
 import contextlib
 import json
 import logging
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,7 @@ from verifier.note import NoteBody, cosign
 from verifier.transparency import tree_key
 from waict.common.tiles import encode_index
 from waict.log.http import BackgroundLoop, Clock
-from waict.log.tree import PrefixTree
+from waict.log.witness_state import open_state, read_heads
 
 log = logging.getLogger("waict.witness")
 
@@ -53,7 +52,7 @@ ROOT_HEADER = "Waict-Tree-Root"  # on /tree-event-batch/N: the service's root af
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS heads (domain TEXT PRIMARY KEY, node BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS heads (domain TEXT PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS signed (
     count INTEGER PRIMARY KEY, root BLOB NOT NULL, timestamp INTEGER NOT NULL, line TEXT NOT NULL,
     batch_sha256 BLOB NOT NULL);
@@ -122,21 +121,8 @@ class WitnessService:
         self._resend = asyncio.Event()
         self.last_error: str | None = None
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
         self.loop = BackgroundLoop(self.run, name=f"witness {name}")
-        self.count, stored_root = self._meta()
-        rows = self._db.execute("SELECT domain, node FROM heads").fetchall()
-        self.tree = PrefixTree.build(
-            (tree_key(str(d)), ChainNode.decode(bytes(n)).next_chain_hash()) for d, n in rows
-        )
-        if self.tree.root() != stored_root:
-            raise RuntimeError(
-                f"witness state in {db_path} is inconsistent (tree root differs from the stored "
-                "root); refusing to run"
-            )
+        self._open(str(db_path))
         self.fork: dict[str, object] | None = None
         row = self._db.execute("SELECT v FROM meta WHERE k='fork'").fetchone()
         if row is not None and clear_fork:
@@ -148,6 +134,13 @@ class WitnessService:
             self.last_error = f"fork_detected: {self.fork.get('message')}"
 
     # --- state --------------------------------------------------------------------------
+    def _open(self, path: str) -> None:
+        """Open and check the state (:func:`~waict.log.witness_state.open_state`)."""
+        self._db, self.count, self.tree = open_state(path, SCHEMA)
+
+    def _heads(self, domains: set[str]) -> dict[str, ChainNode]:
+        return read_heads(self._db, domains)
+
     def _meta(self) -> tuple[int, bytes]:
         rows = dict(self._db.execute("SELECT k, v FROM meta WHERE k IN ('count', 'root')"))
         count = int(rows.get("count", 0))
@@ -255,7 +248,8 @@ class WitnessService:
             now = self.clock()
             if sign:
                 self.check_fresh(events, now)
-            new = replay(self._head, events)
+            known = self._heads({e.domain for e in events})
+            new = replay(known.get, events)
             tree = self.tree.set_many(
                 (tree_key(d), nodes[-1].next_chain_hash()) for d, nodes in new.items()
             )
