@@ -1,0 +1,179 @@
+"""The room sample site (web/room, issue 13) in Debian Chromium: real pages, the real MLS
+worker (ts-mls bundled by scripts/build_room.py), the real delivery service
+(``waict serve-room`` as a process on loopback).
+
+No extension here (web/README.md's sample-site test checks the room under WAICT): the
+pages are served by a plain static server from ``web/room/public``, so these tests are
+about the room itself: three pages join one room and agree on one epoch and one safety
+number (the epoch authenticator), decrypt each other's MLS application messages, and,
+when the designated committer leaves, the next one removes it and everyone moves to a
+new safety number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from harness import REPO_ROOT, SETUP_HINT, chromium_path
+
+from waict.demo.chromium import QUIET_FLAGS
+from waict.demo.ecosystem import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+PUBLIC = REPO_ROOT / "web" / "room" / "public"
+#: Chromium's fake camera and microphone, and no permission prompt (media tests)
+MEDIA_FLAGS = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def room_site() -> Iterator[str]:
+    """``web/room/public`` on a loopback origin (a secure context: 127.0.0.1)."""
+    if not (PUBLIC / "mls-worker.js").is_file():
+        pytest.fail(f"the room site is not built (web/room/public): {SETUP_HINT}", pytrace=False)
+    handler = functools.partial(_Quiet, directory=str(PUBLIC))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def delivery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``waict serve-room`` on a free port: its ws:// base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("room") / "serve-room.log"
+    args = ["serve-room", "--port", str(port), "--heartbeat-timeout", "6"]
+    server = ServerProcess("serve-room", args, f"http://127.0.0.1:{port}/status", log)
+    server.start()
+    try:
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium(_pw_driver: Any) -> Iterator[Any]:
+    exe = chromium_path()
+    if exe is None:
+        pytest.fail(f"Chromium is not installed: {SETUP_HINT}", pytrace=False)
+    browser = _pw_driver.chromium.launch(
+        executable_path=exe, headless=True, args=[*QUIET_FLAGS, *MEDIA_FLAGS]
+    )
+    try:
+        yield browser
+    finally:
+        with contextlib.suppress(Exception):
+            browser.close()
+
+
+def status(page: Any) -> dict[str, Any]:
+    value = page.evaluate("window.roomStatus || null")
+    return dict(value) if value else {}
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def open_member(context: Any, site: str, ds: str, room: str, chat_ms: int = 400) -> Any:
+    page = context.new_page()
+    page.goto(f"{site}/?ds={ds}&room={room}&chat={chat_ms}")
+    page.wait_for_function("document.documentElement.dataset.waictDone === '1'", timeout=20000)
+    assert page.evaluate("document.documentElement.dataset.waictWorker") == "ran"
+    return page
+
+
+def describe(pages: list[Any]) -> str:
+    rows = []
+    for page in pages:
+        s = status(page)
+        rows.append(
+            f"uid {s.get('uid')} epoch {s.get('epoch')} members {s.get('members')} "
+            f"dc {s.get('dc')} safety {s.get('safety')} failures {s.get('failures')}"
+        )
+    return "; ".join(rows)
+
+
+def converged(pages: list[Any], epoch: int, members: list[int]) -> bool:
+    states = [status(p) for p in pages]
+    return (
+        all(
+            s.get("epoch") == epoch and s.get("members") == members and s.get("confirmed")
+            for s in states
+        )
+        and len({s.get("safety") for s in states}) == 1
+    )
+
+
+def test_three_members_one_safety_number_then_the_committer_leaves(
+    chromium: Any, room_site: str, delivery: str
+) -> None:
+    context = chromium.new_context()
+    try:
+        pages = [open_member(context, room_site, delivery, "three") for _ in range(3)]
+        uids = [status(p).get("uid") for p in pages]
+        wait_for(
+            f"three members at epoch 2 ({describe(pages)})",
+            lambda: converged(pages, 2, [1, 2, 3]),
+        )
+        assert uids == [1, 2, 3]
+        before = [status(p) for p in pages]
+        safety = before[0]["safety"]
+        assert len(safety.split()) == 6 and all(len(g) == 5 for g in safety.split())
+        shown = pages[1].locator("#safety").inner_text()
+        assert shown == safety
+        assert [s["dc"] for s in before] == [True, False, False]
+        assert all(not s["failures"] for s in before), describe(pages)
+
+        # every member decrypts the others' MLS application messages, and more over time
+        def decrypted(page: Any) -> dict[str, int]:
+            return {k: int(v) for k, v in status(page)["stats"]["chatDecrypted"].items()}
+
+        first = [decrypted(p) for p in pages]
+        wait_for(
+            "rising counts of decrypted messages",
+            lambda: all(
+                all(decrypted(p).get(str(u), 0) > first[i].get(str(u), 0) for u in uids if u != uid)
+                for i, (p, uid) in enumerate(zip(pages, uids, strict=True))
+            ),
+        )
+
+        # the committer (uid 1) leaves: uid 2 is the next DC and removes it
+        pages[0].close()
+        rest = pages[1:]
+        wait_for(f"uid 1 removed ({describe(rest)})", lambda: converged(rest, 3, [2, 3]))
+        after = [status(p) for p in rest]
+        assert after[0]["safety"] != safety
+        assert [s["dc"] for s in after] == [True, False]
+        assert all(not s["failures"] for s in after), describe(rest)
+    finally:
+        context.close()
