@@ -21,11 +21,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from harness import REPO_ROOT, SETUP_HINT, chromium_path
 
 from waict.demo.chromium import QUIET_FLAGS
 from waict.demo.ecosystem import ServerProcess
+from waict.room.server import room_tag
 
 pytestmark = pytest.mark.e2e
 
@@ -76,6 +78,21 @@ def delivery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def sfu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``waict serve-sfu`` (aiortc, pass-through) on a free port: its http:// base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("sfu") / "serve-sfu.log"
+    server = ServerProcess(
+        "serve-sfu", ["serve-sfu", "--port", str(port)], f"http://127.0.0.1:{port}/status", log
+    )
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
 def chromium(_pw_driver: Any) -> Iterator[Any]:
     exe = chromium_path()
     if exe is None:
@@ -104,9 +121,11 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 30.0) -> Non
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def open_member(context: Any, site: str, ds: str, room: str, chat_ms: int = 400) -> Any:
+def open_member(
+    context: Any, site: str, ds: str, room: str, chat_ms: int = 400, extra: str = ""
+) -> Any:
     page = context.new_page()
-    page.goto(f"{site}/?ds={ds}&room={room}&chat={chat_ms}")
+    page.goto(f"{site}/?ds={ds}&room={room}&chat={chat_ms}{extra}")
     page.wait_for_function("document.documentElement.dataset.waictDone === '1'", timeout=20000)
     assert page.evaluate("document.documentElement.dataset.waictWorker") == "ran"
     return page
@@ -175,5 +194,112 @@ def test_three_members_one_safety_number_then_the_committer_leaves(
         assert after[0]["safety"] != safety
         assert [s["dc"] for s in after] == [True, False]
         assert all(not s["failures"] for s in after), describe(rest)
+    finally:
+        context.close()
+
+
+# --- media through the SFU ----------------------------------------------------------------
+
+
+def room_stats(sfu: str, room: str) -> dict[str, dict[str, Any]]:
+    """The SFU's counts for one room: publisher uid -> counts (waict/room/sfu.py)."""
+    rooms = httpx.get(f"{sfu}/stats", timeout=5).json()["rooms"]
+    return dict(rooms.get(room_tag(room), {}))
+
+
+def frame_problems(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], epoch: int
+) -> list[str]:
+    """Why the frames the SFU forwarded between two snapshots are not all MLS private
+    messages (application data) of ``epoch``; empty when they all are."""
+    problems = []
+    for uid, now in after.items():
+        then = before.get(uid, {"frames": 0, "not_mls": 0, "epochs": {}, "content_types": {}})
+        frames = now["frames"] - then["frames"]
+        in_epoch = now["epochs"].get(str(epoch), 0) - then["epochs"].get(str(epoch), 0)
+        not_mls = now["not_mls"] - then["not_mls"]
+        if frames <= 0:
+            problems.append(f"uid {uid}: no frame forwarded")
+        if not_mls:
+            problems.append(f"uid {uid}: {not_mls} of {frames} frames are not MLS messages")
+        if in_epoch != frames:
+            problems.append(
+                f"uid {uid}: {frames - in_epoch} of {frames} frames not of epoch {epoch}"
+            )
+    return problems
+
+
+def decrypted_frames(page: Any) -> dict[int, int]:
+    return {int(k): int(v) for k, v in status(page)["stats"]["decrypted"].items()}
+
+
+def test_three_members_video_through_the_sfu_is_mls_ciphertext(
+    chromium: Any, room_site: str, delivery: str, sfu: str
+) -> None:
+    context = chromium.new_context()
+    room = "video"
+    try:
+        pages = [
+            open_member(context, room_site, delivery, room, extra=f"&sfu={sfu}") for _ in range(3)
+        ]
+        wait_for(
+            f"three members at epoch 2 ({describe(pages)})", lambda: converged(pages, 2, [1, 2, 3])
+        )
+        uids = [1, 2, 3]
+
+        def everyone_decrypts(baseline: list[dict[int, int]]) -> bool:
+            return all(
+                all(
+                    decrypted_frames(p).get(u, 0) > baseline[i].get(u, 0) + 10
+                    for u in uids
+                    if u != me
+                )
+                for i, (p, me) in enumerate(zip(pages, uids, strict=True))
+            )
+
+        wait_for(
+            f"every member decrypts the others' video ({describe(pages)}; {room_stats(sfu, room)})",
+            lambda: everyone_decrypts([{} for _ in pages]),
+            timeout=45,
+        )
+        before = room_stats(sfu, room)
+        counts = [decrypted_frames(p) for p in pages]
+        wait_for("rising counts of decrypted frames", lambda: everyone_decrypts(counts))
+        after = room_stats(sfu, room)
+        assert set(after) == {"1", "2", "3"}
+        assert frame_problems(before, after, 2) == []
+        for uid, counts_of in after.items():
+            assert counts_of["content_types"] == {"1": counts_of["mls"]}, uid  # application
+        for page in pages:
+            s = status(page)
+            assert s["stats"]["sent"] > 0 and not s["failures"], describe(pages)
+            assert page.locator("video[data-uid]").count() == 2
+    finally:
+        context.close()
+
+
+def test_frames_in_clear_fail_the_ciphertext_check(
+    chromium: Any, room_site: str, delivery: str, sfu: str
+) -> None:
+    """The check of the test above, on a room whose pages send frames in clear: it fails
+    (so its passing there means something)."""
+    context = chromium.new_context()
+    room = "clear"
+    try:
+        extra = f"&sfu={sfu}&encrypt=0"
+        pages = [open_member(context, room_site, delivery, room, extra=extra) for _ in range(2)]
+        wait_for(f"two members at epoch 1 ({describe(pages)})", lambda: converged(pages, 1, [1, 2]))
+        before = room_stats(sfu, room)
+        wait_for(
+            f"frames forwarded ({room_stats(sfu, room)})",
+            lambda: all(
+                room_stats(sfu, room).get(u, {}).get("frames", 0)
+                > before.get(u, {}).get("frames", 0) + 10
+                for u in ("1", "2")
+            ),
+            timeout=45,
+        )
+        problems = frame_problems(before, room_stats(sfu, room), 1)
+        assert any("not MLS" in p for p in problems), problems
     finally:
         context.close()

@@ -60,3 +60,34 @@ def add_room_parser(subparsers: Any) -> None:
     p.add_argument("--heartbeat-timeout", type=_positive(float), default=10.0, help="seconds")
     p.add_argument("--join-timeout", type=_positive(float), default=10.0, help="seconds")
     p.set_defaults(func=_cmd_serve_room)
+
+
+def _cmd_serve_sfu(args: argparse.Namespace) -> int:
+    import logging
+
+    try:
+        from waict.room.sfu import serve_sfu
+    except ImportError as exc:
+        print(f"waict serve-sfu: {exc} (pip install -e '.[room]', or run scripts/setup.sh)")
+        return 2
+    level = logging.DEBUG if args.frames else logging.INFO
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("waict.room.sfu").setLevel(level)
+    print(f"room SFU on http://{args.host}:{args.port}/rooms/NAME/{{publish,subscribe}}/UID")
+    serve_sfu(args.host, args.port)
+    return 0
+
+
+def add_sfu_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "serve-sfu",
+        help="run the SFU of the end-to-end encrypted room (forwards frames, never decodes)",
+        description="Selective forwarding unit of the room (aiortc): each member publishes "
+        "its video and subscribes to the others'; encoded frames are forwarded as they "
+        "came, without decoding. Logs frame sizes and kinds only; GET /stats counts the "
+        "frames that parse as MLS private messages, by epoch.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8021)
+    p.add_argument("--frames", action="store_true", help="log every frame (size, kind)")
+    p.set_defaults(func=_cmd_serve_sfu)

@@ -179,6 +179,7 @@ async function onFrame(frame) {
       identities.set(uid, identity);
       committer = new Committer(uid, frame.members);
       setInterval(() => send({ type: "heartbeat" }), frame.limits.heartbeat_interval * 1000);
+      setInterval(postStatus, 1000); // frame counts move between the room's messages
       break;
     case "user_joined": {
       const msg = decodeMlsMessage(unb64(frame.key_package), 0)[0];
@@ -387,6 +388,10 @@ async function encryptFrame(frame, controller) {
 }
 
 async function decryptFrame(frame, controller, senderHint) {
+  if (!committer || !committer.added.has(senderHint)) {
+    stats.dropped += 1; // not a member of the group (removed, or not added yet): not rendered
+    return;
+  }
   const data = new Uint8Array(frame.data);
   const n = Math.min(clearBytes(frame), data.length);
   let msg;
@@ -408,8 +413,7 @@ async function decryptFrame(frame, controller, senderHint) {
     out.set(data.subarray(0, n), 0);
     out.set(plain, n);
     frame.data = out.buffer;
-    const key = senderHint || "?";
-    stats.decrypted[key] = (stats.decrypted[key] || 0) + 1;
+    stats.decrypted[senderHint] = (stats.decrypted[senderHint] || 0) + 1;
     controller.enqueue(frame);
   } catch (e) {
     stats.undecryptable += 1; // a removed member's frame, another epoch: dropped

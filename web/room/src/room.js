@@ -3,6 +3,9 @@
 //
 //   /?ds=ws://127.0.0.1:8020&room=NAME    join room NAME (docs/room.md)
 //     &chat=MS                            send an MLS application message every MS ms
+//     &sfu=http://127.0.0.1:8021          send the camera through the SFU, and show the
+//                                         other members' video (waict serve-sfu)
+//     &encrypt=0                          frames in clear (a test of the tests only)
 //
 // Markers on <html> (as on every sample site, web/README.md): data-waict-app (this script
 // ran), data-waict-worker (ran | error | timeout: the MLS worker loaded ts-mls and made
@@ -58,5 +61,111 @@ worker.onmessage = (event) => {
   const m = event.data;
   if (m.type === "ready") settle("ran");
   else if (m.type === "error") settle("error");
-  else if (m.type === "status") show(m);
+  else if (m.type === "status") {
+    show(m);
+    media(m);
+  }
 };
+
+// --- media: every frame goes through the worker (RTCRtpScriptTransform) ---------------
+
+const sfu = params.get("sfu");
+const publishing = { started: false };
+const subscriptions = new Map(); // uid -> {pc, video}
+
+async function waitForIce(pc) {
+  if (pc.iceGatheringState === "complete") return;
+  await new Promise((resolve) => {
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    });
+  });
+}
+
+function preferVp8(transceiver) {
+  const codecs = RTCRtpReceiver.getCapabilities("video").codecs.filter(
+    (c) => c.mimeType.toLowerCase() === "video/vp8",
+  );
+  transceiver.setCodecPreferences(codecs);
+}
+
+async function negotiate(pc, url) {
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitForIce(pc);
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ type: "offer", sdp: pc.localDescription.sdp }),
+  });
+  if (!response.ok) throw new Error("SFU: " + response.status);
+  await pc.setRemoteDescription(await response.json());
+}
+
+async function publish(s) {
+  publishing.started = true;
+  if (params.get("encrypt") === "0") worker.postMessage({ type: "encrypt", on: false });
+  const stream = await navigator.mediaDevices.getUserMedia({
+    video: { width: 320, height: 240, frameRate: 15 },
+    audio: false,
+  });
+  const local = document.createElement("video");
+  local.id = "local";
+  local.muted = true;
+  local.autoplay = true;
+  local.srcObject = stream;
+  document.getElementById("videos").append(local);
+  const pc = new RTCPeerConnection();
+  const transceiver = pc.addTransceiver(stream.getVideoTracks()[0], { direction: "sendonly" });
+  preferVp8(transceiver);
+  // the worker encrypts every frame with the group's current epoch before it leaves
+  transceiver.sender.transform = new RTCRtpScriptTransform(worker, { side: "send" });
+  const base = sfu.replace(/\/$/, "") + "/rooms/" + encodeURIComponent(params.get("room") || "lobby");
+  await negotiate(pc, `${base}/publish/${s.uid}`);
+  publishing.pc = pc;
+  root.dataset.roomPublishing = "1";
+}
+
+async function subscribe(uid) {
+  const pc = new RTCPeerConnection();
+  const entry = { pc, video: null };
+  subscriptions.set(uid, entry);
+  const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
+  preferVp8(transceiver);
+  // frames are decrypted (and dropped when they do not decrypt) before the decoder
+  transceiver.receiver.transform = new RTCRtpScriptTransform(worker, { side: "receive", sender: uid });
+  pc.ontrack = (event) => {
+    const video = document.createElement("video");
+    video.autoplay = true;
+    video.muted = true;
+    video.dataset.uid = String(uid);
+    video.srcObject = new MediaStream([event.track]);
+    document.getElementById("videos").append(video);
+    entry.video = video;
+  };
+  const base = sfu.replace(/\/$/, "") + "/rooms/" + encodeURIComponent(params.get("room") || "lobby");
+  try {
+    await negotiate(pc, `${base}/subscribe/${uid}`);
+  } catch (e) {
+    pc.close(); // not publishing yet: try again on a later status
+    subscriptions.delete(uid);
+  }
+}
+
+function media(s) {
+  if (!sfu || s.removed) return;
+  if (s.confirmed && s.epoch !== null && !publishing.started) {
+    publish(s).catch((e) => root.setAttribute("data-room-media-error", String(e)));
+  }
+  const others = new Set(s.members.filter((u) => u !== s.uid));
+  for (const uid of others) {
+    if (!subscriptions.has(uid) && s.confirmed) subscribe(uid);
+  }
+  for (const [uid, entry] of subscriptions) {
+    if (!others.has(uid)) {
+      // a member removed from the group: its frames are not rendered any more
+      entry.pc.close();
+      entry.video?.remove();
+      subscriptions.delete(uid);
+    }
+  }
+}
