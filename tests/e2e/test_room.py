@@ -274,6 +274,49 @@ def test_three_members_video_through_the_sfu_is_mls_ciphertext(
             s = status(page)
             assert s["stats"]["sent"] > 0 and not s["failures"], describe(pages)
             assert page.locator("video[data-uid]").count() == 2
+        # the decrypted frames decode: every member's page shows the two others' video
+        for page in pages:
+            page.wait_for_function(
+                "[...document.querySelectorAll('video[data-uid]')]"
+                ".filter((v) => v.videoWidth > 0).length === 2",
+                timeout=20000,
+            )
+
+        # uid 1 (the committer) leaves the room but keeps its page, its old group state and
+        # its connections to the SFU: uid 2 removes it; uid 1 can no longer decrypt
+        # anything, and its frames are not rendered by the others
+        safety = status(pages[1])["safety"]
+        pages[0].locator("#leave").click()
+        rest = pages[1:]
+        wait_for(f"uid 1 removed ({describe(rest)})", lambda: converged(rest, 3, [2, 3]))
+        assert status(pages[1])["safety"] != safety
+        for page in rest:
+            page.wait_for_function("!document.querySelector('video[data-uid=\"1\"]')")
+        gone = status(pages[0])["stats"]
+        wait_for(
+            "the removed member's frames of epoch 3 fail to decrypt",
+            lambda: status(pages[0])["stats"]["undecryptable"] > gone["undecryptable"] + 10,
+        )
+        late = [decrypted_frames(p) for p in pages]
+        time.sleep(2)
+        assert decrypted_frames(pages[0]) == late[0]  # nothing more decrypts for uid 1
+        for i, page in ((1, pages[1]), (2, pages[2])):
+            now = decrypted_frames(page)
+            assert now.get(1, 0) == late[i].get(1, 0)  # uid 1's frames: never rendered
+            other = 3 if i == 1 else 2
+            assert now[other] > late[i][other]  # while the remaining member's still are
+        # what the SFU forwards of the remaining members is ciphertext of the new epoch
+        # (uid 1's frames stay of epoch 2: it left with its old state)
+        before = {u: c for u, c in room_stats(sfu, room).items() if u != "1"}
+        wait_for(
+            "frames of epoch 3",
+            lambda: all(
+                room_stats(sfu, room)[u]["frames"] > before[u]["frames"] + 10 for u in before
+            ),
+        )
+        after = {u: c for u, c in room_stats(sfu, room).items() if u != "1"}
+        assert frame_problems(before, after, 3) == []
+        assert room_stats(sfu, room)["1"]["last_epoch"] == 2
     finally:
         context.close()
 

@@ -251,6 +251,8 @@ class Sfu:
     def __init__(self) -> None:
         self.publishers: dict[tuple[str, int], Publisher] = {}
         self.pcs: set[RTCPeerConnection] = set()
+        self.subscriber_pcs: dict[RTCPeerConnection, list[ForwardTrack]] = {}
+        self.tasks: set[asyncio.Future[None]] = set()
 
     def _pc(self) -> RTCPeerConnection:
         # no STUN server: aiortc would otherwise ask a public one (loopback and LAN only)
@@ -266,6 +268,9 @@ class Sfu:
 
     async def _drop(self, pc: RTCPeerConnection) -> None:
         self.pcs.discard(pc)
+        tracks = self.subscriber_pcs.pop(pc, [])  # a subscriber's connection
+        for pub in self.publishers.values():
+            pub.subscribers = [t for t in pub.subscribers if t not in tracks]
         for key, pub in list(self.publishers.items()):
             if pub.pc is pc:
                 del self.publishers[key]
@@ -323,11 +328,23 @@ class Sfu:
         pc = self._pc()
         track = ForwardTrack()
         pub.subscribers.append(track)
-        pc.addTrack(track)
+        self.subscriber_pcs[pc] = [track]
+        sender = pc.addTrack(track)
+        # A subscriber's picture loss (RTCP PLI) cannot be answered here (no encoder):
+        # it is passed on to the publisher, whose browser sends a key frame to everyone.
+        setattr(sender, "_send_keyframe", lambda: self._request_keyframe(pub))  # noqa: B010
         await pc.setRemoteDescription(offer)
         await pc.setLocalDescription(await pc.createAnswer())
+        self._request_keyframe(pub)  # the new subscriber can decode from the next one
         log.info("room %s: a subscriber to uid %d", room_tag(room), uid)
         return pc.localDescription
+
+    def _request_keyframe(self, pub: Publisher) -> None:
+        for receiver in pub.pc.getReceivers():
+            for source in receiver.getSynchronizationSources():
+                task = asyncio.ensure_future(receiver._send_rtcp_pli(source.source))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
 
     def stats(self) -> dict[str, Any]:
         rooms: dict[str, dict[str, Any]] = {}
