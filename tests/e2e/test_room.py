@@ -346,3 +346,43 @@ def test_frames_in_clear_fail_the_ciphertext_check(
         assert any("not MLS" in p for p in problems), problems
     finally:
         context.close()
+
+
+# --- the committer dies between a Welcome and its Add ------------------------------------
+
+
+@pytest.mark.parametrize("rule", ["latest", "first"])
+def test_committer_dies_between_welcome_and_add(
+    chromium: Any, room_site: str, delivery: str, rule: str
+) -> None:
+    """docs/room.md's counterexample, in browsers with real MLS: uid 1 sends uid 3's
+    Welcome and dies before the Add; uid 2, the next committer, sends uid 3 another
+    Welcome (another state at the same epoch), the Add, then uid 1's Remove. Under "latest
+    Welcome wins" uid 3 converges with uid 2; under "first Welcome wins" it is stranded on
+    the dead fork (another safety number, every later commit ignored)."""
+    context = chromium.new_context()
+    room = f"dies-{rule}"
+    try:
+        extra = f"&welcome={rule}"
+        p1 = open_member(context, room_site, delivery, room, extra=f"{extra}&die=3")
+        p2 = open_member(context, room_site, delivery, room, extra=extra)
+        wait_for(f"two members ({describe([p1, p2])})", lambda: converged([p1, p2], 1, [1, 2]))
+        p3 = open_member(context, room_site, delivery, room, extra=extra)
+        pages = [p2, p3]
+        if rule == "latest":
+            wait_for(f"uid 3 converges ({describe(pages)})", lambda: converged(pages, 3, [2, 3]))
+            assert all(not status(p)["failures"] for p in pages), describe(pages)
+            assert status(p3)["welcomesTaken"] == 2  # uid 1's, then uid 2's: the latest won
+            return
+        wait_for(
+            f"uid 2 removes uid 1 ({describe(pages)})",
+            lambda: status(p2).get("epoch") == 3 and status(p3).get("confirmed") is True,
+        )
+        time.sleep(1)
+        s2, s3 = status(p2), status(p3)
+        assert s2["members"] == [2, 3]
+        assert s3["epoch"] == 2 and s3["safety"] != s2["safety"], describe(pages)
+        assert s3["ignoredCommits"] >= 2  # uid 2's Add and Remove: parents it does not hold
+        assert s3["welcomesTaken"] == 1  # uid 1's, on the dead fork
+    finally:
+        context.close()

@@ -78,6 +78,10 @@ let safety = "";
 let removed = false;
 let failures = [];
 let encryptFrames = true;
+let welcomeRule = "latest"; // "first": the published rule, which strands joiners (tests)
+let dieAfterWelcomeTo = 0; // a uid: crash right after sending its Welcome (tests)
+let dead = false;
+let welcomesTaken = 0;
 const stats = {
   sent: 0, // frames encrypted and sent
   decrypted: {}, // sender uid -> frames decrypted
@@ -137,6 +141,7 @@ function postStatus() {
     dc: committer ? committer.believesDc() : false,
     removed,
     ignoredCommits: committer ? committer.ignoredCommits : 0,
+    welcomesTaken,
     failures,
     stats,
   });
@@ -173,11 +178,12 @@ function leafIdentities(state) {
 // --- reading the room's order ----------------------------------------------------------
 
 async function onFrame(frame) {
+  if (dead) return;
   switch (frame.type) {
     case "hello":
       uid = frame.uid;
       identities.set(uid, identity);
-      committer = new Committer(uid, frame.members);
+      committer = new Committer(uid, frame.members, welcomeRule);
       setInterval(() => send({ type: "heartbeat" }), frame.limits.heartbeat_interval * 1000);
       setInterval(postStatus, 1000); // frame counts move between the room's messages
       break;
@@ -232,6 +238,7 @@ async function onWelcome(frame) {
   }
   if (roster[uid] !== identity) throw new Error("the roster does not name me");
   groupId = state.groupContext.groupId;
+  welcomesTaken += 1;
   await setGroup(state);
   committer.receive({ ...event, roster: new Set(Object.keys(roster).map(Number)) });
 }
@@ -338,6 +345,12 @@ async function act() {
     if (action.kind === "add") {
       const welcome = encodeMlsMessage({ welcome: result.welcome, wireformat: "mls_welcome", version: "mls10" });
       send({ type: "mls", kind: "welcome", ...meta, data: b64(welcome) }); // the Welcome first
+      if (action.targets[0] === dieAfterWelcomeTo) {
+        // fault injection (tests): the committer dies between the Welcome and the Add
+        dead = true;
+        ws.close();
+        return;
+      }
     }
     send({ type: "mls", kind: "commit", op: action.kind, ...meta, data: b64(encodeMlsMessage(result.commit)) });
     committer.committed(action, next);
@@ -434,6 +447,8 @@ self.onrtctransform = (event) => {
 self.onmessage = (event) => {
   const m = event.data;
   if (m.type === "join") {
+    welcomeRule = m.welcomeRule === "first" ? "first" : "latest";
+    dieAfterWelcomeTo = Number(m.dieAfterWelcomeTo || 0);
     ws = new WebSocket(m.url);
     ws.onopen = () => {
       const kp = encodeMlsMessage({ keyPackage: keyPackage.publicPackage, wireformat: "mls_key_package", version: "mls10" });

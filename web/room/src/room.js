@@ -6,6 +6,9 @@
 //     &sfu=http://127.0.0.1:8021          send the camera through the SFU, and show the
 //                                         other members' video (waict serve-sfu)
 //     &encrypt=0                          frames in clear (a test of the tests only)
+//     &welcome=first                      the published "first Welcome wins" rule (tests)
+//     &die=UID                            as committer, crash right after sending UID's
+//                                         Welcome, before its Add (tests)
 //
 // Markers on <html> (as on every sample site, web/README.md): data-waict-app (this script
 // ran), data-waict-worker (ran | error | timeout: the MLS worker loaded ts-mls and made
@@ -42,7 +45,9 @@ worker.onerror = () => settle("error");
 function join() {
   const url = params.get("ds").replace(/\/$/, "") + "/rooms/" + encodeURIComponent(params.get("room") || "lobby");
   const chat = Number(params.get("chat") || 0);
-  worker.postMessage({ type: "join", url, chat });
+  worker.postMessage({
+    type: "join", url, chat, welcomeRule: params.get("welcome"), dieAfterWelcomeTo: params.get("die"),
+  });
   document.getElementById("leave").addEventListener("click", () => worker.postMessage({ type: "leave" }));
 }
 
