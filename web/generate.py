@@ -513,7 +513,7 @@ def room_sites() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
         "room",
         "An end-to-end encrypted room: MLS (ts-mls) in a dedicated worker, the designated "
         "committer, a safety number from the epoch authenticator. Join one with "
-        "?ds=ws://HOST:PORT&room=NAME (waict serve-room).",
+        "#ds=ws://HOST:PORT&room=NAME (waict serve-room).",
     )
     room["inline"] = False  # the page has no inline code
     room["steps"] = steps_for(room)

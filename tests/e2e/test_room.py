@@ -15,31 +15,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from harness import REPO_ROOT, SETUP_HINT, chromium_path
+from room_servers import MEDIA_FLAGS, room_stats, running_delivery, running_sfu
 
 from waict.demo.chromium import QUIET_FLAGS
-from waict.demo.ecosystem import ServerProcess
-from waict.room.server import room_tag
 
 pytestmark = pytest.mark.e2e
 
 PUBLIC = REPO_ROOT / "web" / "room" / "public"
-#: Chromium's fake camera and microphone, and no permission prompt (media tests)
-MEDIA_FLAGS = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -65,31 +54,14 @@ def room_site() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def delivery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``waict serve-room`` on a free port: its ws:// base URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("room") / "serve-room.log"
-    args = ["serve-room", "--port", str(port), "--heartbeat-timeout", "6"]
-    server = ServerProcess("serve-room", args, f"http://127.0.0.1:{port}/status", log)
-    server.start()
-    try:
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with running_delivery(tmp_path_factory.mktemp("room")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def sfu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``waict serve-sfu`` (aiortc, pass-through) on a free port: its http:// base URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("sfu") / "serve-sfu.log"
-    server = ServerProcess(
-        "serve-sfu", ["serve-sfu", "--port", str(port)], f"http://127.0.0.1:{port}/status", log
-    )
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with running_sfu(tmp_path_factory.mktemp("sfu")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +97,7 @@ def open_member(
     context: Any, site: str, ds: str, room: str, chat_ms: int = 400, extra: str = ""
 ) -> Any:
     page = context.new_page()
-    page.goto(f"{site}/?ds={ds}&room={room}&chat={chat_ms}{extra}")
+    page.goto(f"{site}/#ds={ds}&room={room}&chat={chat_ms}{extra}")
     page.wait_for_function("document.documentElement.dataset.waictDone === '1'", timeout=20000)
     assert page.evaluate("document.documentElement.dataset.waictWorker") == "ran"
     return page
@@ -199,12 +171,6 @@ def test_three_members_one_safety_number_then_the_committer_leaves(
 
 
 # --- media through the SFU ----------------------------------------------------------------
-
-
-def room_stats(sfu: str, room: str) -> dict[str, dict[str, Any]]:
-    """The SFU's counts for one room: publisher uid -> counts (waict/room/sfu.py)."""
-    rooms = httpx.get(f"{sfu}/stats", timeout=5).json()["rooms"]
-    return dict(rooms.get(room_tag(room), {}))
 
 
 def frame_problems(

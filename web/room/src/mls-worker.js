@@ -137,6 +137,7 @@ function postStatus() {
     stateId: committer && committer.state ? committer.state.stateId : null,
     safety,
     members: rosterUids(),
+    alive: committer ? [...committer.alive].sort((a, b) => a - b) : [],
     confirmed: committer ? committer.confirmed : false,
     dc: committer ? committer.believesDc() : false,
     removed,

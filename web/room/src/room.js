@@ -1,7 +1,11 @@
 // The room page: starts the MLS worker (/mls-worker.js), shows what it posts (the safety
-// number above all), and, with ?ds=..., joins a room of the delivery service through it.
+// number above all), and, with #ds=..., joins a room of the delivery service through it.
 //
-//   /?ds=ws://127.0.0.1:8020&room=NAME    join room NAME (docs/room.md)
+// Options go in the URL's fragment, which never leaves the browser: the room's name may
+// be an invitation secret, and a WAICT manifest lists the page's URL without it (a query
+// would make another URL, one the manifest does not list).
+//
+//   /#ds=ws://127.0.0.1:8020&room=NAME    join room NAME (docs/room.md)
 //     &chat=MS                            send an MLS application message every MS ms
 //     &sfu=http://127.0.0.1:8021          send the camera through the SFU, and show the
 //                                         other members' video (waict serve-sfu)
@@ -27,7 +31,7 @@ function mark(name, value) {
 
 mark("app", "ran");
 
-const params = new URLSearchParams(location.search);
+const params = new URLSearchParams(location.hash.slice(1));
 const worker = new Worker("/mls-worker.js");
 let settled = false;
 
