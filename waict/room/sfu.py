@@ -321,6 +321,11 @@ class Sfu:
             for sub in pub.subscribers:
                 sub.push(frame)
 
+    async def drop_publisher(self, room: str, uid: int) -> None:
+        pub = self.publishers.get((room, uid))
+        if pub is not None:
+            await self._drop(pub.pc)
+
     async def subscribe(self, room: str, uid: int, offer: RTCSessionDescription) -> Any:
         pub = self.publishers.get((room, uid))
         if pub is None:
@@ -333,8 +338,12 @@ class Sfu:
         # A subscriber's picture loss (RTCP PLI) cannot be answered here (no encoder):
         # it is passed on to the publisher, whose browser sends a key frame to everyone.
         setattr(sender, "_send_keyframe", lambda: self._request_keyframe(pub))  # noqa: B010
-        await pc.setRemoteDescription(offer)
-        await pc.setLocalDescription(await pc.createAnswer())
+        try:
+            await pc.setRemoteDescription(offer)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception:
+            await self._drop(pc)
+            raise
         self._request_keyframe(pub)  # the new subscriber can decode from the next one
         log.info("room %s: a subscriber to uid %d", room_tag(room), uid)
         return pc.localDescription
@@ -375,7 +384,9 @@ async def _offer(request: Request) -> tuple[str, int, RTCSessionDescription] | J
         if len(body) > MAX_SDP:
             raise ValueError("too large")
         obj = json.loads(body)
-        if obj.get("type") != "offer" or not isinstance(obj.get("sdp"), str):
+        if not isinstance(obj, dict) or obj.get("type") != "offer":
+            raise ValueError("not an offer")
+        if not isinstance(obj.get("sdp"), str):
             raise ValueError("not an offer")
     except ValueError:
         return JSONResponse({"error": "bad_offer"}, status_code=400)
@@ -389,14 +400,21 @@ def create_sfu_app(sfu: Sfu | None = None) -> Starlette:
         parsed = await _offer(request)
         if isinstance(parsed, JSONResponse):
             return parsed
-        answer = await sfu.publish(*parsed)
+        try:
+            answer = await sfu.publish(*parsed)
+        except Exception:  # aiortc refused the SDP (it raises several kinds)
+            await sfu.drop_publisher(parsed[0], parsed[1])
+            return JSONResponse({"error": "bad_offer"}, status_code=400)
         return JSONResponse({"type": answer.type, "sdp": answer.sdp})
 
     async def subscribe(request: Request) -> JSONResponse:
         parsed = await _offer(request)
         if isinstance(parsed, JSONResponse):
             return parsed
-        answer = await sfu.subscribe(*parsed)
+        try:
+            answer = await sfu.subscribe(*parsed)
+        except Exception:
+            return JSONResponse({"error": "bad_offer"}, status_code=400)
         if answer is None:
             return JSONResponse({"error": "no_publisher"}, status_code=404)
         return JSONResponse({"type": answer.type, "sdp": answer.sdp})
