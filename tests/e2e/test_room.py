@@ -144,6 +144,7 @@ def test_three_members_one_safety_number_then_the_committer_leaves(
         assert shown == safety
         assert [s["dc"] for s in before] == [True, False, False]
         assert all(not s["failures"] for s in before), describe(pages)
+        assert all(s["initKeyErased"] for s in before)  # once confirmed, Welcomes are closed
 
         # every member decrypts the others' MLS application messages, and more over time
         def decrypted(page: Any) -> dict[str, int]:

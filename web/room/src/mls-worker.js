@@ -82,6 +82,7 @@ let welcomeRule = "latest"; // "first": the published rule, which strands joiner
 let dieAfterWelcomeTo = 0; // a uid: crash right after sending its Welcome (tests)
 let dead = false;
 let welcomesTaken = 0;
+let initKeyErased = false;
 const stats = {
   sent: 0, // frames encrypted and sent
   decrypted: {}, // sender uid -> frames decrypted
@@ -143,6 +144,7 @@ function postStatus() {
     removed,
     ignoredCommits: committer ? committer.ignoredCommits : 0,
     welcomesTaken,
+    initKeyErased,
     failures,
     stats,
   });
@@ -212,6 +214,12 @@ async function onFrame(frame) {
       break;
   }
   await act();
+  if (committer && committer.confirmed && !initKeyErased) {
+    // my own Add (or the creation) is read: no Welcome will be taken any more, so the
+    // KeyPackage's init key, which opens Welcomes, goes ("latest Welcome wins" kept it)
+    keyPackage.privatePackage.initPrivateKey.fill(0);
+    initKeyErased = true;
+  }
   postStatus();
 }
 
