@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,18 +43,48 @@ def running_delivery(logs: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_sfu(logs: Path) -> Iterator[str]:
-    """``waict serve-sfu`` (aiortc, pass-through): its http:// base URL."""
+def running_sfu(logs: Path, *, lying: bool = False) -> Iterator[str]:
+    """``waict serve-sfu`` (aiortc, pass-through): its http:// base URL. ``lying``: the
+    SFU of ``lying_sfu.py`` instead, which labels one member's frames as another's."""
     port = free_port()
-    args = ["serve-sfu", "--port", str(port)]
-    server = ServerProcess(
-        "serve-sfu", args, f"http://127.0.0.1:{port}/status", logs / "serve-sfu.log"
-    )
+    ready = f"http://127.0.0.1:{port}/status"
+    if lying:
+        server: ServerProcess = _ScriptProcess(
+            "lying-sfu", [str(LYING_SFU), str(port)], ready, logs / "lying-sfu.log"
+        )
+    else:
+        args = ["serve-sfu", "--port", str(port)]
+        server = ServerProcess("serve-sfu", args, ready, logs / "serve-sfu.log")
     server.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+LYING_SFU = Path(__file__).resolve().with_name("lying_sfu.py")
+
+
+class _ScriptProcess(ServerProcess):
+    """A Python script (not a ``waict`` command) as a server process."""
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, *self.args], stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start; see {self.log}")
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(self.ready_url, timeout=1.0)
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer {self.ready_url} in {timeout} s")
 
 
 def room_stats(sfu: str, room: str) -> dict[str, dict[str, Any]]:

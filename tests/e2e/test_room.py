@@ -65,6 +65,12 @@ def sfu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def lying_sfu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_sfu(tmp_path_factory.mktemp("lying-sfu"), lying=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
 def chromium(_pw_driver: Any) -> Iterator[Any]:
     exe = chromium_path()
     if exe is None:
@@ -351,5 +357,44 @@ def test_committer_dies_between_welcome_and_add(
         assert s3["epoch"] == 2 and s3["safety"] != s2["safety"], describe(pages)
         assert s3["ignoredCommits"] >= 2  # uid 2's Add and Remove: parents it does not hold
         assert s3["welcomesTaken"] == 1  # uid 1's, on the dead fork
+    finally:
+        context.close()
+
+
+def test_frames_the_sfu_labels_as_another_members_are_not_shown(
+    chromium: Any, room_site: str, delivery: str, lying_sfu: str
+) -> None:
+    """An SFU that answers a subscription to uid 2 with uid 3's frames
+    (tests/e2e/lying_sfu.py): MLS names each frame's sender, so the pages drop what is
+    labeled wrong and still show what is labeled right."""
+    context = chromium.new_context()
+    room = "liar"
+    try:
+        pages = [
+            open_member(context, room_site, delivery, room, extra=f"&sfu={lying_sfu}")
+            for _ in range(3)
+        ]
+        wait_for(
+            f"three members at epoch 2 ({describe(pages)})", lambda: converged(pages, 2, [1, 2, 3])
+        )
+
+        # asked for uid 2, the liar serves uid 3's frames: uid 1 gets them twice (as 2 and
+        # as 3), uid 3 gets its own (as 2); uid 2 does not subscribe to itself
+        def counts() -> list[tuple[int, dict[int, int]]]:
+            return [(status(p)["stats"]["mislabeled"], decrypted_frames(p)) for p in pages]
+
+        def settled() -> bool:
+            (m1, d1), (_, d2), (m3, d3) = counts()
+            return (
+                m1 > 10
+                and m3 > 10
+                and all(d.get(u, 0) > 10 for d, u in ((d1, 3), (d2, 1), (d2, 3), (d3, 1)))
+            )
+
+        wait_for(f"labels checked ({counts()})", settled, timeout=45)
+        (_, d1), (m2, _), (_, d3) = counts()
+        assert d1.get(2, 0) == 0 and d3.get(2, 0) == 0  # nothing shown as uid 2's
+        assert m2 == 0  # uid 2's subscriptions were served truthfully
+        assert all(status(p)["stats"]["undecryptable"] == 0 for p in pages)
     finally:
         context.close()

@@ -25,6 +25,8 @@ import {
   joinGroupWithExtensions,
   processPrivateMessage,
 } from "ts-mls";
+// not in ts-mls's index, but exported by its package ("./*.js"): the sender of a frame
+import { decryptSenderData } from "ts-mls/privateMessage.js";
 import { Committer, eventFromFrame } from "./committer.js";
 
 const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";
@@ -88,14 +90,20 @@ const stats = {
   decrypted: {}, // sender uid -> frames decrypted
   undecryptable: 0,
   dropped: 0, // frames of senders not in the group: never rendered
+  mislabeled: 0, // frames whose MLS sender is not the member the SFU said: never rendered
   chatSent: 0,
   chatDecrypted: {},
   chatUndecryptable: 0,
 };
 let chain = Promise.resolve(); // every MLS operation runs in order, one at a time
 
+let queued = 0; // operations waiting in the chain (shown in the status)
+
 function serial(fn) {
-  const run = chain.then(fn);
+  queued += 1;
+  const run = chain.then(fn).finally(() => {
+    queued -= 1;
+  });
   chain = run.catch((e) => fail(String(e && e.stack ? e.stack : e)));
   return run;
 }
@@ -144,6 +152,8 @@ function postStatus() {
     removed,
     ignoredCommits: committer ? committer.ignoredCommits : 0,
     welcomesTaken,
+    at: Date.now(),
+    queued,
     initKeyErased,
     failures,
     stats,
@@ -409,6 +419,28 @@ async function encryptFrame(frame, controller) {
   controller.enqueue(frame);
 }
 
+// The uid of a PrivateMessage's sender, from MLS itself (its encrypted sender data names
+// a leaf; processPrivateMessage then checks that leaf's signature), if that leaf is a
+// member of the current group; null if it is not; undefined if the sender data does not
+// decrypt (an epoch this member has no keys for).
+async function senderUid(pm) {
+  const current = pm.epoch === group.groupContext.epoch;
+  const secret = current
+    ? group.keySchedule.senderDataSecret
+    : group.historicalReceiverData.get(pm.epoch)?.senderDataSecret;
+  if (!secret) return undefined;
+  let data;
+  try {
+    data = await decryptSenderData(pm, secret, impl);
+  } catch (e) {
+    return undefined;
+  }
+  if (!data) return undefined;
+  const id = leafIdentities(group).get(data.leafIndex); // the current tree: no removed leaf
+  for (const [u, i] of identities) if (i === id && committer.added.has(u)) return u;
+  return null;
+}
+
 async function decryptFrame(frame, controller, senderHint) {
   if (!committer || !committer.added.has(senderHint)) {
     stats.dropped += 1; // not a member of the group (removed, or not added yet): not rendered
@@ -427,6 +459,14 @@ async function decryptFrame(frame, controller, senderHint) {
     return; // never rendered
   }
   try {
+    // the SFU says whose track this is; MLS says who sent the frame: they must agree, or
+    // a member's frames could be shown as another's
+    const sender = await senderUid(msg.privateMessage);
+    if (sender === undefined) throw new Error("no keys for this epoch");
+    if (sender !== senderHint) {
+      stats.mislabeled += 1;
+      return;
+    }
     const result = await processPrivateMessage(group, msg.privateMessage, emptyPskIndex, impl);
     group = result.newState;
     if (result.kind !== "applicationMessage") throw new Error("not application data");
