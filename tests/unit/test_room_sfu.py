@@ -6,6 +6,7 @@ web/room/node_modules) in Node; plus the SFU app's refusal of bad offers."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import shutil
 import subprocess
@@ -143,4 +144,7 @@ def test_the_sfu_refuses_bad_offers() -> None:
             garbage = await client.post("/rooms/r/publish/3", json={"type": "offer", "sdp": "x"})
             assert garbage.status_code == 200 and "m=" not in garbage.json()["sdp"]
 
-    asyncio.run(run())
+    # on a fresh thread: in a session with the e2e tests, Playwright's driver leaves an
+    # event loop running in the main thread
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result(timeout=60)
