@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             plain_args = [
                 *QUIET_FLAGS,
                 f"--host-resolver-rules=MAP *.{sites.DOMAIN} 127.0.0.1",
-                "--unsafely-treat-insecure-origin-as-secure=" + ",".join(fixture.origins()),
+                f"--ignore-certificate-errors-spki-list={server.tls.spki}",
             ]
             plain_ctx = pw.chromium.launch_persistent_context(
                 str(work / "p0"), executable_path=exe, headless=True, args=plain_args
@@ -204,7 +204,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 str(work / "p1"),
                 executable_path=exe,
                 headless=True,
-                args=chromium_args(work / "ext", fixture.origins()),
+                args=chromium_args(work / "ext", server.tls.spki),
             )
             sw = _extension_sw(ctx)
             results["first_timings"] = sw.evaluate("waict.py.ready.then(() => waict.timings)")

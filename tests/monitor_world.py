@@ -70,6 +70,62 @@ class Receiver:
         return Response(status_code=204)
 
 
+PASSED_HEADERS = ("authorization", "content-type")
+
+
+class TsProxy:
+    """A reverse proxy in front of the transparency service, for the monitor to read through:
+    it passes every request on, except that ``lie`` makes it answer ``/leaf/<domain>`` with
+    the leaf of another domain (a misbehaving service); ``stop``/``start`` take it off the
+    network and back on the same port (an outage)."""
+
+    def __init__(self, target: str, servers: list[ServerThread]) -> None:
+        self.target = target
+        self.servers = servers
+        self.lies: dict[str, str] = {}  # domain -> the domain whose leaf is served instead
+        self.app = Starlette(
+            routes=[Route("/{path:path}", self._forward, methods=["GET", "POST", "PUT"])]
+        )
+        self.server = ServerThread(self.app).start()
+        self.servers.append(self.server)
+        self.port = self.server.port
+        self.url = self.server.url
+
+    def lie(self, domain: str, instead: str | None) -> None:
+        if instead is None:
+            self.lies.pop(domain, None)
+        else:
+            self.lies[domain] = instead
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.servers.remove(self.server)
+
+    def start(self) -> None:
+        self.server = ServerThread(self.app, port=self.port).start()
+        self.servers.append(self.server)
+
+    async def _forward(self, request: Request) -> Response:
+        path = request.url.path
+        for domain, instead in self.lies.items():
+            if path == f"/leaf/{domain}":
+                path = f"/leaf/{instead}"
+        query = f"?{request.url.query}" if request.url.query else ""
+        async with httpx.AsyncClient(timeout=60) as client:
+            answer = await client.request(
+                request.method,
+                self.target + path + query,
+                content=await request.body(),
+                headers={
+                    k: v
+                    for k, v in request.headers.items()
+                    if k in ("authorization", "content-type")
+                },
+            )
+        kept = {k: v for k, v in answer.headers.items() if k in ("content-type",)}
+        return Response(answer.content, status_code=answer.status_code, headers=kept)
+
+
 class MonitorWorld:
     def __init__(self, tmp: Path, servers: list[ServerThread]) -> None:
         self.tmp = tmp

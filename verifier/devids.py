@@ -25,8 +25,8 @@ from typing import Any
 
 import rfc8785
 
-from verifier.crypto import ed25519_verify
-from verifier.encoding import b64udecode
+from verifier.crypto import ed25519_public_key, ed25519_sign, ed25519_verify
+from verifier.encoding import b64udecode, b64uencode
 from verifier.errors import DevIdsError, EncodingError, WaictError
 
 _SIGSTORE_RE = re.compile(r"^sigstore:[^|\s]+\|[^|\s]+$")
@@ -196,3 +196,35 @@ def verify_dev_sig(identity: str, signature: bytes, payload: bytes) -> bool:
         return False
     key = b64udecode(identity[len("ed25519:") :])
     return ed25519_verify(key, signature, payload)
+
+
+def ed25519_identity(seed: bytes) -> str:
+    """The ``ed25519:<b64u public key>`` identity of a 32-byte private seed."""
+    return "ed25519:" + b64uencode(ed25519_public_key(seed))
+
+
+def sign_dev_sigs(members: dict[str, Any], seeds: list[bytes]) -> list[dict[str, str]]:
+    """The ``dev-sigs`` member for ``members`` signed by each seed (tools only): one
+    ``{"id", "sig"}`` per key, sorted by id, over :func:`dev_sigs_payload`."""
+    payload = dev_sigs_payload(members)
+    sigs = {ed25519_identity(s): b64uencode(ed25519_sign(s, payload)) for s in seeds}
+    return [{"id": identity, "sig": sig} for identity, sig in sorted(sigs.items())]
+
+
+def unsigned_dev_ids(members: dict[str, Any]) -> list[str]:
+    """The ``ed25519:`` identities of ``dev-ids`` without a valid signature in ``dev-sigs``:
+    the rule of the shipped dev-sigs plugin (plugins/dev-sigs/sw.js ``judge``), which vetoes
+    a manifest when this is not empty. Raises :class:`DevIdsError` on malformed members."""
+    dev = parse_dev_members(members)
+    if dev is None or not dev.ids:
+        return []
+    payload = dev_sigs_payload(members)
+    sigs = dev.sigs or ()
+    return [
+        identity
+        for identity in dev.ids
+        if identity.startswith("ed25519:")
+        and not any(
+            s.identity == identity and verify_dev_sig(identity, s.signature, payload) for s in sigs
+        )
+    ]

@@ -37,6 +37,7 @@ Site operator:
   verify URL            Fetch a site and run exactly the browser's decision on it.
   monitor DOMAIN        Report every new entry, tombstone or asset-host change of a domain.
   preload build|body    Build the preload list, and its logged response body.
+  local-ca DIR NAME...  A local certificate authority and a leaf for HTTPS on loopback.
 
 Demo:
   demo                  Run the local ecosystem with the sample sites of web/ and check each.

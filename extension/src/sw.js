@@ -43,7 +43,7 @@ import { onAttached, onScriptPaused } from "./sw/workers.js";
 import { onCommitted } from "./sw/status.js";
 import { onExternal } from "./sw/plugins.js";
 import { onPageMessage } from "./sw/pages.js";
-import { frameAttached, frameDetached, forgetTab, sweep } from "./sw/storage.js";
+import { frameAttached, frameDetached, forgetTab, sweep, workerDetached } from "./sw/storage.js";
 
 // ---------------------------------------------------------------------------------------
 // Listeners (registered synchronously at start-up, so events wake this worker)
@@ -76,6 +76,9 @@ chrome.debugger.onEvent.addListener((src, method, params) => {
       break;
     case "Target.attachedToTarget":
       onAttached(src, params);
+      break;
+    case "Target.detachedFromTarget":
+      workerDetached(params);
       break;
     default:
       break;

@@ -64,7 +64,7 @@ def browser_env(tmp_path_factory: pytest.TempPathFactory, _pw_driver: Any) -> It
         str(work / "profile"),
         executable_path=exe,
         headless=True,
-        args=chromium_args(ext, fixture.origins()),
+        args=chromium_args(ext, server.tls.spki),
         # Playwright turns the back/forward cache off; Chromium has it on (issue 9 path 3)
         ignore_default_args=["--disable-back-forward-cache"],
         viewport={"width": 1000, "height": 700},
@@ -96,7 +96,7 @@ def plugin_env(
         headless=True,
         args=chromium_args(
             browser_env.ext_dir,
-            browser_env.fixture.origins(),
+            browser_env.server.tls.spki,
             extra=(DEV_SIGS_PLUGIN, SECOND_PLUGIN),
         ),
         viewport={"width": 1000, "height": 700},

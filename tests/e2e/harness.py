@@ -5,9 +5,10 @@ One session: a :class:`server.FixtureServer` on a free loopback port serving eve
 built by ``scripts/build_extension.py`` into a temporary folder with a ``trust.json`` made
 from the World's witness keys and the World's ``preload.waict``, and Debian's Chromium
 (headless, fresh profile) with the extension loaded. Test host names are mapped to
-127.0.0.1 with ``--host-resolver-rules``; the http test origins are treated as secure
-(``--unsafely-treat-insecure-origin-as-secure``) so Chromium sends ``Sec-Fetch-Dest`` and
-allows shared and service workers there.
+127.0.0.1 with ``--host-resolver-rules``; the sites are HTTPS, their leaf certificate (from
+a local CA, ``server.py``) trusted by its key (``--ignore-certificate-errors-spki-list``), so
+they are secure contexts (``Sec-Fetch-Dest``, shared and service workers) with no
+insecure-origin flag.
 
 Needs ``bash scripts/setup.sh`` (chromium, playwright, node_modules, wheels). Missing
 pieces FAIL the browser tests with the command to run; they are never skipped. The glue
@@ -55,15 +56,16 @@ def load_build_extension() -> Any:
     return module
 
 
-def chromium_args(ext: Path, origins: list[str], extra: tuple[Path, ...] = ()) -> list[str]:
-    """Chromium's flags; ``extra``: more unpacked extensions to load (plugins)."""
+def chromium_args(ext: Path, spki: str, extra: tuple[Path, ...] = ()) -> list[str]:
+    """Chromium's flags (``spki``: the fixture server's leaf, ``server.tls.spki``);
+    ``extra``: more unpacked extensions to load (plugins)."""
     exts = ",".join(str(e) for e in (ext, *extra))
     return [
         *QUIET_FLAGS,
         f"--disable-extensions-except={exts}",
         f"--load-extension={exts}",
         f"--host-resolver-rules=MAP *.{sites.DOMAIN} 127.0.0.1",
-        "--unsafely-treat-insecure-origin-as-secure=" + ",".join(origins),
+        f"--ignore-certificate-errors-spki-list={spki}",
     ]
 
 

@@ -1,4 +1,9 @@
-"""A real HTTP server on loopback for the fixture sites (virtual hosts by ``Host``).
+"""A real HTTPS server on loopback for the fixture sites (virtual hosts by ``Host``).
+
+It presents a leaf for ``*.waict.test`` from a local certificate authority
+(:mod:`waict.common.tls`, made in a temporary directory); Chromium trusts it by the leaf's
+key (``tls.spki``, ``--ignore-certificate-errors-spki-list``). The TLS handshake runs in the
+connection's own thread, so a client that connects and says nothing holds up nobody.
 
 One ``ThreadingHTTPServer`` serves every site of a :class:`sites.Fixture`: the ``Host``
 header picks the site, the path picks the file. Documents (``/`` and ``*.html``) carry the
@@ -15,15 +20,51 @@ its headers and body (``posts``) and answered ``204``.
 
 from __future__ import annotations
 
+import socket
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import sites
+
+from waict.common.tls import Leaf, issue_leaf
+
+HANDSHAKE_TIMEOUT = 30.0
+
+
+class TlsThreadingHTTPServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` over TLS, the handshake done in the connection's thread."""
+
+    def __init__(self, address: tuple[str, int], handler: Any, context: ssl.SSLContext) -> None:
+        self.context = context
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = self.socket.accept()
+        wrapped = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return wrapped, address
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            request.do_handshake()
+        except (OSError, ssl.SSLError):
+            return  # a client that gave up, or does not trust us: nothing to serve
+        request.settimeout(None)
+        super().finish_request(request, client_address)
+
+
+def make_tls(directory: Path | None = None) -> Leaf:
+    """A leaf for the fixture sites (and 127.0.0.1) from a fresh local CA."""
+    where = directory or Path(tempfile.mkdtemp(prefix="waict-e2e-tls-"))
+    return issue_leaf(where, "sites", [f"*.{sites.DOMAIN}", "127.0.0.1", "localhost"])
 
 
 @dataclass(frozen=True)
@@ -61,7 +102,10 @@ class FixtureServer:
             def do_POST(self) -> None:
                 server.handle_post(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.tls = make_tls()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.tls.cert, self.tls.key)
+        self.httpd = TlsThreadingHTTPServer(("127.0.0.1", 0), Handler, context)
         self.httpd.daemon_threads = True
         self.port: int = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -379,13 +379,10 @@ class Fixture:
     preload: bytes
 
     def origin(self, label: str) -> str:
-        return f"http://{label}.{DOMAIN}:{self.port}"
+        return f"https://{label}.{DOMAIN}:{self.port}"
 
     def url(self, label: str, path: str = "/") -> str:
         return self.origin(label) + path
-
-    def origins(self) -> list[str]:
-        return [f"http://{s.host}:{self.port}" for s in self.sites.values()]
 
 
 def _manifest(origin: str, files: Mapping[str, bytes], **extra: Any) -> dict[str, Any]:
@@ -408,7 +405,7 @@ def build(port: int, now: int) -> Fixture:
         return f"{label}.{DOMAIN}"
 
     def origin(label: str) -> str:
-        return f"http://{host(label)}:{port}"
+        return f"https://{host(label)}:{port}"
 
     def add(
         label: str,
@@ -472,6 +469,13 @@ def build(port: int, now: int) -> Fixture:
             files = served  # the document is listed as served; its extra inline code is not
         line = manifest_line(_manifest(origin(label), files))
         add(label, served, line, HEADER)
+    # a tampered script served with the Server-Timing entry that marked gated tabs before
+    # (a hostile server forging it must not get past the start-up check)
+    files = base_files()
+    served = dict(files)
+    served["/app.js"] = (APP_JS + TAMPERED_SUFFIX).encode()
+    add("t-forge", served, manifest_line(_manifest(origin("t-forge"), files)), HEADER)
+    sites["t-forge"].extra_headers["Server-Timing"] = "waict-gate"
     files = base_files()
     report_line = manifest_line(_manifest(origin("report"), files))
     served = dict(files)

@@ -118,7 +118,38 @@ def test_a_worker_started_by_a_worker_is_checked(browser_env: Browser) -> None:
     assert (env.fixture.url("x-nested", "/w2-evil.js"), "worker", "execution") in refused
     page.wait_for_timeout(1000)
     assert "nested-evil" not in markers(page)
+    # the Fetch verbs that refused and released its responses never failed
+    stats = env.sw.evaluate("({...waict.stats})")
+    errors = ("failRequestErrors", "continueRequestErrors", "unknownWorkerPauses")
+    assert all(stats[k] == 0 for k in errors), (
+        stats,
+        [line for line in env.sw.evaluate("waict.logs") if "Fetch." in str(line)],
+    )
+    # its workers end with the document: their stored entries go at once (Target.
+    # detachedFromTarget), not only when the tab closes
+    origin = env.fixture.origin("x-nested")
+    assert stored_workers(env, origin)
+    forgotten = stats["workersForgotten"]
+    page.goto(env.fixture.url("valid"), wait_until="load")
+    page.wait_for_function("() => true")
+    for _ in range(50):
+        if not stored_workers(env, origin):
+            break
+        page.wait_for_timeout(100)
+    assert stored_workers(env, origin) == []
+    assert env.sw.evaluate("waict.stats.workersForgotten") >= forgotten + 1
     page.close()
+
+
+def stored_workers(env: Browser, origin: str) -> list[str]:
+    """The worker:/wsession: entries of ``origin``'s dedicated workers in session storage."""
+    found: list[str] = env.sw.evaluate(
+        """async (origin) => Object.entries(await chrome.storage.session.get(null))
+            .filter(([k, v]) => /^(worker|wsession):/.test(k) && v && v.origin === origin)
+            .map(([k]) => k)""",
+        origin,
+    )
+    return found
 
 
 # --- blob: and data: code -------------------------------------------------------------------

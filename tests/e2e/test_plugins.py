@@ -332,7 +332,7 @@ def test_the_plugin_vetoes_a_bad_developer_signature(
 
 def test_a_plugin_that_cannot_be_reached_counts_as_a_veto(env: PluginBrowser) -> None:
     ghost = "a" * 32  # registered, but no such extension is installed
-    pattern = f"http://valid2.{sites.DOMAIN}:*/*"
+    pattern = f"https://valid2.{sites.DOMAIN}:*/*"
     env.sw.evaluate(
         """async ([id, pattern]) => {
             const { plugins = {} } = await chrome.storage.local.get('plugins');
@@ -398,7 +398,7 @@ def test_concurrent_registrations_are_both_kept(env: PluginBrowser) -> None:
                 start,
                 {
                     "type": "waict.register",
-                    "patterns": [f"http://nothing.{sites.DOMAIN}:*/*"],
+                    "patterns": [f"https://nothing.{sites.DOMAIN}:*/*"],
                     "timeout_ms": 500,
                 },
             )
@@ -407,7 +407,7 @@ def test_concurrent_registrations_are_both_kept(env: PluginBrowser) -> None:
             assert answer["ok"] is True, answer
         after = env.sw.evaluate("chrome.storage.local.get('plugins').then((r) => r.plugins)")
         assert sorted(after) == sorted([env.plugin_id, second_id])
-        assert after[second_id]["patterns"] == [f"http://nothing.{sites.DOMAIN}:*/*"]
+        assert after[second_id]["patterns"] == [f"https://nothing.{sites.DOMAIN}:*/*"]
         assert after[env.plugin_id]["patterns"] == mine["patterns"]
         # and the dev-sigs plugin's new registration is the one kept (whichever wrote last)
         assert after[env.plugin_id]["since"] > mine["since"]

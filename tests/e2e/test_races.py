@@ -117,7 +117,7 @@ def fresh_env(
         str(profile),
         executable_path=chromium_path(),
         headless=True,
-        args=chromium_args(browser_env.ext_dir, browser_env.fixture.origins()),
+        args=chromium_args(browser_env.ext_dir, browser_env.server.tls.spki),
         viewport={"width": 800, "height": 600},
     )
     try:

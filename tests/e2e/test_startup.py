@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sites
 from harness import Browser, chromium_args, chromium_path, wait_settled
 from playwright.sync_api import expect
@@ -36,6 +35,7 @@ HOLD_POST_PAGE = re.compile(r"^chrome-extension://[a-p]{32}/hold\.html\?method=p
 #: what the fixture pages show once judged
 EXPECTED = {
     "t-script": frozenset({"inline", "iframe"}),  # its tampered app.js is blocked
+    "t-forge": frozenset({"inline", "iframe"}),  # the same, with a forged start-up mark
     "t-inline": sites.ALL_MARKERS,  # its tampered inline script is refused by the CSP
     "valid": sites.ALL_MARKERS,
 }
@@ -116,15 +116,19 @@ class Cdp:
 
 
 @contextlib.contextmanager
-def chromium_at_start(env: Browser, profile: Path, urls: list[str]) -> Iterator[Cdp]:
+def chromium_at_start(env: Browser, profile: Path, urls: list[str] | None) -> Iterator[Cdp]:
     """A second Chromium with the extension on ``profile`` that opens ``urls`` as it starts
-    (its startup pages: headless Chromium takes one URL argument at most), before the
-    extension's service worker has run; yields a CDP client to that worker. Closed
-    gracefully (Browser.close through the worker's client is not available: SIGTERM)."""
+    (its startup pages: headless Chromium takes one URL argument at most), or with
+    ``urls=None`` restores the tabs of its last session, before the extension's service
+    worker has run; yields a CDP client to that worker. Closed gracefully (Browser.close
+    through the worker's client is not available: SIGTERM)."""
     prefs_file = profile / "Default" / "Preferences"
     prefs_file.parent.mkdir(parents=True, exist_ok=True)
     prefs = json.loads(prefs_file.read_text()) if prefs_file.is_file() else {}
-    prefs.setdefault("session", {}).update(restore_on_startup=4, startup_urls=urls)
+    if urls is None:
+        prefs.setdefault("session", {}).update(restore_on_startup=1)
+    else:
+        prefs.setdefault("session", {}).update(restore_on_startup=4, startup_urls=urls)
     prefs_file.write_text(json.dumps(prefs))
     port_file = profile / "DevToolsActivePort"
     port_file.unlink(missing_ok=True)
@@ -136,7 +140,7 @@ def chromium_at_start(env: Browser, profile: Path, urls: list[str]) -> Iterator[
         f"--user-data-dir={profile}",
         "--remote-debugging-port=0",
         "--window-size=1000,700",
-        *chromium_args(env.ext_dir, env.fixture.origins()),
+        *chromium_args(env.ext_dir, env.server.tls.spki),
     ]
     log = (profile.parent / "chromium.log").open("ab")
     proc = subprocess.Popen([*command, "--enable-logging=stderr"], stdout=log, stderr=log)
@@ -204,6 +208,21 @@ TABS_JS = """(async () => {
 })()"""
 
 
+#: each tab's navigation history as the extension's debugger session sees it (diagnostics)
+HISTORY_JS = """(async () => {
+  const out = [];
+  for (const t of await chrome.tabs.query({})) {
+    try {
+      const h = await chrome.debugger.sendCommand({ tabId: t.id }, "Page.getNavigationHistory", {});
+      out.push([t.id, h.currentIndex, h.entries.map((e) => [e.url, e.title, e.transitionType])]);
+    } catch (e) {
+      out.push([t.id, String(e)]);
+    }
+  }
+  return out;
+})()"""
+
+
 def check_tabs(cdp: Cdp, env: Browser, labels: list[str], timeout: float = 120) -> None:
     """Every tab ends on its site, judged (the expected markers, nothing tampered), none
     on an error page, no navigation error."""
@@ -224,6 +243,7 @@ def check_tabs(cdp: Cdp, env: Browser, labels: list[str], timeout: float = 120) 
         cdp.evaluate("waict.navigationErrors"),
         cdp.evaluate("waict.stats"),
         cdp.evaluate("chrome.tabs.query({}).then((a) => a.map((t) => [t.pendingUrl, t.status]))"),
+        cdp.evaluate(HISTORY_JS),
     )
     for t in tabs:
         label = next(x for x in labels if env.fixture.url(x) == t["url"])
@@ -231,7 +251,10 @@ def check_tabs(cdp: Cdp, env: Browser, labels: list[str], timeout: float = 120) 
         assert not {"evil", "evil-inline"} & seen, f"tampered code of {label} ran"
         assert seen == EXPECTED[label], (label, seen, cdp.evaluate("waict.logs"))
     assert [t["url"] for t in all_tabs if t["url"].startswith("chrome-error://")] == []
-    assert cdp.evaluate("waict.navigationErrors") == []
+    # a start-up navigation that the debugger's attach cancelled, or that the hold
+    # replaced, ends as ERR_ABORTED: no error page (checked above), loaded again
+    errors = cdp.evaluate("waict.navigationErrors")
+    assert [e for e in errors if e["error"] != "net::ERR_ABORTED"] == [], errors
 
 
 def settled(marks: list[str]) -> bool:
@@ -239,24 +262,52 @@ def settled(marks: list[str]) -> bool:
     return "script" not in marks or all(any(n in marks for n in g) for g in sites.SETTLED)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect (issue 9, open): in about half of the browser starts every tab "
-    "Chromium opens as it starts ends blank (URL lost, nothing ran, nothing judged): fail "
-    "closed, but valid tabs do not load; once a valid iframe of a held tab was missing; "
-    "no tampered code ran in any run",
-)
 def test_tabs_opened_as_the_browser_starts_are_held_then_judged(
     browser_env: Browser, tmp_path: Path
 ) -> None:
-    """Fresh profile; Chromium opens 4 tabs of sites with a tampered script (external and
-    inline) and 1 valid site as it starts, before the extension's worker ran (the sites
-    enroll by their header on this first load)."""
+    """Fresh profile; Chromium opens 4 tabs of sites with a tampered script (external, one
+    of them sending the old start-up mark ``Server-Timing: waict-gate`` itself, and inline)
+    and 1 valid site as it starts, before the extension's worker ran (the sites
+    enroll by their header on this first load). Attaching the debugger cancels a start-up
+    tab's navigation in about half of all starts (measured): the extension loads that URL
+    again once the tab is gated (stats.startupNavigationsRestored), or the tab went through
+    the hold page first; either way it ends judged."""
     env = browser_env
-    labels = ["t-script", "t-script", "t-inline", "t-inline", "valid"]
+    labels = ["t-script", "t-forge", "t-inline", "t-inline", "valid"]
     urls = [env.fixture.url(x) for x in labels]
     with chromium_at_start(env, tmp_path / "profile", urls) as cdp:
         check_tabs(cdp, env, labels)
+
+
+def test_tabs_restored_when_the_browser_restarts_are_judged_again(
+    browser_env: Browser, tmp_path: Path
+) -> None:
+    """A persistent profile: the browser is closed with a valid and a tampered site open
+    and started again restoring its last session. The restored tabs are judged afresh by
+    the new browser session's worker (debugger sessions and session rules are gone), with
+    the ratchet state stored by the first session (t-script is not loaded as a new site)."""
+    env = browser_env
+    labels = ["valid", "t-script"]
+    profile = tmp_path / "profile"
+    with chromium_at_start(env, profile, [env.fixture.url(x) for x in labels]) as cdp:
+        check_tabs(cdp, env, labels)
+        known = cdp.evaluate(
+            "chrome.storage.local.get(null).then((all) => Object.keys(all)"
+            ".filter((k) => k.startsWith('origin:')))"
+        )
+        assert f"origin:{env.fixture.origin('t-script')}" in known
+        # let Chromium write the session it restores (it saves a few seconds after a change)
+        sessions = profile / "Default" / "Sessions"
+        deadline = time.monotonic() + 30
+        while not any(f.stat().st_size > 0 for f in sessions.glob("Session_*")):
+            assert time.monotonic() < deadline, "Chromium did not save its session"
+            time.sleep(0.2)
+        time.sleep(3)  # its last change is written about 2.5 s later
+    with chromium_at_start(env, profile, None) as cdp:
+        check_tabs(cdp, env, labels)
+        stats = cdp.evaluate("({...waict.stats})")
+        assert stats["navigations"] >= len(labels), stats
+        assert stats["failRequestErrors"] == 0 and stats["continueRequestErrors"] == 0, stats
 
 
 def navigation_errors(sw: Any) -> list[dict[str, Any]]:

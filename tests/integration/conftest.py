@@ -5,7 +5,10 @@ transparency service.
   to a free loopback port (bound before the thread starts, so there is no port race).
 - :class:`FakeTransparencyService` is **a test double**, not the transparency service: it
   speaks the HTTP API of docs/ts-api.md (enroll, append, leaf, entries-tile, chain-hash,
-  asset-hosts) well enough to exercise the operator tools' HTTP clients, and answers real,
+  asset-hosts) well enough to exercise the operator tools' HTTP clients, enforces the
+  service's rules on who may change a chain (``/enroll`` of an enrolled domain needs a
+  document whose ``prev`` names the head; ``/append`` needs the token and the head's
+  ``prev``; a refusal stores nothing), and answers real,
   verifiable proofs built with ``tests/world.py`` (the deterministic test world) under a
   clock the test sets. It has no event batches, no witnesses and no persistence; the real
   service (waict/log/service.py) is tested on its own.
@@ -180,6 +183,15 @@ class FakeTransparencyService:
                     502, f"enrollment document: HTTP {answer.status_code}", "enroll_fetch_failed"
                 )
             doc = json.loads(answer.content)
+            # the rule of the real service (docs/decisions.md, "No unauthenticated change to
+            # an enrolled chain"): a domain with a chain is enrolled again only by a document
+            # whose prev names its current head; a refusal stores nothing
+            nodes = self.nodes(host)
+            if nodes:
+                if doc.get("prev") is None:
+                    return err(409, f"{host} is already enrolled", "already_enrolled")
+                if b64decode(doc["prev"]) != nodes[-1].next_chain_hash():
+                    return err(409, "prev does not match the chain's head", "stale_prev")
             self.tokens[host] = b64udecode(doc["token_sha256"])
             self.add(host, b64decode(doc["resource_hash"]), doc["asset_hosts"])
             return proof_response(host)

@@ -23,14 +23,17 @@ import pytest
 from world import DAY, HOUR, NOW, World
 
 from verifier import decide
-from verifier.chain import ZERO_HASH, resource_hash
+from verifier.browser import plugins
+from verifier.chain import ZERO_HASH, encode_asset_hosts, resource_hash
+from verifier.decide import evaluate_manifest
+from verifier.devids import dev_sigs_payload, ed25519_identity, unsigned_dev_ids, verify_dev_sig
 from verifier.encoding import b64encode
 from verifier.manifest import parse_manifest
 from verifier.preload import verify_preload_response
 from verifier.trust import parse_trust
 from verifier.urls import is_canonical
 from waict.common.digests import digest_name
-from waict.common.errors import SiteToolError, UnexpectedLogError
+from waict.common.errors import KeyFileError, SiteToolError, UnexpectedLogError
 from waict.log.assets import create_assets_app
 from waict.site.asset_client import fetch_asset
 from waict.site.commands import add_site_tool_parsers
@@ -45,13 +48,15 @@ from waict.site.preload import (
     parse_hosts,
     preload_body_from_state,
 )
-from waict.site.publish import PublishOptions, build_header, publish
+from waict.site.publish import AssetUpload, PublishOptions, build_header, publish
+from waict.site.publish.command import options_from_args
 from waict.site.serve import create_site_app
 from waict.site.state import SiteState
 from waict.site.verify import add_verify_parser, scan_script, verify_site
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
+DEV_SIGS_PLUGIN = ROOT / "plugins" / "dev-sigs" / "sw.js"
 ASSET_TOKEN = "asset-token"
 
 
@@ -540,8 +545,7 @@ class Ecosystem:
     def options(self, root: Path, host: str, **kw: Any) -> PublishOptions:
         defaults: dict[str, Any] = {
             "ts_url": self.ts.url,
-            "assets_url": self.assets.url,
-            "assets_token": ASSET_TOKEN,
+            "assets": (AssetUpload(self.assets.url, ASSET_TOKEN),),
             "trust": parse_trust(self.fake.world.trust(preload_domain="preload.waict.test")),
             "now": self.fake.now,
             "quiet": True,
@@ -690,6 +694,39 @@ def test_publish_errors_say_what_to_do(tmp_path: Path, serve: Any, harness: Any)
         publish(PublishOptions(site_dir=root, origin="https://x.test", v1=("script",)))
 
 
+def test_the_fake_service_enforces_the_enroll_rule(
+    tmp_path: Path, serve: Any, harness: Any
+) -> None:
+    """The test double refuses what the real service refuses (docs/decisions.md: an enrolled
+    domain changes only through its token or a document whose prev names its head, once),
+    so the publish tests cannot pass against a laxer fake."""
+    host = "rule.waict.test"
+    root = copy_site(tmp_path, "rule")
+    eco = ecosystem(tmp_path, serve, {host: root}, harness)
+    publish(eco.options(root, host))
+    token = SiteState(root / ".waict").read_token()
+    # anyone may call /enroll, and the site still serves its document (without prev)
+    first = httpx.post(f"{eco.ts.url}/enroll/{host}", timeout=30)
+    assert first.status_code == 409 and first.json()["detail"] == "already_enrolled"
+    assert len(eco.fake.nodes(host)) == 1
+    # the lost-token path: --re-enroll serves a document whose prev names the head
+    eco.fake.now += 60
+    again = publish(eco.options(root, host, re_enroll=True))
+    assert again.enrolled and len(eco.fake.nodes(host)) == 2
+    assert json.loads((root / ".well-known" / "waict-enroll").read_text())["prev"]
+    assert SiteState(root / ".waict").read_token() != token
+    # that document applies once: replayed, its prev is stale, and nothing changes
+    replay = httpx.post(f"{eco.ts.url}/enroll/{host}", timeout=30)
+    assert replay.status_code == 409 and replay.json()["detail"] == "stale_prev"
+    assert len(eco.fake.nodes(host)) == 2
+    assert (
+        eco.fake.tokens[host]
+        == hashlib.sha256(
+            SiteState(root / ".waict").read_token().encode()  # type: ignore[union-attr]
+        ).digest()
+    )
+
+
 def test_publish_with_a_trust_the_proof_does_not_meet(
     tmp_path: Path, serve: Any, harness: Any
 ) -> None:
@@ -744,6 +781,179 @@ def test_publish_dev_ids_carry_their_inclusion_proof(
     # carrying them again keeps pointing at the oldest announcement of the unbroken run
     again = publish(eco.options(root, host, dev_ids=(dev,)))
     assert json.loads(again.line)["dev-ids-inclusion"]["manifest"] == announce.line.decode()
+
+
+def _judge_in_plugin(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The shipped dev-sigs plugin's own check (plugins/dev-sigs/sw.js ``judge``), in Node."""
+    done = subprocess.run(
+        ["node", str(Path(__file__).with_name("dev_sigs_judge.mjs")), str(DEV_SIGS_PLUGIN)],
+        input=json.dumps(views),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def _plugin_view(eco: Ecosystem, root: Path, host: str) -> dict[str, Any]:
+    """What the extension hands a plugin for the installed manifest (verifier's own view)."""
+    state = SiteState(root / ".waict")
+    url = eco.origin(host) + "/"
+    verdict = evaluate_manifest(
+        url=url,
+        header=state.read_header(),
+        manifest_response=state.manifest_file.read_bytes(),
+        trust=parse_trust(eco.fake.world.trust(preload_domain="preload.waict.test")),
+        now=NOW,
+    )
+    assert verdict.status == "valid", verdict
+    return plugins.view(verdict, url, None)
+
+
+def test_publish_signed_dev_sigs_pass_the_verifier_and_the_plugin(
+    tmp_path: Path, serve: Any, harness: Any
+) -> None:
+    host = "signed.waict.test"
+    root = copy_site(tmp_path, "signed")
+    eco = ecosystem(tmp_path, serve, {host: root}, harness)
+    seed = hashlib.sha256(b"developer key").digest()
+    key_file = tmp_path / "dev.key"
+    key_file.write_text(base64.b64encode(seed).decode() + "\n")
+    dev = ed25519_identity(seed)
+    other = ed25519_identity(hashlib.sha256(b"another key").digest())
+
+    eco.fake.now = NOW - 2 * DAY
+    publish(eco.options(root, host, dev_ids_next=(dev, other)))
+    publish(eco.options(root, host, dev_ids_next=(dev,)))
+    eco.fake.now = NOW - HOUR
+    # a key for only one of two ed25519 dev-ids: the plugin would block it, nothing is logged
+    logged = len(eco.fake.nodes(host))
+    (root / "app.js").write_text((root / "app.js").read_text() + "\n// v2\n")
+    eco.fake.now = NOW - 2 * DAY + 1
+    with pytest.raises(SiteToolError, match="no valid --sign key for dev-ids") as info:
+        publish(eco.options(root, host, dev_ids=(dev, other), sign=(seed,)))
+    assert other in str(info.value) and "--sign" in str(info.value.hint)
+    assert len(eco.fake.nodes(host)) == logged
+    eco.fake.now = NOW - HOUR
+
+    # signed through the command line: the key file of `waict keygen`
+    opts = options_from_args(
+        _publish_args(eco, root, host, "--dev-ids", dev, "--sign", str(key_file))
+    )
+    assert opts.sign == (seed,)
+    result = publish(opts)
+    members = json.loads(result.line)
+    assert members["dev-ids"] == [dev]
+    assert [s["id"] for s in members["dev-sigs"]] == [dev]
+    assert not [w for w in result.warnings if "not signed" in w]
+    # the verifier: the signature is over the canonical payload, every dev-id is signed
+    payload = dev_sigs_payload(members)
+    assert b"dev-sigs" not in payload and b"dev-ids-inclusion" not in payload
+    sig = base64.urlsafe_b64decode(members["dev-sigs"][0]["sig"] + "==")
+    assert verify_dev_sig(dev, sig, payload)
+    assert unsigned_dev_ids(members) == []
+    assert eco.verify(host).verdict["manifest"]["status"] == "valid"
+    # the plugin, on the view the extension gives it: approves; and vetoes a forged copy
+    good = _plugin_view(eco, root, host)
+    assert good["dev_sigs"] == members["dev-sigs"]
+    forged = dict(good, dev_sigs=[{"id": dev, "sig": members["dev-sigs"][0]["sig"][::-1]}])
+    unsigned = dict(good, dev_sigs=[])
+    verdicts = _judge_in_plugin([good, forged, unsigned])
+    assert [v["verdict"] for v in verdicts] == ["approve", "veto", "veto"], verdicts
+    assert "1 developer signature(s) verified" in verdicts[0]["reason"]
+
+
+def test_publish_bad_sign_key_file_publishes_nothing(
+    tmp_path: Path, serve: Any, capsys: Any, harness: Any
+) -> None:
+    host = "badkey.waict.test"
+    root = copy_site(tmp_path, "badkey")
+    eco = ecosystem(tmp_path, serve, {host: root}, harness)
+    cases = {
+        "missing.key": (None, "does not exist"),
+        "short.key": (base64.b64encode(b"x" * 16).decode(), "holds 16 bytes"),
+        "garbage.key": ("not base64 at all!", "is not a base64 Ed25519 seed"),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        if content is not None:
+            path.write_text(content + "\n")
+        args = _publish_args(eco, root, host, "--sign", str(path))
+        with pytest.raises(KeyFileError, match=message) as info:
+            options_from_args(args)
+        assert "waict keygen" in str(info.value.hint)
+        argv = ["publish", *_publish_argv(eco, root, host), "--sign", str(path)]
+        code, out, err = run_cli(add_site_tool_parsers, argv, capsys)
+        assert code == 2 and message in err and "waict keygen" in err and out == ""
+    assert eco.fake.requests == []  # nothing logged
+    assert not (tmp_path / "assets").exists() or not any((tmp_path / "assets").rglob("*-*"))
+    assert not (root / ".waict").exists() and not (root / ".well-known").exists()
+
+
+def _publish_argv(eco: Ecosystem, root: Path, host: str, *more: str) -> list[str]:
+    token_file = eco.tmp / "assets.token"
+    token_file.write_text(ASSET_TOKEN + "\n")
+    return [
+        str(root),
+        "--origin",
+        eco.origin(host),
+        "--ts",
+        eco.ts.url,
+        "--assets",
+        eco.assets.url,
+        "--assets-token-file",
+        str(token_file),
+        "--timeout",
+        "30",
+        "--quiet",
+        *more,
+    ]
+
+
+def _publish_args(eco: Ecosystem, root: Path, host: str, *more: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="waict")
+    add_site_tool_parsers(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["publish", *_publish_argv(eco, root, host, *more)])
+
+
+def test_publish_to_two_asset_hosts(tmp_path: Path, serve: Any, capsys: Any, harness: Any) -> None:
+    host = "two.waict.test"
+    root = copy_site(tmp_path, "two")
+    eco = ecosystem(tmp_path, serve, {host: root}, harness)
+    other = serve(create_assets_app(tmp_path / "assets2", "second-token"))
+    other_token = tmp_path / "second.token"
+    other_token.write_text("second-token\n")
+    argv = _publish_argv(eco, root, host, "--assets", other.url, "--assets-token-file")
+    argv.append(str(other_token))
+    code, out, err = run_cli(add_site_tool_parsers, ["publish", *argv], capsys)
+    assert code == 0, err
+    assert f"published: {host} position 0" in out
+    both = sorted([eco.assets.url, other.url])
+    # both hosts are logged (the enrollment document and the entry commit to the pair) ...
+    assert json.loads((root / ".well-known" / "waict-enroll").read_text())["asset_hosts"] == both
+    node = eco.fake.nodes(host)[-1]
+    assert eco.fake.vectors[node.entry.asset_hosts_hash] == encode_asset_hosts(both)
+    # ... and both serve every object: the files and the manifest line
+    line = SiteState(root / ".waict").manifest_file.read_bytes().split(b"\n")[0]
+    objects = [p.read_bytes() for p in root.iterdir() if p.is_file()] + [line]
+    for base in both:
+        for data in objects:
+            assert fetch_asset(base, digest_name(data)) == data
+    # one token file per host, in order: a wrong pairing is refused by the host
+    swapped = _publish_argv(eco, root, host, "--assets", other.url, "--assets-token-file")
+    swapped[swapped.index("--assets-token-file") + 1] = str(other_token)
+    swapped.append(str(eco.tmp / "assets.token"))
+    (root / "app.js").write_text("// changed\n")
+    code, _, err = run_cli(add_site_tool_parsers, ["publish", *swapped], capsys)
+    assert code == 2 and "refused the upload token" in err
+    assert len(eco.fake.nodes(host)) == 1  # nothing logged
+    # a count of token files that fits neither rule
+    three = _publish_argv(eco, root, host, "--assets", other.url, "--assets", "http://x.test")
+    three += ["--assets-token-file", str(other_token)]
+    code, _, err = run_cli(add_site_tool_parsers, ["publish", *three], capsys)
+    assert code == 2 and "3 --assets hosts but 2 --assets-token-file" in err
 
 
 def test_publish_line_and_preload_body(tmp_path: Path, serve: Any, harness: Any) -> None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from verifier.proof import ChainHeadWithProof
+from waict.common.tls import client_context
 from waict.demo.ecosystem import DemoEcosystem, Ports, compare, running
 
 WEB = Path(__file__).resolve().parents[2] / "web"
@@ -39,8 +40,13 @@ def test_sample_site_verdict_through_the_real_ecosystem(demo: DemoEcosystem, nam
 def test_demo_summary_and_log_state(demo: DemoEcosystem) -> None:
     summary = json.loads((demo.workdir / "demo.json").read_text())
     assert set(summary["sites"]) == set(SITES)
-    status = httpx.get(f"{summary['transparency_service']}/status").json()
+    # everything is HTTPS, with the local CA
+    ts = summary["transparency_service"]
+    assert ts.startswith("https://") and summary["spki"] == demo.spki
+    assert all(s["url"].startswith("https://") for s in summary["sites"].values())
+    tls = client_context(Path(summary["ca"]))
+    status = httpx.get(f"{ts}/status", verify=tls).json()
     assert status["cosigned"] == status["batches"] > 0
-    leaf = httpx.get(f"{summary['transparency_service']}/leaf/tombstone-old.waict.test")
+    leaf = httpx.get(f"{ts}/leaf/tombstone-old.waict.test", verify=tls)
     head = ChainHeadWithProof.decode(leaf.content).head
     assert head.entry.is_tombstone and head.position == 1

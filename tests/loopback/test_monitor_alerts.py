@@ -1,5 +1,8 @@
 """``waict monitor`` alerts on a real ecosystem: the transparency service, three witnesses
-(quorum 2), an asset host, the sites, and a real webhook receiver, all on loopback.
+(quorum 2), an asset host, the sites, and a real webhook receiver, all on loopback. The
+monitor reads the service through a proxy that can lie (a misbehaving service: the
+``unexpected`` alert) and can go off the network (an outage: ``ts_unreachable`` and
+``ts_recovered``).
 
 The monitor is driven through every alert kind, with restarts (a fresh load of the state
 file every cycle, and one cycle as a separate ``waict monitor`` process); the receiver
@@ -18,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from monitor_world import MonitorWorld, Receiver, manifest_line
+from monitor_world import MonitorWorld, Receiver, TsProxy, manifest_line
 from servers import ServerThread, free_port
 
 from verifier.trust import parse_trust
@@ -26,7 +29,7 @@ from waict.site.http_client import make_client
 from waict.site.monitor.alerts import ALERT_KINDS, RetryPolicy
 from waict.site.monitor.command import monitor_once
 from waict.site.monitor.health import HealthLimits
-from waict.site.monitor.watch import WatchConfig, WatchState
+from waict.site.monitor.watch import CycleResult, WatchConfig, WatchState
 
 A = "a.waict.test"
 B = "b.waict.test"
@@ -35,12 +38,15 @@ FAST = RetryPolicy(attempts=4, base=0.05, cap=0.2)
 
 def _key(alert: dict[str, Any]) -> tuple[str, str | None, Any]:
     d = alert["details"]
+    if alert["kind"] == "unexpected":  # one per distinct problem
+        return (alert["kind"], alert["domain"], alert["summary"])
     return (alert["kind"], alert["domain"], d.get("position", d.get("witness")))
 
 
 class Driver:
     def __init__(self, world: MonitorWorld, tmp: Path, webhook: str, domains: list[str]) -> None:
         self.world = world
+        self.proxy = TsProxy(world.ts.url, world.servers)  # the monitor's view of the service
         self.state = tmp / "monitor.json"
         self.webhook = webhook
         self.trust_file = tmp / "trust.json"
@@ -52,13 +58,14 @@ class Driver:
             limits=HealthLimits(witness_max_lag=2, witness_max_age=3600, stall_after=900),
         )
         self.resolve = {d: "127.0.0.1" for d in domains}
+        self.last = CycleResult()  # the newest cycle of run()
 
-    def run(self, now: int | None = None) -> list[str]:
+    def run(self, now: int | None = None, *, exit_code: int = 0) -> list[str]:
         """One cycle, as a monitor that just started (the state is loaded from the file)."""
         with make_client(timeout=30, resolve=self.resolve) as client:
             cycle, _state = monitor_once(
                 self.state,
-                self.world.ts.url,
+                self.proxy.url,
                 self.config,
                 client,
                 webhook=self.webhook,
@@ -66,7 +73,8 @@ class Driver:
                 now=now,
                 out=sys.stderr,
             )
-        assert cycle.exit_code == 0, [r.problems for r in cycle.results.values()]
+        assert cycle.exit_code == exit_code, [r.problems for r in cycle.results.values()]
+        self.last = cycle
         return [a.kind for a in cycle.new_alerts]
 
     def run_process(self) -> subprocess.CompletedProcess[str]:
@@ -78,7 +86,7 @@ class Driver:
             "--watch",
             *self.config.domains,
             "--ts",
-            self.world.ts.url,
+            self.proxy.url,
             "--state",
             str(self.state),
             "--trust",
@@ -139,9 +147,37 @@ def test_every_alert_kind_arrives_exactly_once(tmp_path: Path, servers: list[Ser
     assert world.append(B, manifest_line(B, {"index.js": b"b1"})).status_code == 200
     assert driver.run() == ["new_entry"]  # w3 is further behind: same episode, no repeat
 
-    # a tombstone
+    # a tombstone, then a re-enrollment (the same dev members: no dev-ids alert)
     assert world.append(A, None).status_code == 200
     assert driver.run() == ["tombstone"]
+    files["app.js"] = b"v6"
+    assert world.append(A, manifest_line(A, files, **dev)).status_code == 200
+    assert driver.run() == ["reenrolled"]
+
+    # the service lies: A's leaf is B's head. One alert per distinct problem, not repeated
+    # while the lie lasts; the state is not advanced
+    driver.proxy.lie(A, B)
+    unexpected = driver.run(exit_code=1)
+    assert unexpected and set(unexpected) == {"unexpected"}
+    problems = [a.summary for a in driver.last.new_alerts]
+    assert any("tree proof" in p for p in problems), problems
+    assert driver.run(exit_code=1) == []
+    driver.proxy.lie(A, None)
+    assert driver.run() == []  # honest again: nothing new happened
+
+    # the service is off the network: one alert for the outage, whatever the restarts (a
+    # separate process, then more runs), and one recovery line when it answers again
+    driver.proxy.stop()
+    assert driver.run(exit_code=2) == ["ts_unreachable"]
+    assert driver.last.unreachable is not None and "refused" in driver.last.unreachable
+    done = driver.run_process()
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert not [x for x in done.stdout.splitlines() if x.startswith("ALERT ")], done.stdout
+    assert "is the transparency service running" in done.stderr
+    assert driver.run(exit_code=2) == []
+    driver.proxy.start()
+    assert driver.run() == ["ts_recovered"]
+    assert driver.run() == []
 
     # the log stalls: w2 stops too, a batch waits for its quorum
     world.stop_witness("w2.example")
@@ -168,15 +204,21 @@ def test_every_alert_kind_arrives_exactly_once(tmp_path: Path, servers: list[Ser
         ("witness_behind", None, "w3.example"): 1,
         ("new_entry", B, 1): 1,
         ("tombstone", A, 5): 1,
+        ("reenrolled", A, 6): 1,
+        **{("unexpected", A, p): 1 for p in problems},
+        ("ts_unreachable", None, None): 1,
+        ("ts_recovered", None, None): 1,
         ("log_stalled", None, None): 1,
     }
+    assert {a["kind"] for a in receiver.received} == set(ALERT_KINDS)  # every kind, once
     assert len({a["id"] for a in receiver.received}) == len(receiver.received)
     assert {a["kind"] for a in receiver.received} <= set(ALERT_KINDS)
     dev = next(a for a in receiver.received if a["kind"] == "dev_ids")
     assert dev["details"]["before"] is None and dev["details"]["after"] == ["alice@example.com"]
     saved = json.loads(driver.state.read_text())
-    assert saved["pending_alerts"] == [] and len(saved["delivered_alerts"]) == 14
-    assert sorted(saved["domains"][A]["manifests"]) == ["0", "1", "2", "3", "4"]
+    assert saved["pending_alerts"] == [] and len(saved["delivered_alerts"]) == len(counts)
+    assert saved["outage"] is None
+    assert sorted(saved["domains"][A]["manifests"]) == ["0", "1", "2", "3", "4", "6"]
 
 
 @pytest.mark.parametrize("fail_first", [2, 9])

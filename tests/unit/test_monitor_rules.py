@@ -17,6 +17,7 @@ from verifier.trust import TrustConfig
 from waict.site.monitor.alerts import ALERT_KINDS, Alert, RetryPolicy, alert_id, deliver
 from waict.site.monitor.health import HealthLimits, check_health
 from waict.site.monitor.manifests import dev_of, diff_manifests
+from waict.site.monitor.watch import CycleResult, WatchState, end_outage, outage_cycle
 
 W = ("w1.example", "w2.example", "w3.example")
 T0 = 1_790_000_000
@@ -95,6 +96,10 @@ def test_alert_kinds_are_a_closed_table() -> None:
         "dev_ids_next",
         "witness_behind",
         "log_stalled",
+        "reenrolled",
+        "unexpected",
+        "ts_unreachable",
+        "ts_recovered",
     }
     with pytest.raises(ValueError):
         Alert("x", "something_else", None, "?")
@@ -164,3 +169,41 @@ def test_manifest_diff_and_dev_members() -> None:
         "https://a/x.js": "A",
         "https://a/y.js": "B2",
     }
+
+
+def test_an_outage_is_alerted_once_after_the_threshold_and_its_end_once(tmp_path: Any) -> None:
+    path = tmp_path / "monitor.json"
+    limits = HealthLimits(unreachable_after=300)
+    ts = "http://ts.test"
+
+    def down(now: int) -> list[str]:
+        state = WatchState.load(path, ts)  # every run a restart
+        cycle = outage_cycle(state, ts, f"transparency service {ts}: refused", limits, now)
+        state.save()
+        assert cycle.exit_code == 2 and cycle.unreachable is not None
+        return [a.kind for a in cycle.new_alerts]
+
+    def up(now: int) -> tuple[list[str], list[str]]:
+        state = WatchState.load(path, ts)
+        cycle = CycleResult()
+        end_outage(state, ts, cycle, now)
+        state.save()
+        assert state.outage is None
+        return [a.kind for a in cycle.new_alerts], cycle.info
+
+    assert down(T0) == []  # not for long yet
+    assert down(T0 + 299) == []
+    assert down(T0 + 300) == ["ts_unreachable"]
+    assert down(T0 + 900) == []  # the same outage
+    alerts, _ = up(T0 + 960)
+    assert alerts == ["ts_recovered"]
+    assert up(T0 + 1000) == ([], [])  # no outage, nothing to say
+    # a short outage, under the threshold: no alert, a line when it ends
+    assert down(T0 + 2000) == []
+    alerts, info = up(T0 + 2060)
+    assert alerts == [] and "answers again, after an outage of" in info[0]
+    # a second long outage is a new episode
+    assert down(T0 + 3000) == [] and down(T0 + 3400) == ["ts_unreachable"]
+    pending = WatchState.load(path, ts).pending
+    assert [a.kind for a in pending] == ["ts_unreachable", "ts_recovered", "ts_unreachable"]
+    assert len({a.id for a in pending}) == 3

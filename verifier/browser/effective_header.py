@@ -111,3 +111,15 @@ def manifest_url(url: str, policy: Policy) -> str | None:
     """The absolute manifest URL: the header's value, resolved against the URL of the
     response that carries the header (design.md 3.1); None when it cannot be resolved."""
     return resolve_manifest_url(policy.manifest, url)
+
+
+def forgets_service_workers(obj: dict[str, Any], after: OriginState | None, now: int) -> bool:
+    """Whether the origin's earlier service workers must be unregistered before the
+    document is released (design.md 6): the navigation gives the origin a live state it
+    did not have (its first WAICT header, or the first after the stored one expired), or
+    moves it to a new manifest URL. A service worker registered before then was never
+    checked against this manifest and must not answer until its script passes the check."""
+    if after is None:
+        return False
+    before = _state_from_json(obj.get("origin_state"))
+    return before is None or not before.live(now) or before.manifest != after.manifest

@@ -93,7 +93,9 @@ def judge_navigation(request: str) -> str:
 
     Answer: ``{"key", "navigation": "allow"|"block", "manifest": {status, reason, detail},
     "resources": [...], "gated", "enforcing", "badge": "verified"|"report"|"blocked"|
-    "none"|"tombstone", "origin_state": {...}|null (store it for the origin), "csp":
+    "none"|"tombstone", "origin_state": {...}|null (store it for the origin),
+    "forget_service_workers": bool (unregister the origin's service workers before the
+    document is released: its first live state or a new manifest URL, design.md 6), "csp":
     str|null, "csp_header", "wasm": {...}, "info": {...}, "block": null|{reason, detail,
     message, explanation}}``.
 

@@ -261,6 +261,7 @@ def judge(obj: dict[str, Any]) -> dict[str, Any]:
         "enforcing": verdict.enforcing,
         "badge": status,
         "origin_state": effective_header.state_to_json(eff.state),
+        "forget_service_workers": effective_header.forgets_service_workers(obj, eff.state, now),
         "csp": csp,
         "csp_header": (
             "Content-Security-Policy"

@@ -29,3 +29,7 @@ class UnexpectedLogError(SiteToolError):
     a head that does not link, a proof that does not verify)."""
 
     exit_code = 1
+
+
+class KeyFileError(SiteToolError):
+    """A key file that cannot be used: missing, unreadable, or not a base64 Ed25519 seed."""

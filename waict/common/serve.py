@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -85,6 +86,34 @@ def add_limit_options(parser: argparse.ArgumentParser, *, body_timeout: float = 
         default=d.body_timeout,
         help=f"seconds for a request's body to arrive (default {d.body_timeout:g})",
     )
+
+
+def add_tls_options(parser: argparse.ArgumentParser) -> None:
+    """``--cert FILE --key FILE`` (also spelled ``--tls-cert/--tls-key``): serve HTTPS.
+    Read back with :func:`tls_files`; ``waict local-ca`` makes a pair for loopback."""
+    parser.add_argument(
+        "--cert",
+        "--tls-cert",
+        dest="tls_cert",
+        default=None,
+        metavar="PEM",
+        help="serve HTTPS with this certificate chain (PEM; `waict local-ca` makes one)",
+    )
+    parser.add_argument(
+        "--key", "--tls-key", dest="tls_key", default=None, metavar="PEM", help="its private key"
+    )
+
+
+def tls_files(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The ``--cert``/``--key`` pair, both or neither, each an existing file; ``ValueError``
+    with the message to print otherwise."""
+    cert, key = args.tls_cert, args.tls_key
+    if (cert is None) != (key is None):
+        raise ValueError("--cert and --key go together (the certificate and its private key)")
+    for flag, path in (("--cert", cert), ("--key", key)):
+        if path is not None and not os.path.isfile(path):
+            raise ValueError(f"{flag} {path}: no such file")
+    return cert, key
 
 
 def _raw_error(status: int, reason: str, message: str, detail: str) -> bytes:

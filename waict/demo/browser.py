@@ -6,9 +6,10 @@ Given a running :class:`waict.demo.ecosystem.DemoEcosystem`, :class:`DemoBrowser
    the demo's ``trust.json`` and ``preload.waict`` (build log: ``<workdir>/logs``);
 2. launches Chromium (fresh profile ``<workdir>/chromium-profile``; headless when there is
    no ``DISPLAY``, headed otherwise, unless told) with the extension loaded,
-   ``*.waict.test`` mapped to 127.0.0.1 (``--host-resolver-rules``) and the sites' http
-   origins treated as secure (so service and shared workers and ``Sec-Fetch-Dest`` work);
-3. visits ``http://<site>.waict.test:<port>/`` in a new tab per site, waits until the page
+   ``*.waict.test`` mapped to 127.0.0.1 (``--host-resolver-rules``) and the servers' leaf
+   certificate trusted by its key (``--ignore-certificate-errors-spki-list``: the sites are
+   real HTTPS origins, no insecure-origin flag);
+3. visits ``https://<site>.waict.test:<port>/`` in a new tab per site, waits until the page
    settled (``data-waict-done`` set, or ``app.js`` did not run by the ``load`` event, or
    the extension's block page is shown, or a timeout), reads the ``data-waict-*`` markers on
    ``<html>``, saves ``<workdir>/screenshots/<site>.png``;
@@ -170,10 +171,6 @@ class DemoBrowser:
         if not self.quiet:
             say(message)
 
-    @property
-    def origins(self) -> list[str]:
-        return [self.eco.origin(site.host) for site in self.eco.sites.values()]
-
     # --- life cycle ---------------------------------------------------------------------
     def start(self) -> DemoBrowser:
         exe = chromium_path(self.chromium)
@@ -224,7 +221,7 @@ class DemoBrowser:
                 # screenshots of the block page (which the extension opens with
                 # chrome.tabs.update) sometimes showed a stale copy of it in the lower part
                 args=[
-                    *chromium_args(self.ext_dir, self.origins),
+                    *chromium_args(self.ext_dir, [self.eco.spki]),
                     "--window-size=1000,900",
                     *self.extra_args,
                 ],
@@ -445,7 +442,7 @@ class DemoBrowser:
         args = [
             self.exe or "chromium",
             f"--user-data-dir={self.eco.workdir / 'chromium-explore'}",
-            *chromium_args(self.ext_dir, self.origins)[len(QUIET_FLAGS) :],
+            *chromium_args(self.ext_dir, [self.eco.spki])[len(QUIET_FLAGS) :],
             self.eco.url(self.eco.sites["valid"]) if "valid" in self.eco.sites else "",
         ]
         return shlex.join(a for a in args if a)

@@ -57,13 +57,16 @@ def default_headless() -> bool:
     return not os.environ.get("DISPLAY")
 
 
-def chromium_args(ext: Path, origins: Iterable[str]) -> list[str]:
+def chromium_args(ext: Path, spki: Iterable[str]) -> list[str]:
+    """Chromium with the extension, ``*.waict.test`` on 127.0.0.1, and the servers' HTTPS
+    trusted by their leaf's key (``spki``: base64 SHA-256 of each SubjectPublicKeyInfo, see
+    :func:`waict.common.tls.spki_hash`): no root store change, no insecure-origin flag."""
     return [
         *QUIET_FLAGS,
         f"--disable-extensions-except={ext}",
         f"--load-extension={ext}",
         f"--host-resolver-rules={HOST_RULES}",
-        "--unsafely-treat-insecure-origin-as-secure=" + ",".join(origins),
+        "--ignore-certificate-errors-spki-list=" + ",".join(spki),
     ]
 
 

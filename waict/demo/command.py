@@ -43,8 +43,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print()
         print(f"trust: {eco.trust_path}   preload list: {eco.preload_path}")
         print(
-            "browser: map *.waict.test to 127.0.0.1, e.g. chromium "
-            "--host-resolver-rules='MAP *.waict.test 127.0.0.1'"
+            "browser: map *.waict.test to 127.0.0.1 and trust the demo's certificate by its key, "
+            "e.g. chromium --host-resolver-rules='MAP *.waict.test 127.0.0.1' "
+            f"--ignore-certificate-errors-spki-list={eco.spki} (tools: --ca-file {eco.ca_file})"
         )
         if failures:
             say(f"{failures} site(s) did not give their expected verdict")

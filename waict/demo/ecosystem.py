@@ -15,6 +15,12 @@ site is, its expected verdict, the trust file and the preload list), checks ever
 
 Host names are ``<site>.waict.test``: the browser maps them to 127.0.0.1
 (``--host-resolver-rules``); the tools use their ``--resolve`` equivalent.
+
+Everything is HTTPS: a local certificate authority (:mod:`waict.common.tls`, in
+``<workdir>/tls``) issues one leaf for ``127.0.0.1``, ``localhost`` and ``*.waict.test`` that
+every server presents (``--cert/--key``). The servers' own clients (the service's enrollment
+fetch, the witnesses) trust the CA through ``SSL_CERT_FILE``, the demo's tools through
+``ca_file``, and Chromium by the leaf's key (``--ignore-certificate-errors-spki-list``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -36,11 +43,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from verifier.trust import parse_trust
+from waict.common.tls import Leaf, client_context, issue_leaf
 from waict.demo.sites import DemoSite, say
 from waict.log.keys import load_or_create_seed, public_key_b64
 from waict.site.http_client import make_client
 from waict.site.preload import build_preload_line, parse_hosts, preload_body_from_state
-from waict.site.publish import PublishOptions, publish
+from waict.site.publish import AssetUpload, PublishOptions, publish
 from waict.site.report import VerifyReport
 from waict.site.verify import verify_site
 
@@ -50,6 +58,8 @@ PRELOAD_DOMAIN = "preload.waict.test"
 OLD_OFFSET = -48 * 3600
 ASSET_TOKEN = "demo-asset-upload-token"
 DEFAULT_WEB = Path(__file__).resolve().parents[2] / "web"
+#: what the servers' one leaf certificate covers
+TLS_NAMES = ("127.0.0.1", "localhost", "*.waict.test")
 
 if TYPE_CHECKING:
     pass
@@ -85,28 +95,45 @@ class Ports:
 class ServerProcess:
     """One `waict` server as a child process, started and stopped cleanly."""
 
-    def __init__(self, name: str, args: list[str], ready_url: str, log: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        ready_url: str,
+        log: Path,
+        *,
+        ca_file: Path | None = None,
+    ) -> None:
+        """``ca_file``: an https ``ready_url`` is checked against it, and the process
+        trusts it (``SSL_CERT_FILE``) for its own requests."""
         self.name = name
         self.args = args
         self.ready_url = ready_url
         self.log = log
+        self.ca_file = ca_file
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         out = self.log.open("ab")
+        env = None
+        verify: bool | ssl.SSLContext = True
+        if self.ca_file is not None:
+            env = {**os.environ, "SSL_CERT_FILE": str(self.ca_file)}
+            verify = client_context(self.ca_file)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "waict.cli", *self.args],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited at start; see {self.log}")
             with contextlib.suppress(httpx.HTTPError):
-                httpx.get(self.ready_url, timeout=1.0)
+                httpx.get(self.ready_url, timeout=1.0, verify=verify)
                 return self
             time.sleep(0.1)
         self.stop()
@@ -138,6 +165,7 @@ class DemoEcosystem:
     servers: dict[str, ServerProcess] = field(default_factory=dict)
     sites: dict[str, DemoSite] = field(default_factory=dict)
     preload_body: bytes | None = None
+    tls: Leaf | None = None  # the leaf every server presents (made by _prepare)
 
     # --- layout -------------------------------------------------------------------------
     @property
@@ -145,11 +173,26 @@ class DemoEcosystem:
         return self.workdir / "trust.json"
 
     @property
+    def ca_file(self) -> Path:
+        """The local CA's certificate (``<workdir>/tls/ca.pem``)."""
+        return self.workdir / "tls" / "ca.pem"
+
+    @property
+    def spki(self) -> str:
+        """The hash Chromium trusts the servers' leaf by."""
+        assert self.tls is not None, "start the ecosystem first"
+        return self.tls.spki
+
+    def local(self, port: int) -> str:
+        """The base URL of a server on 127.0.0.1."""
+        return f"https://127.0.0.1:{port}"
+
+    @property
     def preload_path(self) -> Path:
         return self.workdir / "preload.waict"
 
     def origin(self, host: str) -> str:
-        return f"http://{host}:{self.ports.sites}"
+        return f"https://{host}:{self.ports.sites}"
 
     def url(self, site: DemoSite) -> str:
         return self.origin(site.host) + "/"
@@ -161,6 +204,7 @@ class DemoEcosystem:
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
         (self.workdir / "sites").mkdir(parents=True)
+        self.tls = issue_leaf(self.workdir / "tls", "servers", TLS_NAMES)
         witnesses = []
         for name in WITNESSES:
             seed = load_or_create_seed(self.workdir / "keys" / f"{name}.key")
@@ -185,7 +229,10 @@ class DemoEcosystem:
 
     # --- servers ------------------------------------------------------------------------
     def _start(self, name: str, args: list[str], ready: str) -> None:
-        server = ServerProcess(name, args, ready, self.workdir / "logs" / f"{name}.log")
+        assert self.tls is not None
+        args = [*args, "--cert", str(self.tls.cert), "--key", str(self.tls.key)]
+        log = self.workdir / "logs" / f"{name}.log"
+        server = ServerProcess(name, args, ready, log, ca_file=self.ca_file)
         self.servers[name] = server.start()
 
     def _stop(self, name: str) -> None:
@@ -202,12 +249,12 @@ class DemoEcosystem:
         args = [
             "serve-ts", "--db", str(self.workdir / "ts.sqlite"), "--name", TS_NAME,
             "--quorum", "2", "--port", str(p.ts), "--batch-interval", "0.1",
-            "--enroll-scheme", "http", "--enroll-port", str(p.sites),
+            "--enroll-scheme", "https", "--enroll-port", str(p.sites),
             "--enroll-connect", "127.0.0.1", "--clock-offset", str(offset),
         ]  # fmt: skip
         for w in witness_args:
             args += ["--witness", w]
-        self._start("ts", args, f"http://127.0.0.1:{p.ts}/status")
+        self._start("ts", args, f"{self.local(p.ts)}/status")
         for i, name in enumerate(WITNESSES):
             port = p.witness_base + i
             self._start(
@@ -221,7 +268,7 @@ class DemoEcosystem:
                     "--key-file",
                     str(self.workdir / "keys" / f"{name}.key"),
                     "--ts",
-                    f"http://127.0.0.1:{p.ts}",
+                    self.local(p.ts),
                     "--ts-name",
                     TS_NAME,
                     "--port",
@@ -229,7 +276,7 @@ class DemoEcosystem:
                     "--clock-offset",
                     str(offset),
                 ],
-                f"http://127.0.0.1:{port}/status",
+                f"{self.local(port)}/status",
             )
 
     def _stop_log(self) -> None:
@@ -248,9 +295,8 @@ class DemoEcosystem:
         opts = PublishOptions(
             site_dir=site.root,
             origin=self.origin(site.host),
-            ts_url=None if ns.v1 is not None else f"http://127.0.0.1:{self.ports.ts}",
-            assets_url=f"http://127.0.0.1:{self.ports.assets}",
-            assets_token=ASSET_TOKEN,
+            ts_url=None if ns.v1 is not None else self.local(self.ports.ts),
+            assets=(AssetUpload(self.local(self.ports.assets), ASSET_TOKEN),),
             max_age=ns.max_age,
             mode=ns.mode,
             inline=ns.inline,
@@ -263,6 +309,7 @@ class DemoEcosystem:
             now=now,
             timeout=60,
             resolve={site.host: "127.0.0.1"},
+            ca_file=self.ca_file,
             quiet=True,
         )
         publish(opts)
@@ -314,12 +361,12 @@ class DemoEcosystem:
                 "--port",
                 str(p.assets),
             ],
-            f"http://127.0.0.1:{p.assets}/fetch/sha256-{'A' * 43}",
+            f"{self.local(p.assets)}/fetch/sha256-{'A' * 43}",
         )
         site_args = ["serve-site", "--port", str(p.sites)]
         for site in self.sites.values():
             site_args += ["--site", f"{site.host}={site.root}"]
-        self._start("sites", site_args, f"http://127.0.0.1:{p.sites}/")
+        self._start("sites", site_args, f"{self.local(p.sites)}/")
         say("phase 1: transparency service and witnesses 48 h in the past")
         self._start_log(OLD_OFFSET)
         self._publish_phase("old", OLD_OFFSET)
@@ -343,7 +390,9 @@ class DemoEcosystem:
             "trust": str(self.trust_path),
             "preload": str(self.preload_path),
             "host_resolver_rules": "MAP *.waict.test 127.0.0.1",
-            "transparency_service": f"http://127.0.0.1:{self.ports.ts}",
+            "ca": str(self.ca_file),
+            "spki": self.spki,
+            "transparency_service": self.local(self.ports.ts),
             "sites": {
                 s.name: {"host": s.host, "url": self.url(s), "expected": s.expected}
                 for s in self.sites.values()
@@ -353,7 +402,9 @@ class DemoEcosystem:
         (self.workdir / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
 
     def verify(self, site: DemoSite) -> VerifyReport:
-        with make_client(resolve={site.host: "127.0.0.1"}, follow_redirects=True) as client:
+        with make_client(
+            resolve={site.host: "127.0.0.1"}, ca_file=self.ca_file, follow_redirects=True
+        ) as client:
             return verify_site(
                 self.url(site), self.trust(), preload=self.preload_body, client=client
             )

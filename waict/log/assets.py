@@ -45,7 +45,7 @@ from waict.common.commands import report_error
 from waict.common.digests import DIGEST_PREFIX, parse_digest
 from waict.common.errors import SiteToolError
 from waict.common.files import fsync_dir
-from waict.common.serve import add_limit_options, number_arg
+from waict.common.serve import add_limit_options, add_tls_options, number_arg
 from waict.log.http import JSON_HTTP_ERRORS, HttpError, bounded_number
 
 if TYPE_CHECKING:
@@ -217,9 +217,14 @@ def load_or_create_token(path: Path) -> tuple[str, bool]:
 
 
 def _cmd_serve_assets(args: argparse.Namespace) -> int:
-    from waict.common.serve import Limits, serve
+    from waict.common.serve import Limits, serve, tls_files
 
     root = Path(args.dir)
+    try:
+        tls_cert, tls_key = tls_files(args)
+    except ValueError as exc:
+        print(f"waict serve-assets: {exc}", file=sys.stderr)
+        return 2
     try:
         token, created = load_or_create_token(Path(args.token_file))
     except SiteToolError as exc:
@@ -231,7 +236,7 @@ def _cmd_serve_assets(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"waict serve-assets: cannot use {root}: {exc}", file=sys.stderr)
         return 2
-    scheme = "https" if args.tls_cert else "http"
+    scheme = "https" if tls_cert else "http"
     print(
         f"asset host: objects in {root / 'objects'}, upload token in {args.token_file}, "
         f"on {scheme}://{args.host}:{args.port}",
@@ -242,8 +247,8 @@ def _cmd_serve_assets(args: argparse.Namespace) -> int:
         args.host,
         args.port,
         log_level=args.log_level,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
         limits=Limits.from_args(args),
     )
     return 0
@@ -267,8 +272,7 @@ def add_serve_assets_parser(subparsers: Subparsers) -> None:
         default=DEFAULT_MAX_UPLOAD,
         help="largest upload in bytes",
     )
-    p.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
-    p.add_argument("--tls-key", default=None, help="private key for --tls-cert (PEM)")
+    add_tls_options(p)
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     add_limit_options(p, body_timeout=600.0)  # uploads may be large
     p.set_defaults(func=_cmd_serve_assets)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from waict.common.serve import add_limit_options, number_arg
+from waict.common.serve import add_limit_options, add_tls_options, number_arg
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
@@ -28,12 +28,17 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
 
     from verifier.encoding import b64decode
     from verifier.note import Witness
-    from waict.common.serve import Limits, serve
+    from waict.common.serve import Limits, serve, tls_files
     from waict.log.api import create_ts_app, http_enroll_fetcher
     from waict.log.http import system_clock
     from waict.log.service import TransparencyService
     from waict.log.store import SqliteStore, StorageError
 
+    try:
+        tls_cert, tls_key = tls_files(args)
+    except ValueError as exc:
+        print(f"waict serve-ts: {exc}", file=sys.stderr)
+        return 2
     witnesses = [Witness(n, b64decode(k, what=f"key of {n}")) for n, k in args.witness]
     if not witnesses:
         print("waict serve-ts: name at least one --witness NAME=BASE64KEY", file=sys.stderr)
@@ -65,21 +70,34 @@ def _cmd_serve_ts(args: argparse.Namespace) -> int:
         return 2
     print(
         f"transparency service {args.name}: {service.count} batches, "
-        f"{service.store.domain_count()} domains, on http://{args.host}:{args.port}",
+        f"{service.store.domain_count()} domains, on "
+        f"{'https' if tls_cert else 'http'}://{args.host}:{args.port}",
         flush=True,
     )
-    serve(create_ts_app(service), args.host, args.port, limits=Limits.from_args(args))
+    serve(
+        create_ts_app(service),
+        args.host,
+        args.port,
+        limits=Limits.from_args(args),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+    )
     return 0
 
 
 def _cmd_serve_witness(args: argparse.Namespace) -> int:
     import logging
 
-    from waict.common.serve import Limits, serve
+    from waict.common.serve import Limits, serve, tls_files
     from waict.log.http import system_clock
     from waict.log.keys import load_or_create_seed, public_key_b64
     from waict.log.witness import WitnessService, create_witness_app
 
+    try:
+        tls_cert, tls_key = tls_files(args)
+    except ValueError as exc:
+        print(f"waict serve-witness: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     seed = load_or_create_seed(Path(args.key_file))
     service = WitnessService(
@@ -94,10 +112,18 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
     )
     print(
         f"witness {args.name} (key {public_key_b64(seed)}) following {args.ts}, "
-        f"at {service.count} batches; status on http://{args.host}:{args.port}/status",
+        f"at {service.count} batches; status on "
+        f"{'https' if tls_cert else 'http'}://{args.host}:{args.port}/status",
         flush=True,
     )
-    serve(create_witness_app(service), args.host, args.port, limits=Limits.from_args(args))
+    serve(
+        create_witness_app(service),
+        args.host,
+        args.port,
+        limits=Limits.from_args(args),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+    )
     return 0
 
 
@@ -150,6 +176,7 @@ def add_serve_ts_parser(sub: Subparsers) -> None:
     )
     ts.add_argument("--clock-offset", type=int, default=0, help="shift the clock (seconds)")
     add_limit_options(ts)
+    add_tls_options(ts)
     ts.set_defaults(func=_cmd_serve_ts)
 
 
@@ -178,6 +205,7 @@ def add_serve_witness_parser(sub: Subparsers) -> None:
         "the history this witness signed",
     )
     add_limit_options(wit)
+    add_tls_options(wit)
     wit.set_defaults(func=_cmd_serve_witness)
 
 

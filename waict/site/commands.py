@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from waict.site.explorer.app import add_explore_parser
+from waict.site.local_ca import add_local_ca_parser
 from waict.site.manifest import add_manifest_parser
 from waict.site.monitor import add_monitor_parser
 from waict.site.preload import add_preload_parser
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 def add_site_tool_parsers(subparsers: Subparsers) -> None:
     """Register every site-operator command (manifest, publish, serve-site, verify, monitor,
-    explore, preload). ``serve-assets`` is a server:
+    explore, preload, local-ca). ``serve-assets`` is a server:
     :func:`waict.log.assets.add_serve_assets_parser`."""
     add_manifest_parser(subparsers)
     add_publish_parser(subparsers)
@@ -27,3 +28,4 @@ def add_site_tool_parsers(subparsers: Subparsers) -> None:
     add_monitor_parser(subparsers)
     add_explore_parser(subparsers)
     add_preload_parser(subparsers)
+    add_local_ca_parser(subparsers)

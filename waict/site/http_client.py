@@ -4,7 +4,9 @@ transport failures turned into :class:`~waict.common.errors.NetworkError`."""
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -56,9 +58,21 @@ def make_client(
     timeout: float = 30.0,
     resolve: Mapping[str, str] | None = None,
     verify_tls: bool = True,
+    ca_file: str | Path | None = None,
     follow_redirects: bool = False,
 ) -> httpx.Client:
-    transport = ResolvingTransport(resolve or {}, verify=verify_tls)
+    """The tools' client. TLS: verified against the system's roots (``SSL_CERT_FILE``
+    replaces them), or against ``ca_file`` only (e.g. ``waict local-ca``'s ``ca.pem``); not
+    at all without ``verify_tls``."""
+    verify: bool | ssl.SSLContext = verify_tls
+    if verify_tls and ca_file is not None:
+        try:
+            verify = ssl.create_default_context(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise SiteToolError(
+                f"--ca-file {ca_file}: {exc}", "give a PEM file of CA certificates"
+            ) from None
+    transport = ResolvingTransport(resolve or {}, verify=verify)
     return httpx.Client(
         timeout=timeout,
         transport=transport,

@@ -23,6 +23,10 @@ from waict.site.http_client import error_text, network_errors
 TILE_WIDTH = 256
 
 
+class TsUnreachableError(NetworkError):
+    """The transparency service could not be reached (connection refused, timed out, ...)."""
+
+
 class TsHttpError(NetworkError):
     """The transparency service answered with an error status."""
 
@@ -55,6 +59,14 @@ _HINTS = {
 }
 
 
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the service is down rather than that it refused a request: it
+    could not be reached, or it answered an HTTP 5xx."""
+    return isinstance(exc, TsUnreachableError) or (
+        isinstance(exc, TsHttpError) and exc.status >= 500
+    )
+
+
 class TsClient:
     def __init__(self, base_url: str, client: httpx.Client) -> None:
         self.base = base_url.rstrip("/")
@@ -70,13 +82,16 @@ class TsClient:
         timeout: float | None = None,
     ) -> httpx.Response:
         url = self.base + path
-        with network_errors(f"transparency service {self.base}"):
-            if timeout is None:
-                response = self.http.request(method, url, content=content, headers=headers)
-            else:
-                response = self.http.request(
-                    method, url, content=content, headers=headers, timeout=timeout
-                )
+        try:
+            with network_errors(f"transparency service {self.base}"):
+                if timeout is None:
+                    response = self.http.request(method, url, content=content, headers=headers)
+                else:
+                    response = self.http.request(
+                        method, url, content=content, headers=headers, timeout=timeout
+                    )
+        except NetworkError as exc:
+            raise TsUnreachableError(str(exc.args[0]), exc.hint) from None
         if response.status_code >= 400:
             detail = _detail(response)
             raise TsHttpError(

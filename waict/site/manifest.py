@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from verifier import urls
+from verifier.devids import sign_dev_sigs
 from verifier.encoding import b64uencode
 from verifier.errors import WaictError
 from verifier.manifest import parse_manifest
@@ -139,9 +140,12 @@ def build_manifest(
     fallback: Sequence[Path] = (),
     inline: bool = False,
     extra: Mapping[str, Any] | None = None,
+    sign: Sequence[bytes] = (),
     show_progress: bool = True,
 ) -> BuiltManifest:
-    """Hash the site under ``root`` into a validated manifest for ``origin``."""
+    """Hash the site under ``root`` into a validated manifest for ``origin``; with ``sign``
+    (Ed25519 seeds), ``dev-sigs`` by each key over everything else
+    (:func:`verifier.devids.sign_dev_sigs`)."""
     origin = parse_origin(origin)
     rels = iter_site_files(root)
     if not rels:
@@ -182,6 +186,11 @@ def build_manifest(
         members["inline_css_hashes"] = sorted_b64u(css)
     for key, value in (extra or {}).items():
         members[key] = value
+    if sign:
+        try:
+            members["dev-sigs"] = sign_dev_sigs(members, list(sign))
+        except WaictError as exc:
+            raise SiteToolError(f"cannot sign the manifest: {exc}") from None
     line = encode_manifest(members)
     try:
         parse_manifest(line, origin)

@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from waict.common.commands import report_error
 from waict.common.errors import SiteToolError
+from waict.common.serve import add_tls_options
 from waict.site.content_types import content_type_for
 from waict.site.names import (
     HEADER_NAME,
@@ -160,9 +161,13 @@ def _site_arg(text: str) -> tuple[str, Path]:
 
 
 def _cmd_serve_site(args: argparse.Namespace) -> int:
-    from waict.common.serve import serve
+    from waict.common.serve import serve, tls_files
 
     try:
+        try:
+            tls_cert, tls_key = tls_files(args)
+        except ValueError as exc:
+            raise SiteToolError(str(exc)) from None
         if args.dir is None and not args.site:
             raise SiteToolError("give a site directory, or --site HOST=DIR")
         if args.dir is not None and not Path(args.dir).is_dir():
@@ -177,7 +182,7 @@ def _cmd_serve_site(args: argparse.Namespace) -> int:
         )
     except SiteToolError as exc:
         return report_error("serve-site", exc)
-    scheme = "https" if args.tls_cert else "http"
+    scheme = "https" if tls_cert else "http"
     where = f"{scheme}://{args.host}:{args.port}"
     if args.dir:
         state = Path(args.state) if args.state else default_state_dir(Path(args.dir))
@@ -189,8 +194,8 @@ def _cmd_serve_site(args: argparse.Namespace) -> int:
         args.host,
         args.port,
         log_level=args.log_level,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     return 0
 
@@ -217,7 +222,6 @@ def add_serve_site_parser(subparsers: Subparsers) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8443, help="port (default 8443)")
-    p.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
-    p.add_argument("--tls-key", default=None, help="private key for --tls-cert (PEM)")
+    add_tls_options(p)
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     p.set_defaults(func=_cmd_serve_site)

@@ -51,9 +51,10 @@ from waict.common.errors import NetworkError, SiteToolError
 from waict.common.files import read_bytes_file, read_text_file
 from waict.site.content_types import destination_for_url
 from waict.site.html import InlineCode, decode_html, scan_html
-from waict.site.http_client import make_client, network_errors, parse_resolve
+from waict.site.http_client import make_client, network_errors
 from waict.site.names import HEADER_NAME, MANIFEST_MEDIA_TYPE
 from waict.site.report import Fetched, InlineFinding, VerifyReport, render, same_origin
+from waict.site.wiring import ClientSettings, add_client_options
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
@@ -337,12 +338,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             raise SiteToolError(f"trust file {args.trust} must hold a JSON object")
         preload = read_bytes_file(Path(args.preload), "preload file") if args.preload else None
         now = int(time.time()) if args.now is None else args.now
-        with make_client(
-            timeout=args.timeout,
-            resolve=parse_resolve(args.resolve),
-            verify_tls=not args.insecure,
-            follow_redirects=True,
-        ) as client:
+        with ClientSettings.from_args(args).client(follow_redirects=True) as client:
             report = verify_site(
                 args.url,
                 trust,
@@ -389,15 +385,7 @@ def add_verify_parser(subparsers: Subparsers) -> None:
         metavar="FILE",
         help="write the `waict check` scenario to FILE",
     )
-    p.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST=ADDR",
-        help="connect to ADDR for HOST (like curl --resolve)",
-    )
-    p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
-    p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout (seconds)")
+    add_client_options(p, insecure=True)
     p.add_argument(
         "--max-resources",
         type=int,

@@ -2,6 +2,7 @@
 // release or refuse a paused response.
 
 import { utf8ToB64, b64ToBytes } from "./util.js";
+import { state, log } from "./state.js";
 
 export const PROTOCOL = "1.3";
 export const FETCH_PATTERNS = [{ urlPattern: "*", requestStage: "Response" }];
@@ -29,10 +30,33 @@ export async function responseBytes(t, requestId) {
   return r.base64Encoded ? b64ToBytes(r.body) : new TextEncoder().encode(r.body);
 }
 
+// Refusing or releasing a paused response fails when it is no longer paused: its target
+// went away (tab closed, frame removed, worker ended), the browser cancelled it, or a
+// navigation to the block page replaced it (documents.js fails it anyway). Such a request
+// can run nowhere. Nothing is hidden: those are counted as `...Gone`, any other failure as
+// `...Errors` (stats.failRequestGone/failRequestErrors, continueRequestGone/
+// continueRequestErrors) and logged; tests assert the error counts stay 0.
+const GONE = /Invalid InterceptionId|No tab with given id|not attached|No target with given id|No session/i;
+
+function counted(verb, requestId, e) {
+  const msg = String(e && e.message ? e.message : e);
+  const gone = GONE.test(msg);
+  state.worker.stats[`${verb}${gone ? "Gone" : "Errors"}`]++;
+  log(`Fetch.${verb} failed`, requestId, msg);
+}
+
 export async function fail(t, requestId) {
-  await send(t, "Fetch.failRequest", { requestId, errorReason: "BlockedByClient" }).catch(() => {});
+  try {
+    await send(t, "Fetch.failRequest", { requestId, errorReason: "BlockedByClient" });
+  } catch (e) {
+    counted("failRequest", requestId, e);
+  }
 }
 
 export async function cont(t, requestId) {
-  await send(t, "Fetch.continueRequest", { requestId }).catch(() => {});
+  try {
+    await send(t, "Fetch.continueRequest", { requestId });
+  } catch (e) {
+    counted("continueRequest", requestId, e);
+  }
 }

@@ -219,7 +219,8 @@ async function judgeDocument(src, t, p, requestUrl) {
   else await chrome.storage.local.remove(stateKey);
   // design.md 6: on the first WAICT header of an origin, or a new manifest URL, a service
   // worker registered earlier must not answer for it before its script is checked
-  if (out.origin_state && (!originState || originState.expiry <= now || originState.manifest !== out.origin_state.manifest)) {
+  // (Python decides: effective_header.forgets_service_workers)
+  if (out.forget_service_workers) {
     await forgetEarlierServiceWorkers(origin);
   }
   await persistVerdict(src.tabId, p.frameId, isMain, origin, key, brief, inputs, fetched.bytes, loaderId);

@@ -11,7 +11,14 @@ import { registerGuard } from "./guard.js";
 const { gatingByTab, stats, navigationErrors } = state.worker;
 const { gatedTabs } = state.session;
 
+// The gated tab's mark, checked by hold_check.js: registered in the tab's session, so it
+// runs first in each new document of a gated tab (before content scripts and the page).
+export const GATE_MARK_SOURCE =
+  'document.addEventListener("waict-gate-query", (e) => e.preventDefault(), { capture: true });';
+
 export async function enableSession(t) {
+  // not caught: a tab without its mark would be held again (and then get the block page)
+  await send(t, "Page.addScriptToEvaluateOnNewDocument", { source: GATE_MARK_SOURCE });
   await registerGuard(t).catch((e) => log("guard not registered", String(e)));
   await send(t, "Network.enable", {});
   await send(t, "Network.setCacheDisabled", { cacheDisabled: true });
@@ -25,8 +32,53 @@ export async function enableSession(t) {
   });
 }
 
+// As the browser starts (the first run of this worker in a browser session), attaching
+// the debugger to a tab whose first navigation is under way cancels that navigation
+// (measured: Chromium's start-up tabs then end blank, URL lost, about half of all starts,
+// with nothing of ours but chrome.debugger.attach). So the URL a start-up tab is loading
+// is read before attaching, and a tab found blank afterwards is sent there again, now
+// gated: paused and judged like any navigation (counted: stats.startupNavigationsRestored).
+// Only in the start-up window: elsewhere a lost navigation may have been a form POST,
+// which must never be sent again as a GET (Chromium itself restores start-up tabs with
+// GET). Resolved once this worker knows whether the browser session is new.
+const STARTUP_WINDOW_MS = 60000;
+const LOST_CHECK_MS = 3000; // how long a gated start-up tab is watched for a lost navigation
+let startupUntil = 0;
+const startupKnown = getSession(keys.session.started).then(
+  (started) => { if (!started) startupUntil = Date.now() + STARTUP_WINDOW_MS; },
+  () => { startupUntil = Date.now() + STARTUP_WINDOW_MS; },
+);
+
+async function startupTarget(tabId) {
+  await startupKnown;
+  if (Date.now() > startupUntil) return null;
+  const tab = await chrome.tabs.get(tabId).catch(() => null);
+  const url = tab && (tab.pendingUrl || tab.url);
+  return url && /^https?:\/\//.test(url) ? url : null;
+}
+
+// After gating: the tab lost the navigation it had (still blank, nothing loading): load
+// its URL again. Watched briefly (the cancellation shows a moment after the attach).
+async function restoreLostNavigation(tabId, url) {
+  const deadline = Date.now() + LOST_CHECK_MS;
+  while (Date.now() < deadline) {
+    const tab = await chrome.tabs.get(tabId).catch(() => null);
+    if (!tab) return;
+    const now = tab.pendingUrl || tab.url || "";
+    if (now && now !== "about:blank") return; // it navigates (or was held: hold.html)
+    if (tab.status === "complete") {
+      stats.startupNavigationsRestored++;
+      log("start-up navigation lost on attach; loading again", tabId, url);
+      await chrome.tabs.update(tabId, { url }).catch((e) => log("could not restore", tabId, String(e)));
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function doGate(tabId) {
   const t = { tabId };
+  const startUrl = await startupTarget(tabId);
   try {
     await chrome.debugger.attach(t, PROTOCOL);
   } catch (e) {
@@ -49,6 +101,7 @@ async function doGate(tabId) {
   }
   gatedTabs.add(tabId);
   await updateSafetyRule();
+  if (startUrl) restoreLostNavigation(tabId, startUrl); // not awaited: gating is done
   return true;
 }
 

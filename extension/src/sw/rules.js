@@ -9,8 +9,8 @@
 // hold.html (which waits until its tab is gated, then resumes them). The session rule
 // below (priority 2) allows every request of a gated tab, and of no tab at all (tabId -1:
 // the browser's and extensions' own requests, workers without a tab, which no tab session
-// sees), so a gated tab is never held again; a second session rule marks the documents
-// of gated tabs (a `waict-gate` Server-Timing entry, checked by hold_check.js). Session
+// sees), so a gated tab is never held again (hold_check.js recognises the documents of
+// gated tabs by a script in their debugger session, not by a rule). Session
 // rules vanish at browser restart, exactly when the debugger sessions do.
 
 import { state, keys, withLock } from "./state.js";
@@ -53,19 +53,8 @@ export async function updateSafetyRule() {
       condition: { tabIds: [-1, ...gated], resourceTypes: RESOURCE_TYPES },
     },
   ];
-  // Documents of gated tabs carry this entry; hold_check.js holds a top document without
-  // it (one that slipped past the hold rules before they were loaded).
-  if (gated.length) {
-    rules.push({
-      id: GATE_MARK_RULE_ID,
-      priority: CSP_RULE_PRIORITY,
-      action: {
-        type: "modifyHeaders",
-        responseHeaders: [{ header: "Server-Timing", operation: "append", value: "waict-gate" }],
-      },
-      condition: { tabIds: gated, resourceTypes: ["main_frame"] },
-    });
-  }
+  // (GATE_MARK_RULE_ID: the Server-Timing mark rule of earlier versions, removed; the mark
+  // is now a script in the gated tab's session, see hold_check.js)
   await chrome.declarativeNetRequest.updateSessionRules({
     removeRuleIds: [SAFETY_RULE_ID, GATE_MARK_RULE_ID, ...HOLD_RULES.map((r) => r.id)],
     addRules: [...rules, ...HOLD_RULES],

@@ -75,6 +75,8 @@ export const state = {
       paused: 0, checked: 0, blocked: 0, navigations: 0, rejudged: 0, errors: 0,
       pluginAsks: 0, reportsSent: 0, reportErrors: 0, workersGated: 0, holds: 0,
       quotaErrors: 0, sweeps: 0, swept: 0, manifestTooLarge: 0, manifestTimeouts: 0,
+      failRequestErrors: 0, failRequestGone: 0, continueRequestErrors: 0, continueRequestGone: 0, unknownWorkerPauses: 0, workersForgotten: 0,
+      startupNavigationsRestored: 0,
     },
     logs: [], // recent log lines
     violations: [], // recent blocked/reported resources (tests, popup)

@@ -121,6 +121,29 @@ function forgetFrame(frameId) {
   state.session.keyByFrame.delete(frameId);
 }
 
+// Target.detachedFromTarget (a child session of a tab's or a worker's session): a
+// dedicated worker that ended takes its entries with it at once (worker:<targetId>,
+// wsession:<sessionId>); the sweep keeps a dedicated worker's entries only while its tab
+// lives, which alone let a long-lived page accumulate one pair per worker it ever started.
+// Service workers and shared workers are left to the sweep (their targets are listed).
+export async function workerDetached(params) {
+  const { sessionId, targetId } = params;
+  const { workerByTarget, workerBySession } = state.session;
+  const remembered = workerBySession.get(sessionId) || workerByTarget.get(targetId);
+  const stored = remembered || (await chrome.storage.session.get(keys.session.workerSession(sessionId)).catch(() => ({})))[keys.session.workerSession(sessionId)];
+  if (!stored || stored.kind !== "worker") return;
+  workerBySession.delete(sessionId);
+  if (targetId) workerByTarget.delete(targetId);
+  const names = [keys.session.workerSession(sessionId)];
+  if (targetId) names.push(keys.session.worker(targetId));
+  try {
+    await withLock(VERDICTS_LOCK, () => chrome.storage.session.remove(names));
+    stats.workersForgotten++;
+  } catch (e) {
+    log("could not forget worker", targetId, String(e));
+  }
+}
+
 // chrome.tabs.onRemoved: the tab's own entries go now; what only it referred to goes with
 // the next sweep.
 export async function forgetTab(tabId) {

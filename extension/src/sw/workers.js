@@ -172,8 +172,17 @@ export async function onScriptPaused(src, params) {
   try {
     const w = await workerOfSession(src.sessionId);
     const data = params.data || {};
+    const code = params.reason === "instrumentation" && /^(https?|blob|data):/.test(data.url || "");
+    if (code && !w) {
+      // Our instrumentation breakpoint is set only in sessions we remembered; a pause in a
+      // session we no longer know (its entry lost) cannot be judged: fail closed, never
+      // resumed (counted).
+      stats.unknownWorkerPauses++;
+      log("script paused in an unknown worker session, not resumed:", data.url);
+      return;
+    }
     const checked = w && (w.kind !== "worker" || data.url === w.url); // a nested worker: its main script
-    if (!checked || params.reason !== "instrumentation" || !/^(https?|blob|data):/.test(data.url || "")) {
+    if (!checked || !code) {
       await resume(); // not ours to check (a `debugger;` statement, an eval'd script)
       return;
     }
@@ -207,8 +216,7 @@ export async function onScriptPaused(src, params) {
     stats.errors++;
     log("error while checking a service worker script", String(e && e.stack ? e.stack : e));
     const w = await workerOfSession(src.sessionId).catch(() => null);
-    if (w) await refuseScript(w); // fail closed
-    else await resume();
+    if (w) await refuseScript(w); // fail closed; an unknown session's script stays paused
   }
 }
 

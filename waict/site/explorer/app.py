@@ -8,10 +8,11 @@ the monitor's state file (``waict monitor --state``), and checks proofs with ``v
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,10 +24,16 @@ from verifier.errors import WaictError
 from verifier.urls import normalize_host
 from waict.common.commands import report_error
 from waict.common.errors import SiteToolError
+from waict.common.serve import add_tls_options, tls_files
 from waict.site.explorer.views import Explorer
-from waict.site.http_client import make_client, parse_resolve
 from waict.site.log_client import TsClient
-from waict.site.monitor.watch import load_trust
+from waict.site.wiring import (
+    ClientSettings,
+    add_client_options,
+    load_trust,
+    parse_listen,
+    serve_app,
+)
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
@@ -46,14 +53,14 @@ def create_explorer_app(
     state_path: Path,
     trust_path: str | None = None,
     *,
-    timeout: float = 30.0,
-    resolve: dict[str, str] | None = None,
+    net: ClientSettings | None = None,
     clock: Callable[[], int] = lambda: int(time.time()),
 ) -> Starlette:
     trust = load_trust(trust_path)
+    settings = net or ClientSettings()
 
     def explorer(run: Callable[[Explorer], Any]) -> Response:
-        with make_client(timeout=timeout, resolve=resolve) as client:
+        with settings.client() as client:
             try:
                 return JSONResponse(run(Explorer(TsClient(ts_url, client), state_path, trust)))
             except KeyError as exc:
@@ -109,22 +116,30 @@ def create_explorer_app(
     return Starlette(routes=routes)
 
 
-def _cmd_explore(args: argparse.Namespace) -> int:
-    from waict.common.serve import serve
-
-    host, _, port = args.listen.rpartition(":")
+def serve_explorer(
+    args: argparse.Namespace, listen: str, option: str, *, background: bool, out: TextIO
+) -> None:
+    """Serve the explorer over ``args.ts``, ``args.state`` and ``args.trust`` with the
+    client options of ``args`` on ``listen`` (the ``HOST:PORT`` of ``option``): ``waict
+    explore`` in the foreground, ``waict monitor --serve`` in a background thread."""
+    host, port = parse_listen(listen, option)
     try:
-        app = create_explorer_app(
-            args.ts,
-            Path(args.state),
-            args.trust,
-            timeout=args.timeout,
-            resolve=parse_resolve(args.resolve),
-        )
+        tls = tls_files(args) if hasattr(args, "tls_cert") else (None, None)
+    except ValueError as exc:
+        raise SiteToolError(str(exc)) from None
+    app = create_explorer_app(
+        args.ts, Path(args.state), args.trust, net=ClientSettings.from_args(args)
+    )
+    scheme = "https" if tls[0] else "http"
+    print(f"log explorer on {scheme}://{host}:{port}/", file=out, flush=True)
+    serve_app(app, host, port, background=background, name="explorer", tls=tls)
+
+
+def _cmd_explore(args: argparse.Namespace) -> int:
+    try:
+        serve_explorer(args, args.listen, "--listen", background=False, out=sys.stdout)
     except SiteToolError as exc:
         return report_error("explore", exc)
-    print(f"log explorer on http://{host or '127.0.0.1'}:{port}/", flush=True)
-    serve(app, host or "127.0.0.1", int(port))
     return 0
 
 
@@ -142,12 +157,6 @@ def add_explore_parser(subparsers: Subparsers) -> None:
     p.add_argument("--state", required=True, help="the monitor's state file")
     p.add_argument("--trust", default=None, help="check cosignatures against this trust.json")
     p.add_argument("--listen", default="127.0.0.1:8700", help="HOST:PORT (default %(default)s)")
-    p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout (seconds)")
-    p.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST=ADDR",
-        help="connect to ADDR for HOST (like curl --resolve)",
-    )
+    add_client_options(p)
+    add_tls_options(p)
     p.set_defaults(func=_cmd_explore)

@@ -59,6 +59,17 @@ ALERT_KINDS: dict[str, AlertKind] = {
             "newest cosignature is older than --stall-after",
         ),
         AlertKind(
+            "ts_unreachable",
+            "service",
+            "the transparency service cannot be reached (or answers HTTP 5xx) and has not "
+            "answered for --unreachable-after seconds; once per outage",
+        ),
+        AlertKind(
+            "ts_recovered",
+            "service",
+            "the transparency service answers again after an outage that was alerted",
+        ),
+        AlertKind(
             "unexpected",
             "domain",
             "the service misbehaved: a chain that does not link, a rewritten or shrunk "

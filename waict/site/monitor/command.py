@@ -16,11 +16,18 @@ from verifier.urls import normalize_host
 from waict.common.commands import report_error
 from waict.common.digests import parse_digest
 from waict.common.errors import SiteToolError
-from waict.site.http_client import make_client, parse_resolve
-from waict.site.log_client import TsClient
+from waict.site.log_client import TsClient, is_outage
 from waict.site.monitor.alerts import RetryPolicy, deliver
 from waict.site.monitor.health import HealthLimits
-from waict.site.monitor.watch import CycleResult, WatchConfig, WatchState, load_trust, run_cycle
+from waict.site.monitor.watch import (
+    CycleResult,
+    WatchConfig,
+    WatchState,
+    end_outage,
+    outage_cycle,
+    run_cycle,
+)
+from waict.site.wiring import ClientSettings, add_client_options, load_trust
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
@@ -40,10 +47,18 @@ def monitor_once(
     """Load the state, run one cycle, save it with the new alerts, print one log line per
     new alert, deliver the outbox to ``webhook`` (each delivery saved), return both."""
     out = out or sys.stdout
+    now = int(time.time()) if now is None else now
+    ts = TsClient(ts_url, client)
     state = WatchState.load(state_path, ts_url)
-    cycle = run_cycle(
-        state, config, TsClient(ts_url, client), client, int(time.time()) if now is None else now
-    )
+    try:
+        cycle = run_cycle(state, config, ts, client, now)
+    except SiteToolError as exc:
+        if not is_outage(exc):
+            raise
+        state = WatchState.load(state_path, ts_url)  # nothing of the cut cycle is kept
+        cycle = outage_cycle(state, ts.base, str(exc.args[0]), config.limits, now)
+    else:
+        end_outage(state, ts.base, cycle, now)
     for alert in cycle.new_alerts:
         print(alert.log_line(), file=out, flush=True)
     if webhook is None:  # the log line is the delivery
@@ -72,11 +87,15 @@ def _print(cycle: CycleResult, state: WatchState, as_json: bool) -> None:
             "alerts": [a.to_json() for a in cycle.new_alerts],
             "pending_alerts": len(state.pending),
             "info": cycle.info,
+            "unreachable": cycle.unreachable,
         }
         if len(cycle.results) == 1:  # one domain: its result at the top, as before
             obj = {**next(iter(cycle.results.values())).as_json(), **obj}
         print(json.dumps(obj))
         return
+    if cycle.unreachable is not None:
+        print(f"waict monitor: {cycle.unreachable}", file=sys.stderr)
+        print("  hint: is the transparency service running and reachable?", file=sys.stderr)
     for domain, result in cycle.results.items():
         for event in result.events:
             print(event.message if len(cycle.results) == 1 else f"{domain} {event.message}")
@@ -120,17 +139,24 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             load_trust(args.trust),
             _parse_origins(args.origin),
             list(args.manifest_digest),
-            HealthLimits(args.witness_max_lag, args.witness_max_age, args.stall_after),
+            HealthLimits(
+                args.witness_max_lag,
+                args.witness_max_age,
+                args.stall_after,
+                args.unreachable_after,
+            ),
             find_manifests=not args.no_manifests,
         )
         retry = RetryPolicy(attempts=args.webhook_attempts)
         if args.serve:
             if args.interval is None:
                 raise SiteToolError("--serve needs --interval (a monitor that keeps running)")
-            _serve_explorer(args)
+            from waict.site.explorer.app import serve_explorer
+
+            serve_explorer(args, args.serve, "--serve", background=True, out=sys.stderr)
         code = 0
         cycles = 0
-        with make_client(timeout=args.timeout, resolve=parse_resolve(args.resolve)) as client:
+        with ClientSettings.from_args(args).client() as client:
             while True:
                 try:
                     cycle, state = monitor_once(
@@ -162,38 +188,16 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     return code
 
 
-def _serve_explorer(args: argparse.Namespace) -> None:
-    """The log explorer (``waict explore``) on ``--serve HOST:PORT``, in a daemon thread."""
-    import threading
-
-    import uvicorn
-
-    from waict.site.explorer.app import create_explorer_app
-
-    host, _, port = args.serve.rpartition(":")
-    app = create_explorer_app(
-        args.ts,
-        Path(args.state),
-        args.trust,
-        timeout=args.timeout,
-        resolve=parse_resolve(args.resolve),
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host or "127.0.0.1", port=int(port), log_level="warning")
-    )
-    threading.Thread(target=server.run, daemon=True, name="explorer").start()
-    print(f"log explorer on http://{host or '127.0.0.1'}:{port}/", file=sys.stderr, flush=True)
-
-
 def add_monitor_parser(subparsers: Subparsers) -> None:
     """Register ``waict monitor``."""
     p = subparsers.add_parser(
         "monitor",
         help="watch domains in a transparency service; alert on new entries, dev-ids, "
-        "tombstones, witnesses behind, a stalled log",
+        "tombstones, witnesses behind, a stalled log, an unreachable service",
         description="Compare a transparency service's chains of the watched domains with what "
         "the state file saw last time; report every new entry, transparency tombstone, "
-        "asset-host and dev-ids change, witness falling behind and stalled log, each as one "
+        "asset-host and dev-ids change, witness falling behind, stalled log and outage of "
+        "the service (and its end), each as one "
         "'ALERT' line and, with --alert-webhook, a POSTed JSON alert (at least once, with an "
         "id to dedupe on; see docs/monitor.md). Exit 1 when something unexpected happened "
         "(a chain that does not link, a rewritten history, a proof that fails), 2 on usage "
@@ -234,14 +238,15 @@ def add_monitor_parser(subparsers: Subparsers) -> None:
     p.add_argument("--witness-max-lag", type=int, default=3, help="batches (default 3)")
     p.add_argument("--witness-max-age", type=int, default=3600, help="seconds (default 3600)")
     p.add_argument("--stall-after", type=int, default=900, help="seconds (default 900)")
+    p.add_argument(
+        "--unreachable-after",
+        type=int,
+        default=0,
+        metavar="S",
+        help="alert ts_unreachable once the service has not answered for S seconds "
+        "(default 0: at the first run that cannot reach it)",
+    )
     p.add_argument("--now", type=int, default=None, help="unix time for ages (default: now)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout (seconds)")
-    p.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST=ADDR",
-        help="connect to ADDR for HOST (like curl --resolve)",
-    )
+    add_client_options(p)
     p.set_defaults(func=_cmd_monitor)

@@ -35,6 +35,7 @@ class HealthLimits:
     witness_max_lag: int = 3
     witness_max_age: int = 3600
     stall_after: int = 900
+    unreachable_after: int = 0
 
 
 @dataclass

@@ -19,10 +19,9 @@ import httpx
 
 from verifier.chain import Entry
 from verifier.encoding import b64uencode
-from verifier.errors import WaictError
-from verifier.trust import TrustConfig, parse_trust
+from verifier.trust import TrustConfig
 from waict.common.errors import SiteToolError
-from waict.common.files import atomic_write, read_text_file
+from waict.common.files import atomic_write
 from waict.site.log_client import TsClient
 from waict.site.monitor.alerts import Alert, alert_id
 from waict.site.monitor.chain import MonitorResult, MonitorState, monitor_domain
@@ -35,16 +34,7 @@ from waict.site.monitor.manifests import (
     match_entry,
     site_candidates,
 )
-
-
-def load_trust(path: str | None) -> TrustConfig | None:
-    if not path:
-        return None
-    try:
-        return parse_trust(json.loads(read_text_file(Path(path), "trust file")))
-    except (ValueError, WaictError) as exc:
-        raise SiteToolError(f"trust file {path}: {exc}") from None
-
+from waict.site.times import format_age, format_time
 
 STATE_VERSION = 2
 KEEP_DELIVERED = 5000
@@ -74,6 +64,9 @@ class WatchState:
     witnesses: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: list[Alert] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
+    #: the service's current outage: ``since`` (first failed run), ``error`` (the newest),
+    #: ``alerted`` (whether ts_unreachable was raised); None while it answers
+    outage: dict[str, Any] | None = None
 
     @property
     def manifest_store(self) -> ManifestStore:
@@ -99,6 +92,7 @@ class WatchState:
             "witnesses": self.witnesses,
             "pending_alerts": [a.to_json() for a in self.pending],
             "delivered_alerts": self.delivered,
+            "outage": self.outage,
         }
 
     def save(self) -> None:
@@ -136,7 +130,16 @@ class WatchState:
         state.witnesses = dict(obj.get("witnesses") or {})
         state.pending = [Alert.from_json(a) for a in obj.get("pending_alerts") or []]
         state.delivered = [str(i) for i in obj.get("delivered_alerts") or []]
+        outage = obj.get("outage")
+        state.outage = dict(outage) if isinstance(outage, dict) else None
         return state
+
+    def add_alerts(self, alerts: list[Alert], cycle: CycleResult) -> None:
+        """Put the alerts not raised before into the outbox (and the cycle's new alerts)."""
+        for alert in alerts:
+            if not self.known(alert.id):
+                self.pending.append(alert)
+                cycle.new_alerts.append(alert)
 
 
 @dataclass
@@ -157,9 +160,12 @@ class CycleResult:
     results: dict[str, MonitorResult] = field(default_factory=dict)
     new_alerts: list[Alert] = field(default_factory=list)
     info: list[str] = field(default_factory=list)
+    unreachable: str | None = None  # the service could not be read this cycle: why
 
     @property
     def exit_code(self) -> int:
+        if self.unreachable is not None:
+            return 2
         return 1 if any(r.problems for r in self.results.values()) else 0
 
 
@@ -309,8 +315,66 @@ def run_cycle(
         state.witnesses = health.witnesses
         alerts += health.alerts
         cycle.info += health.info
-    for alert in alerts:
-        if not state.known(alert.id):
-            state.pending.append(alert)
-            cycle.new_alerts.append(alert)
+    state.add_alerts(alerts, cycle)
     return cycle
+
+
+def outage_cycle(
+    state: WatchState, ts_base: str, error: str, limits: HealthLimits, now: int
+) -> CycleResult:
+    """A cycle cut short because the service is down (the caller reloaded ``state``, so
+    nothing of the cut cycle is kept): the outage is recorded, and ``ts_unreachable`` is
+    raised once it lasted ``limits.unreachable_after`` seconds, once per outage (its id
+    names the outage's start, kept in the state across restarts)."""
+    cycle = CycleResult(unreachable=error)
+    outage = dict(state.outage or {"since": now, "alerted": False})
+    outage["error"] = error
+    since = int(outage["since"])
+    if not outage.get("alerted") and now - since >= limits.unreachable_after:
+        outage["alerted"] = True
+        state.add_alerts(
+            [
+                Alert(
+                    alert_id(ts_base, "ts_unreachable", since),
+                    "ts_unreachable",
+                    None,
+                    f"the transparency service {ts_base} is unreachable since "
+                    f"{format_time(since)}: "
+                    + error.removeprefix(f"transparency service {ts_base}: "),
+                    {"since": since, "error": error},
+                    now,
+                )
+            ],
+            cycle,
+        )
+    state.outage = outage
+    return cycle
+
+
+def end_outage(state: WatchState, ts_base: str, cycle: CycleResult, now: int) -> None:
+    """The service answered a whole cycle: close the outage, if any; ``ts_recovered`` when
+    it had been alerted, otherwise an info line."""
+    if state.outage is None:
+        return
+    since = int(state.outage["since"])
+    text = (
+        f"the transparency service {ts_base} answers again, after an outage of "
+        f"{format_age(now - since)} (since {format_time(since)})"
+    )
+    if state.outage.get("alerted"):
+        state.add_alerts(
+            [
+                Alert(
+                    alert_id(ts_base, "ts_recovered", since),
+                    "ts_recovered",
+                    None,
+                    text,
+                    {"since": since, "down_for": now - since},
+                    now,
+                )
+            ],
+            cycle,
+        )
+    else:
+        cycle.info.append(text)
+    state.outage = None

@@ -27,7 +27,13 @@ resource hash: a transparency tombstone); ``--line FILE`` (log an arbitrary one-
 document, e.g. a preload list, instead of a built manifest; no header is installed);
 ``--v1 DEST...`` (an unlogged v1 manifest with ``blocked-destinations``, max-age 0);
 ``--no-log`` (a v2 manifest with an empty proof line, max-age 0); ``--dev-ids``/
-``--dev-ids-next`` (developer identities; ``dev-ids-inclusion`` is taken from the history).
+``--dev-ids-next`` (developer identities; ``dev-ids-inclusion`` is taken from the history);
+``--sign KEYFILE`` (``dev-sigs``: an Ed25519 signature by each key over the manifest without
+``dev-sigs`` and ``dev-ids-inclusion``, :func:`verifier.devids.sign_dev_sigs`; every
+``ed25519:`` dev-id must be signed, the rule of the shipped dev-sigs plugin).
+
+``--assets`` may be repeated: every object is uploaded to every asset host (one after the
+other, before anything is logged) and all of them are logged as the entry's asset hosts.
 
 The steps are in :mod:`~waict.site.publish.pipeline`; the talk with the service in
 :mod:`~waict.site.publish.enroll`; the checks of its answers in
@@ -36,7 +42,7 @@ The steps are in :mod:`~waict.site.publish.pipeline`; the talk with the service 
 """
 
 from waict.site.publish.header import build_header
-from waict.site.publish.options import PublishOptions, PublishResult
+from waict.site.publish.options import AssetUpload, PublishOptions, PublishResult
 from waict.site.publish.pipeline import publish
 
-__all__ = ["PublishOptions", "PublishResult", "build_header", "publish"]
+__all__ = ["AssetUpload", "PublishOptions", "PublishResult", "build_header", "publish"]

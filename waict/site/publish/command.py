@@ -9,18 +9,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from verifier.errors import WaictError
-from verifier.trust import TrustConfig, parse_trust
 from waict.common.commands import report_error
 from waict.common.errors import SiteToolError
-from waict.common.files import read_text_file
+from waict.common.keys import read_seed
 from waict.site.asset_client import read_token
-from waict.site.http_client import parse_resolve
 from waict.site.publish.header import MODES
-from waict.site.publish.options import PublishOptions, PublishResult
+from waict.site.publish.options import AssetUpload, PublishOptions, PublishResult
 from waict.site.publish.pipeline import publish
 from waict.site.state import SiteState
 from waict.site.times import format_time
+from waict.site.wiring import ClientSettings, add_client_options, load_trust
 
 if TYPE_CHECKING:
     from waict.common.commands import Subparsers
@@ -46,6 +44,10 @@ def _print_result(result: PublishResult, state: SiteState, site_dir: Path) -> No
             out.write(f"verified against the trust file: {result.proven.ts_domain}, {names}\n")
     else:
         out.write(f"installed an unlogged ({result.kind}) manifest for {result.host}\n")
+    signed = result.kind in ("manifest", "unlogged")
+    sigs = json.loads(result.line).get("dev-sigs") if signed else None
+    if sigs:
+        out.write("developer signatures (dev-sigs): " + ", ".join(s["id"] for s in sigs) + "\n")
     for warning in result.warnings:
         out.write(f"note: {warning}\n")
     if result.kind == "line":
@@ -64,33 +66,42 @@ def _print_result(result: PublishResult, state: SiteState, site_dir: Path) -> No
     )
 
 
-def _load_trust(path: str | None) -> TrustConfig | None:
-    if path is None:
-        return None
-    text = read_text_file(Path(path), "trust file")
-    try:
-        return parse_trust(json.loads(text))
-    except ValueError as exc:
-        raise SiteToolError(f"trust file {path} is not JSON: {exc}") from None
-    except WaictError as exc:
-        raise SiteToolError(f"trust file {path}: {exc}") from None
+def _asset_uploads(urls: list[str], token_files: list[str]) -> tuple[AssetUpload, ...]:
+    """``--assets URL`` (repeatable) with ``--assets-token-file FILE``: one file for every
+    host, or one per host in the same order."""
+    if not urls:
+        if token_files:
+            raise SiteToolError("--assets-token-file needs --assets URL (the asset host)")
+        return ()
+    if not token_files:
+        raise SiteToolError("--assets needs --assets-token-file (the asset host's upload token)")
+    if len(token_files) not in (1, len(urls)):
+        raise SiteToolError(
+            f"{len(urls)} --assets hosts but {len(token_files)} --assets-token-file",
+            "give one token file for every host, or one per --assets in the same order",
+        )
+    tokens = [read_token(Path(f)) for f in token_files]
+    if len(tokens) == 1:
+        tokens *= len(urls)
+    return tuple(AssetUpload(url, token) for url, token in zip(urls, tokens, strict=True))
 
 
 def options_from_args(args: argparse.Namespace) -> PublishOptions:
     site_dir = Path(args.dir)
+    net = ClientSettings.from_args(args)
     return PublishOptions(
         site_dir=site_dir,
         origin=args.origin,
         ts_url=args.ts,
         state_dir=Path(args.state) if args.state else None,
-        assets_url=args.assets,
-        assets_token=read_token(Path(args.assets_token_file)) if args.assets_token_file else None,
+        assets=_asset_uploads(args.assets, args.assets_token_file),
         max_age=args.max_age,
         mode=args.mode,
         header_preload=args.header_preload,
         endpoints=tuple(args.endpoints),
         dev_ids=tuple(args.dev_ids) if args.dev_ids is not None else None,
         dev_ids_next=tuple(args.dev_ids_next) if args.dev_ids_next is not None else None,
+        sign=tuple(read_seed(Path(f), "--sign key file") for f in args.sign),
         line_file=Path(args.line) if args.line else None,
         unenroll=args.unenroll,
         v1=tuple(args.v1) if args.v1 is not None else None,
@@ -98,13 +109,14 @@ def options_from_args(args: argparse.Namespace) -> PublishOptions:
         wasm_globs=tuple(args.wasm),
         fallback=tuple(Path(f) if os.path.isabs(f) else site_dir / f for f in args.fallback),
         inline=args.inline,
-        trust=_load_trust(args.trust),
+        trust=load_trust(args.trust),
         now=args.now,
         re_enroll=args.re_enroll,
         accept_log_head=args.accept_log_head,
-        timeout=args.timeout,
-        resolve=parse_resolve(args.resolve),
-        verify_tls=not args.insecure,
+        timeout=net.timeout,
+        resolve=dict(net.resolve),
+        verify_tls=net.verify_tls,
+        ca_file=net.ca_file,
         quiet=args.quiet,
     )
 
@@ -134,8 +146,20 @@ def add_publish_parser(subparsers: Subparsers) -> None:
     p.add_argument("dir", help="the site's built files (what the web server serves)")
     p.add_argument("--origin", required=True, help="the site's origin, e.g. https://example.com")
     p.add_argument("--ts", default=None, help="base URL of the transparency service")
-    p.add_argument("--assets", default=None, help="base URL of the asset host")
-    p.add_argument("--assets-token-file", default=None, help="the asset host's upload token file")
+    p.add_argument(
+        "--assets",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="base URL of an asset host (repeat for several: each gets every object)",
+    )
+    p.add_argument(
+        "--assets-token-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="the asset host's upload token file (one for all hosts, or one per --assets)",
+    )
     p.add_argument("--state", default=None, help="state directory (default DIR/.waict)")
     p.add_argument("--max-age", type=int, default=3600, help="header max-age (default 3600)")
     p.add_argument("--mode", choices=MODES, default="enforce", help="header mode")
@@ -155,6 +179,14 @@ def add_publish_parser(subparsers: Subparsers) -> None:
         default=None,
         metavar="ID",
         help="announce the dev-ids a later manifest will carry",
+    )
+    p.add_argument(
+        "--sign",
+        action="append",
+        default=[],
+        metavar="KEYFILE",
+        help="sign the manifest (dev-sigs) with this Ed25519 key file (`waict keygen`); "
+        "repeat for several keys. Every ed25519 identity in --dev-ids needs its key",
     )
     p.add_argument(
         "--line",
@@ -211,14 +243,6 @@ def add_publish_parser(subparsers: Subparsers) -> None:
         action="store_true",
         help="accept log entries this state directory did not publish",
     )
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a proof")
-    p.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST=ADDR",
-        help="connect to ADDR for HOST (like curl --resolve)",
-    )
-    p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    add_client_options(p, timeout=120.0, timeout_help="seconds to wait for a proof", insecure=True)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_publish)

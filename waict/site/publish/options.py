@@ -17,20 +17,28 @@ from waict.site.state import SiteState
 TOMBSTONE_MEMBERS: dict[str, Any] = {"emergency_opt_out": True, "hashes": {}}
 
 
+@dataclass(frozen=True)
+class AssetUpload:
+    """One asset host to upload to: its base URL and its upload token."""
+
+    url: str
+    token: str
+
+
 @dataclass
 class PublishOptions:
     site_dir: Path
     origin: str
     ts_url: str | None = None
     state_dir: Path | None = None
-    assets_url: str | None = None
-    assets_token: str | None = None
+    assets: tuple[AssetUpload, ...] = ()  # every host gets every object, and is logged
     max_age: int = 3600
     mode: str = "enforce"
     header_preload: bool = False
     endpoints: tuple[str, ...] = ()
     dev_ids: tuple[str, ...] | None = None
     dev_ids_next: tuple[str, ...] | None = None
+    sign: tuple[bytes, ...] = ()  # Ed25519 seeds: dev-sigs by each (--sign KEYFILE)
     line_file: Path | None = None
     unenroll: bool = False
     v1: tuple[str, ...] | None = None
@@ -45,6 +53,7 @@ class PublishOptions:
     timeout: float = 120.0
     resolve: dict[str, str] = field(default_factory=dict)
     verify_tls: bool = True
+    ca_file: Path | None = None  # trust only these CAs (else the system's roots)
     quiet: bool = False
 
     @property

@@ -18,11 +18,13 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from verifier.chain import ZERO_HASH, ChainNode, resource_hash
 from verifier.crypto import sha256
+from verifier.devids import ed25519_identity, unsigned_dev_ids
 from verifier.errors import WaictError
 from verifier.manifest import load_json_object
 from verifier.proof import ChainHeadWithProof
@@ -41,7 +43,13 @@ from waict.site.publish.devids import dev_members
 from waict.site.publish.enroll import enroll_or_append
 from waict.site.publish.faults import crash_point
 from waict.site.publish.header import MODES, build_header
-from waict.site.publish.options import TOMBSTONE_MEMBERS, PublishOptions, PublishResult, say
+from waict.site.publish.options import (
+    TOMBSTONE_MEMBERS,
+    AssetUpload,
+    PublishOptions,
+    PublishResult,
+    say,
+)
 from waict.site.state import HistoryEntry, SiteState
 
 
@@ -57,7 +65,10 @@ def publish(opts: PublishOptions) -> PublishResult:
     hosts, notes = asset_hosts(opts, target)
     crash_point("asset_hosts")
     with make_client(
-        timeout=opts.timeout, resolve=opts.resolve, verify_tls=opts.verify_tls
+        timeout=opts.timeout,
+        resolve=opts.resolve,
+        verify_tls=opts.verify_tls,
+        ca_file=opts.ca_file,
     ) as client:
         upload(opts, built, client)
         crash_point("upload")
@@ -130,8 +141,16 @@ def check_options(opts: PublishOptions) -> Target:
         )
     if not opts.unlogged and opts.ts_url is None:
         raise SiteToolError("--ts URL is required to log the manifest")
-    if opts.assets_url is not None and opts.assets_token is None:
-        raise SiteToolError("--assets needs --assets-token-file (the asset host's upload token)")
+    urls = [a.url.rstrip("/") for a in opts.assets]
+    if len(set(urls)) != len(urls):
+        raise SiteToolError("an asset host is given twice: " + ", ".join(urls))
+    if opts.sign:
+        if opts.unenroll or opts.line_file is not None or opts.v1 is not None:
+            raise SiteToolError(
+                "--sign signs a built v2 manifest: it excludes --unenroll, --line and --v1"
+            )
+        if any(len(seed) != 32 for seed in opts.sign):
+            raise SiteToolError("a --sign key is not a 32-byte Ed25519 seed")
     return Target(origin, host)
 
 
@@ -151,8 +170,10 @@ def build(opts: PublishOptions, target: Target) -> Built:
         fallback=opts.fallback,
         inline=opts.inline,
         extra=extra,
+        sign=opts.sign,
         show_progress=not opts.quiet,
     )
+    warnings += check_dev_sigs(opts, built.members)
     say(opts, f"manifest: {len(built.members['hashes'])} URLs, {len(built.line)} bytes")
     return Built(built.line, resource_hash(built.line), "manifest", built, tuple(warnings))
 
@@ -187,8 +208,8 @@ def asset_hosts(opts: PublishOptions, target: Target) -> tuple[list[str], list[s
     nothing is uploaded to them."""
     meta = opts.state.load_meta()
     notes: list[str] = []
-    if opts.assets_url is not None:
-        hosts = [opts.assets_url.rstrip("/")]
+    if opts.assets:
+        hosts = [a.url.rstrip("/") for a in opts.assets]
     else:
         stored = meta.get("asset_hosts") if meta.get("host") == target.host else None
         hosts = list(stored) if isinstance(stored, list) else []
@@ -202,10 +223,11 @@ def asset_hosts(opts: PublishOptions, target: Target) -> tuple[list[str], list[s
 
 
 def upload(opts: PublishOptions, built: Built, client: httpx.Client) -> None:
-    """Upload the line and every file of the manifest to the asset host (with ``--assets``)."""
-    if opts.assets_url is not None:
-        count = upload_all(opts, built.manifest, built.line, client)
-        say(opts, f"uploaded {count} distinct objects to {opts.assets_url}")
+    """Upload the line and every file of the manifest to every asset host (``--assets``),
+    one host after the other; a failure stops the publish before anything is logged."""
+    for target in opts.assets:
+        count = upload_all(opts, target, built.manifest, built.line, client)
+        say(opts, f"uploaded {count} distinct objects to {target.url}")
 
 
 def log(
@@ -344,13 +366,16 @@ def read_line_file(path: Path) -> bytes:
 
 
 def upload_all(
-    opts: PublishOptions, built: BuiltManifest | None, line: bytes, client: httpx.Client
+    opts: PublishOptions,
+    target: AssetUpload,
+    built: BuiltManifest | None,
+    line: bytes,
+    client: httpx.Client,
 ) -> int:
-    assert opts.assets_url is not None and opts.assets_token is not None
     items: list[tuple[str, Path | None, bytes | None]] = [("manifest line", None, None)]
     if built is not None:
         items += [(f.rel, opts.site_dir / f.rel, f.digest) for f in built.files]
-    progress = None if opts.quiet else Progress("uploading to the asset host", len(items))
+    progress = None if opts.quiet else Progress(f"uploading to {target.url}", len(items))
     seen: set[bytes] = set()
     for name, path, listed in items:
         if path is None:
@@ -368,10 +393,45 @@ def upload_all(
             )
         if digest not in seen:
             seen.add(digest)
-            upload_asset(opts.assets_url, opts.assets_token, data, client=client)
+            upload_asset(target.url, target.token, data, client=client)
         if progress:
             progress.step(name)
     return len(seen)
+
+
+def check_dev_sigs(opts: PublishOptions, members: dict[str, Any]) -> list[str]:
+    """The shipped dev-sigs plugin's rule (:func:`verifier.devids.unsigned_dev_ids`) on the
+    built manifest: with ``--sign``, an ``ed25519:`` dev-id left unsigned is an error (the
+    plugin would block the site); without, a warning. Returns the warnings."""
+    try:
+        unsigned = unsigned_dev_ids(members)
+    except WaictError as exc:
+        raise SiteToolError(f"the built manifest's developer members: {exc}") from None
+    warnings: list[str] = []
+    signed = [ed25519_identity(seed) for seed in opts.sign]
+    ids = members.get("dev-ids") or []
+    for identity in signed:
+        if identity not in ids:
+            warnings.append(
+                f"signed as {identity}, which is not in dev-ids: the dev-sigs plugin checks "
+                "only the signatures of the dev-ids"
+            )
+    if unsigned and opts.sign:
+        raise SiteToolError(
+            "no valid --sign key for dev-ids "
+            + ", ".join(unsigned)
+            + " (signed as "
+            + ", ".join(signed)
+            + ")",
+            "pass --sign with the key file of each ed25519 dev-id: browsers with the dev-sigs "
+            "plugin block a manifest whose dev-ids are not all signed",
+        )
+    if unsigned:
+        warnings.append(
+            "dev-ids " + ", ".join(unsigned) + " are not signed: browsers with the dev-sigs "
+            "plugin block this manifest (sign it with --sign KEYFILE)"
+        )
+    return warnings
 
 
 def _v1_body(built: BuiltManifest) -> bytes:
