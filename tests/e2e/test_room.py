@@ -1,13 +1,21 @@
-"""The room sample site (web/room, issue 13) in Debian Chromium: real pages, the real MLS
-worker (ts-mls bundled by scripts/build_room.py), the real delivery service
-(``waict serve-room`` as a process on loopback).
+"""The room sample site (web/room, issue 13) in Debian Chromium with fake media devices:
+real pages, the real MLS worker (ts-mls bundled by scripts/build_room.py), the real
+delivery service and SFU (``waict serve-room``, ``waict serve-sfu``: processes on
+loopback; tests/e2e/room_servers.py).
 
-No extension here (web/README.md's sample-site test checks the room under WAICT): the
-pages are served by a plain static server from ``web/room/public``, so these tests are
-about the room itself: three pages join one room and agree on one epoch and one safety
-number (the epoch authenticator), decrypt each other's MLS application messages, and,
-when the designated committer leaves, the next one removes it and everyone moves to a
-new safety number.
+No extension here (tests/e2e/test_sample_sites.py checks the room under WAICT): the pages
+are served by a plain static server from ``web/room/public``, so these tests are about
+the room itself (docs/room.md, "Tests"):
+
+- three pages join one room and agree on one epoch and one safety number (the epoch
+  authenticator) and decrypt each other's MLS messages; when the designated committer
+  leaves, the next one removes it and everyone moves to a new safety number;
+- video through the SFU: rising counts of decrypted frames, every forwarded frame an MLS
+  private message of the current epoch (and frames in clear fail that check), a member
+  that left decrypts nothing more and its frames are not shown;
+- a lying SFU cannot show one member's frames as another's;
+- the committer dies between a Welcome and its Add: "latest Welcome wins" converges,
+  "first Welcome wins" strands the joiner on a dead fork.
 """
 
 from __future__ import annotations
