@@ -440,7 +440,21 @@ def create_sfu_app(sfu: Sfu | None = None) -> Starlette:
     )
 
 
-def serve_sfu(host: str, port: int, *, log_level: str = "warning") -> None:
+def serve_sfu(
+    host: str,
+    port: int,
+    *,
+    log_level: str = "warning",
+    tls: tuple[str | None, str | None] = (None, None),
+) -> None:
+    """Run the SFU; ``tls``: (certificate chain, key) PEM files for https://."""
     import uvicorn
 
-    uvicorn.run(create_sfu_app(), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_sfu_app(),
+        host=host,
+        port=port,
+        log_level=log_level,
+        ssl_certfile=tls[0],
+        ssl_keyfile=tls[1],
+    )
