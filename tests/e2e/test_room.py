@@ -121,9 +121,14 @@ def describe(pages: list[Any]) -> str:
     rows = []
     for page in pages:
         s = status(page)
+        # age: how long ago the worker last posted (it posts every second): a frozen
+        # worker shows here (docs/room.md, "Not done")
+        age = time.time() - s["at"] / 1000 if "at" in s else None
         rows.append(
             f"uid {s.get('uid')} epoch {s.get('epoch')} members {s.get('members')} "
-            f"dc {s.get('dc')} safety {s.get('safety')} failures {s.get('failures')}"
+            f"dc {s.get('dc')} safety {s.get('safety')} failures {s.get('failures')} "
+            f"queued {s.get('queued')} age {age if age is None else round(age, 1)} s "
+            f"stats {s.get('stats')}"
         )
     return "; ".join(rows)
 
