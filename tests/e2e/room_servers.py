@@ -31,7 +31,9 @@ def free_port() -> int:
 def running_delivery(logs: Path) -> Iterator[str]:
     """``waict serve-room``: its ws:// base URL (pages join ``/rooms/NAME``)."""
     port = free_port()
-    args = ["serve-room", "--port", str(port), "--heartbeat-timeout", "6"]
+    # leaves in the tests are closes or `leave` frames, ordered at once; a long heartbeat
+    # timeout keeps a worker starved of CPU on a loaded machine from being dropped
+    args = ["serve-room", "--port", str(port), "--heartbeat-timeout", "30"]
     server = ServerProcess(
         "serve-room", args, f"http://127.0.0.1:{port}/status", logs / "serve-room.log"
     )

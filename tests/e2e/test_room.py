@@ -112,7 +112,7 @@ def open_member(
 ) -> Any:
     page = context.new_page()
     page.goto(f"{site}/#ds={ds}&room={room}&chat={chat_ms}{extra}")
-    page.wait_for_function("document.documentElement.dataset.waictDone === '1'", timeout=20000)
+    page.wait_for_function("document.documentElement.dataset.waictDone === '1'", timeout=30000)
     assert page.evaluate("document.documentElement.dataset.waictWorker") == "ran"
     return page
 

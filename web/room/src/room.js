@@ -43,7 +43,7 @@ function settle(value) {
   if (value === "ran" && params.get("ds")) join();
 }
 
-setTimeout(() => settle("timeout"), 10000);
+setTimeout(() => settle("timeout"), 20000); // loading ts-mls and a KeyPackage: well under 1 s
 worker.onerror = () => settle("error");
 
 function join() {
