@@ -44,6 +44,7 @@ import { onCommitted } from "./sw/status.js";
 import { onExternal } from "./sw/plugins.js";
 import { onPageMessage } from "./sw/pages.js";
 import { frameAttached, frameDetached, forgetTab, sweep, workerDetached } from "./sw/storage.js";
+import { refreshFastPathFacts } from "./sw/settings.js";
 
 // ---------------------------------------------------------------------------------------
 // Listeners (registered synchronously at start-up, so events wake this worker)
@@ -111,6 +112,8 @@ chrome.runtime.onStartup.addListener(() => {});
 
 turnOffPreloading();
 const startup = recoverTabs();
+// the fast path's facts for the preload list in force (sw/fast_path.js), once Python runs
+py.ready.then(() => refreshFastPathFacts()).catch((e) => console.warn("waict: fast-path facts", e));
 
 globalThis.waict = {
   py,

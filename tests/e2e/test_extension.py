@@ -225,6 +225,32 @@ def test_killed_service_worker_lets_nothing_unverified_run(browser_env: Browser)
     tampered.close()
 
 
+def test_a_site_nothing_is_known_about_does_not_wait_for_python_after_a_stop(
+    browser_env: Browser,
+) -> None:
+    """The fast path (sw/fast_path.js, verifier/browser/fast_path.py): after the worker was
+    stopped, a site with no header, no stored state and no preload entry goes on before
+    Python is back; a WAICT site right after is still judged by Python."""
+    env = browser_env
+    helper = env.new_page()
+    page = env.new_page()
+    assert env.sw.evaluate("chrome.storage.local.get('fastPathFacts')")["fastPathFacts"]
+    _stop_extension_worker(env, helper)
+    page.goto(env.fixture.url("plain"), wait_until="load")
+    seen = wait_settled(page)
+    # not WAICT's business: everything runs, eval and unlisted WebAssembly included
+    assert {"script", "eval", "wasm-evil"} <= seen, seen
+    stats = env.sw.evaluate("({...waict.stats})")
+    timings = env.sw.evaluate("({...waict.timings})")
+    assert stats["fastPath"] >= 1, (stats, timings)
+    assert badge(env, page) == ""  # no badge: not a WAICT site
+    # a tampered WAICT site still waits for Python and is caught
+    tampered, seen = visit(env, "t-script", helper)
+    assert seen == {"inline", "iframe"}
+    page.close()
+    tampered.close()
+
+
 # --- WebCrypto in the browser -------------------------------------------------------------
 
 WEBCRYPTO_RUN = """

@@ -14,7 +14,8 @@ points by name (``extension/src/python.js``: ``from verifier import browser``, t
 - :mod:`verifier.browser.settings`: the options page's trust settings and preload list;
 - :mod:`verifier.browser.reports`: ``waict-violation`` reports;
 - :mod:`verifier.browser.destinations`: the fetch destination of an intercepted response;
-- :mod:`verifier.browser.fields`: reading the members of a request.
+- :mod:`verifier.browser.fields`: reading the members of a request;
+- :mod:`verifier.browser.fast_path`: what JavaScript may decide alone (nothing known).
 
 The submodules never import this package's ``__init__``; it only re-exports.
 """
@@ -27,6 +28,7 @@ from verifier.browser.entry_points import (
     crypto_stats,
     explain_codes,
     explanations,
+    fast_path_facts,
     fetch_destination,
     judge_navigation,
     manifest_view,
@@ -63,6 +65,7 @@ __all__ = [
     "explain",
     "explain_codes",
     "explanations",
+    "fast_path_facts",
     "fetch_destination",
     "has_verdict",
     "judge_navigation",

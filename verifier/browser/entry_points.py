@@ -18,6 +18,8 @@ Entry points (each takes and returns one JSON text; bytes travel as standard bas
   ratchet state, the inline CSP, what the popup and badge show; returns a ``key``;
 - :func:`check_resource`: one response body (or its SHA-256) against the verdict named by
   ``key``;
+- :func:`fast_path_facts`: what JavaScript may decide alone while Python is not ready
+  (an origin nothing is known about; :mod:`verifier.browser.fast_path`);
 - :func:`crypto_stats`: which crypto backend answered each operation, and every fallback;
 - :func:`fetch_destination`: the fetch destination of an intercepted request (see its doc);
 - :func:`manifest_view`: what plugins see of a verified manifest (extension members,
@@ -42,6 +44,7 @@ from typing import Any
 from verifier import crypto
 from verifier.browser import (
     destinations,
+    fast_path,
     navigation,
     plain_words,
     plugins,
@@ -130,6 +133,15 @@ def check_resource(request: str) -> str:
     (:func:`verifier.check.check_fetch_digest`).
     """
     return _entry(navigation.check, request)
+
+
+def fast_path_facts(request: str) -> str:
+    """The facts for the extension's fast path (:mod:`verifier.browser.fast_path`).
+
+    Request: ``{"preload": b64|null}`` (the preload list in force). Answer:
+    ``{"header_name", "preload_sha256": hex|null, "preload_hosts": [str]|null}``.
+    """
+    return _entry(fast_path.facts, request)
 
 
 def crypto_stats(request: str) -> str:

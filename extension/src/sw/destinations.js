@@ -20,7 +20,10 @@ export function onExtraInfo(params) {
   }
 }
 
-export async function destinationOf(p, isMainFrame, workerScript = null) {
+// The request's Sec-Fetch-Dest as the browser sent it (undefined when none arrived within
+// 150 ms); read once per paused response and kept on it (`p.secFetchDest`).
+export async function secFetchDest(p) {
+  if ("secFetchDest" in p) return p.secFetchDest;
   let sec = secFetchDestByRequest.get(p.networkId);
   if (sec === undefined && p.networkId) {
     sec = await new Promise((resolve) => {
@@ -30,6 +33,12 @@ export async function destinationOf(p, isMainFrame, workerScript = null) {
     destWaiterByRequest.delete(p.networkId);
   }
   secFetchDestByRequest.delete(p.networkId);
+  p.secFetchDest = sec;
+  return sec;
+}
+
+export async function destinationOf(p, isMainFrame, workerScript = null) {
+  const sec = await secFetchDest(p);
   const out = await py.call("fetch_destination", {
     sec_fetch_dest: sec || null,
     resource_type: p.resourceType,

@@ -8,11 +8,12 @@ import * as py from "../python.js";
 import { state, keys, log, setSession, withLock, StorageFullError } from "./state.js";
 import { send, responseBody, fail, cont } from "./cdp.js";
 import { bytesToB64, headerValue, nowSeconds } from "./util.js";
-import { settings } from "./settings.js";
+import { settings, preloadSha256 } from "./settings.js";
 import {
   frameKey, setFrameKey, parentOf, summary, setOriginKey, checkResource, restoreFrameKey,
 } from "./verdicts.js";
-import { destinationOf } from "./destinations.js";
+import { destinationOf, secFetchDest } from "./destinations.js";
+import { unknownOrigin } from "./fast_path.js";
 import { forgetEarlierServiceWorkers } from "./workers.js";
 import { updateCspRule, ruleCsp } from "./rules.js";
 import { guardToken, guardHeader } from "./guard.js";
@@ -117,6 +118,44 @@ async function blockStorageFull(src, t, p, url, isMain, error) {
   await fail(t, p.requestId);
 }
 
+// While Python is not ready: a top-level document of an origin nothing is known about
+// goes on at once, as Python would let it (sw/fast_path.js; Python's facts and claim:
+// verifier/browser/fast_path.py). Top-level documents (the browser's own Sec-Fetch-Dest
+// "document", no parent frame) and iframes of a parent frame that is not gated
+// (Sec-Fetch-Dest "iframe"); anything else waits for Python. Counted: stats.fastPath.
+async function fastPathDocument(src, t, p, url, loaderId) {
+  const parent = parentOf(p.frameId);
+  const sec = await secFetchDest(p);
+  // a top-level document, or an iframe whose parent is known not to be gated (its first
+  // step, the check as a resource of a gated parent, then does not apply)
+  const isMain = !parent && sec === "document";
+  if (!isMain && !(parent && sec === "iframe" && (await frameKey(src.tabId, parent)) === "none")) return false;
+  let origin;
+  try {
+    origin = new URL(url).origin;
+  } catch (e) {
+    return false;
+  }
+  const stateKey = keys.local.origin(origin);
+  const got = await chrome.storage.local.get([stateKey, keys.local.fastPathFacts]);
+  const { preload } = await settings();
+  const ok = unknownOrigin({
+    url,
+    headerNames: (p.responseHeaders || []).map((h) => h.name.toLowerCase()),
+    originState: got[stateKey] || null,
+    preloadSha256: await preloadSha256(preload),
+    facts: got[keys.local.fastPathFacts] || null,
+  });
+  if (!ok) return false;
+  stats.fastPath++;
+  stats.fastPathLastMs = Math.round(performance.now()); // since this worker started
+  await setFrameKey(src.tabId, p.frameId, "none", isMain, loaderId);
+  if (isMain) await setOriginKey(origin, "none");
+  await continueDocument(t, p, origin, null);
+  if (isMain) await setTabStatus(src.tabId, { badge: "none", url });
+  return true;
+}
+
 // requestUrl: the URL the navigation was made for, before any redirect (the document is
 // looked up by it, design.md 5); `url` is the final response's URL (the manifest URL of
 // its header is resolved against it).
@@ -133,6 +172,7 @@ export async function onDocument(src, t, p, requestUrl = p.request.url) {
 async function judgeDocument(src, t, p, requestUrl) {
   const url = p.request.url;
   const loaderId = p.networkId; // a navigation's request id is its document's loader id
+  if (!py.isReady() && (await fastPathDocument(src, t, p, url, loaderId))) return;
   const destination = await destinationOf(p, !parentOf(p.frameId));
   const isMain = destination === "document";
   // 1. an iframe is first a resource of its parent document

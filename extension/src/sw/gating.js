@@ -132,12 +132,28 @@ export async function recoverTabs() {
   const restarted = await getSession(keys.session.started);
   await chrome.storage.session.set({ [keys.session.started]: Date.now() });
   if (!restarted) return;
+  // A tab still loading may wait on a response the previous instance paused and never
+  // released (its event is not sent again): reload it. But the navigation that woke this
+  // worker is loading too, and its responses come to this instance: reloading it doubled
+  // the first load after every stop (measured). So a loading tab is reloaded only if, after
+  // a grace period, it is still loading and no response of it was paused here
+  // (stats.restartReloads; spared: stats.restartReloadsSpared).
+  setTimeout(() => reloadStuckTabs(ids).catch((e) => log("reload after restart failed", String(e))), RESTART_GRACE_MS);
+}
+
+const RESTART_GRACE_MS = 1500;
+
+async function reloadStuckTabs(ids) {
   for (const id of ids) {
     const tab = await chrome.tabs.get(id).catch(() => null);
-    if (tab && tab.status === "loading" && gatedTabs.has(id) && /^https?:/.test(tab.url || tab.pendingUrl || "")) {
-      log("reloading tab", id, "after a service-worker restart");
-      send({ tabId: id }, "Page.reload", { ignoreCache: true }).catch(() => {});
+    if (!tab || tab.status !== "loading" || !gatedTabs.has(id) || !/^https?:/.test(tab.url || tab.pendingUrl || "")) continue;
+    if (state.worker.pausedTabs.has(id)) {
+      stats.restartReloadsSpared++;
+      continue;
     }
+    stats.restartReloads++;
+    log("reloading tab", id, "after a service-worker restart");
+    send({ tabId: id }, "Page.reload", { ignoreCache: true }).catch(() => {});
   }
 }
 
@@ -159,6 +175,7 @@ export function onDetach(src, reason) {
 // chrome.tabs.onRemoved
 export function onTabRemoved(tabId) {
   gatingByTab.delete(tabId);
+  state.worker.pausedTabs.delete(tabId);
   if (gatedTabs.delete(tabId)) updateSafetyRule();
   chrome.storage.session.remove([keys.session.tab(tabId), keys.session.top(tabId)]);
 }

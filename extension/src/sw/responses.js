@@ -32,6 +32,8 @@ function takeRequestUrl(p) {
 // Fetch.requestPaused
 export async function onRequestPaused(src, p) {
   stats.paused++;
+  py.noteActivity(); // an idle boot of Python waits until the pages are served
+  if (src.tabId !== undefined) state.worker.pausedTabs.add(src.tabId);
   const t = target(src);
   try {
     if (p.responseErrorReason) {
@@ -48,7 +50,8 @@ export async function onRequestPaused(src, p) {
       return;
     }
     const requestUrl = takeRequestUrl(p);
-    await py.ready;
+    // (no wait for Python here: every Python call waits for it, and what needs none goes
+    // on at once: responses of frames not gated, the fast path of sw/fast_path.js)
     if (p.resourceType === "Document") {
       await onDocument(src, t, p, requestUrl);
     } else {

@@ -3,7 +3,7 @@
 
 import * as py from "../python.js";
 import { state, keys } from "./state.js";
-import { bytesToB64, nowSeconds } from "./util.js";
+import { bytesToB64, b64ToBytes, nowSeconds } from "./util.js";
 import { pluginTable } from "./plugins.js";
 
 export async function loadDefaults() {
@@ -82,4 +82,29 @@ export async function resetSettings() {
 export async function settingsChanged() {
   state.worker.defaults = null;
   await py.runPython("from verifier import browser\nbrowser.clear_cache()");
+  await refreshFastPathFacts();
+}
+
+// Python's facts for the fast path (sw/fast_path.js), for the preload list in force; made
+// once Python is ready and again whenever the settings change. Until they match the list
+// in force (by digest), the fast path is off.
+export async function refreshFastPathFacts() {
+  const { preload } = await settings();
+  const facts = await py.call("fast_path_facts", { preload });
+  if (facts.error) {
+    await chrome.storage.local.remove(keys.local.fastPathFacts);
+    return;
+  }
+  await chrome.storage.local.set({ [keys.local.fastPathFacts]: facts });
+}
+
+// SHA-256 (hex) of a base64 preload list, or null; the last one is remembered.
+let lastDigest = { b64: undefined, hex: null };
+export async function preloadSha256(b64) {
+  if (!b64) return null;
+  if (lastDigest.b64 === b64) return lastDigest.hex;
+  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", b64ToBytes(b64)));
+  const hex = [...h].map((x) => x.toString(16).padStart(2, "0")).join("");
+  lastDigest = { b64, hex };
+  return hex;
 }

@@ -66,6 +66,7 @@
 //   `plugins` (registered plugins), `origin:<origin>` (the origin's ratchet state),
 //   `csp:<origin>` (the CSP of the origin's declarativeNetRequest rule), `cspRules`
 //   (origin -> that rule's id). The rules themselves are dynamic DNR rules (ids >= 1000).
+//   `fastPathFacts` (Python's facts for the fast path, for one preload list: sw/fast_path.js).
 
 export const state = {
   // --- this service-worker instance only; never persisted -------------------------------
@@ -76,7 +77,7 @@ export const state = {
       pluginAsks: 0, reportsSent: 0, reportErrors: 0, workersGated: 0, holds: 0,
       quotaErrors: 0, sweeps: 0, swept: 0, manifestTooLarge: 0, manifestTimeouts: 0,
       failRequestErrors: 0, failRequestGone: 0, continueRequestErrors: 0, continueRequestGone: 0, unknownWorkerPauses: 0, workersForgotten: 0,
-      startupNavigationsRestored: 0,
+      startupNavigationsRestored: 0, fastPath: 0, restartReloads: 0, restartReloadsSpared: 0,
     },
     logs: [], // recent log lines
     violations: [], // recent blocked/reported resources (tests, popup)
@@ -90,6 +91,7 @@ export const state = {
     sweepTimer: null, // the pending debounced sweep (cleanup.js)
     // per tab
     gatingByTab: new Map(), // tabId -> Promise<boolean> (gated?)
+    pausedTabs: new Set(), // tabIds with a response paused in this instance (restart reloads)
     // per frame
     parentByFrame: new Map(), // frameId -> parentFrameId (from Page.frameAttached)
     tabByFrame: new Map(), // frameId -> tabId (to forget a closed tab's frames)
@@ -137,6 +139,7 @@ export const keys = {
     cspRules: "cspRules",
     origin: (origin) => `origin:${origin}`,
     csp: (origin) => `csp:${origin}`,
+    fastPathFacts: "fastPathFacts",
   },
 };
 
