@@ -8,6 +8,7 @@
 #   - .venv (python3 -m venv) with the project installed editable with its test extras
 #   - node_modules from package-lock.json (npm ci): Pyodide for the in-WebAssembly tests
 #   - build/wheels: the wheels the verifier needs under Pyodide (scripts/fetch_wheels.py)
+#   - web/*/public: the sample sites (web/generate.py; the room's MLS worker: scripts/build_room.py)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -97,6 +98,10 @@ say "fetching / building the wheels for Pyodide (build/wheels)"
 # --- sample sites (web/*/public, web/*/tamper) from their one generator ----------------------
 say "generating the sample sites' files (web/generate.py)"
 "$VENV/bin/python" web/generate.py
+# the room sample sites (issue 13): npm ci in web/room (ts-mls, esbuild: pinned exactly in
+# web/room/package.json), then the MLS worker bundled into web/room*/public
+say "building the room sample sites (scripts/build_room.py: ts-mls bundled by esbuild)"
+"$VENV/bin/python" scripts/build_room.py
 
 # --- Chromium and Playwright for the extension's end-to-end tests (tests/e2e) -----------
 # Debian's chromium (never `playwright install`: no browser download host is reachable);

@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_site_tool_parsers(sub)  # manifest, publish, serve-site, verify, monitor, preload
     add_serve_assets_parser(sub)
     add_demo_parser(sub)
-    __import__("waict.room.cli", fromlist=["cli"]).add_room_parser(sub)  # the room wing
+    room_cli = __import__("waict.room.cli", fromlist=["cli"])  # the room wing
+    room_cli.add_room_parser(sub)  # serve-room
+    room_cli.add_sfu_parser(sub)  # serve-sfu
     return parser
 
 

@@ -500,6 +500,46 @@ def sites() -> dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, bytes],
     return out
 
 
+# --- the room (issue 13): its own application, built by scripts/build_room.py ---------------
+
+ROOM_RAN = {"app": "ran", "worker": "ran", "done": "1"}
+
+
+def room_sites() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """name -> (site.json, expected.json) of the room sample sites. Their served files are
+    not generated here: scripts/build_room.py copies the page from web/room/src and bundles
+    the MLS worker (ts-mls, esbuild) into web/<site>/public (and tamper/)."""
+    room = base_site(
+        "room",
+        "An end-to-end encrypted room: MLS (ts-mls) in a dedicated worker, the designated "
+        "committer, a safety number from the epoch authenticator. Join one with "
+        "#ds=ws://HOST:PORT&room=NAME (waict serve-room).",
+    )
+    room["inline"] = False  # the page has no inline code
+    room["steps"] = steps_for(room)
+    tampered_room = base_site(
+        "tampered-room",
+        "The room with its MLS worker (mls-worker.js) changed after publishing: the browser "
+        "must refuse the worker, so the page never joins and no frame leaves it.",
+    )
+    tampered_room["inline"] = False
+    tampered_room["tamper"] = {"file": "mls-worker.js", "with": "tamper/mls-worker.js"}
+    tampered_room["steps"] = steps_for(tampered_room)
+    worker = {"allowed": False, "reason": "no_manifest_match", "destination": "worker"}
+    return {
+        "room": (room, expectation("allow", VALID_MANIFEST, {}, ROOM_RAN)),
+        "tampered-room": (
+            tampered_room,
+            expectation(
+                "allow",
+                VALID_MANIFEST,
+                {"/mls-worker.js": worker},
+                {**ROOM_RAN, "worker": "error"},
+            ),
+        ),
+    }
+
+
 PRELOAD_INDEX = """<!doctype html>
 <html lang="en">
 <head>
@@ -548,6 +588,9 @@ def planned_files() -> dict[Path, bytes]:
             files[folder / "public" / rel] = data
         for rel, data in tamper.items():
             files[folder / "tamper" / rel] = data
+    for name, (site_json, expected) in room_sites().items():
+        files[WEB / name / "site.json"] = render_json(site_json)
+        files[WEB / name / "expected.json"] = render_json(expected)
     site, extra = preload_site(all_sites)
     files[WEB / "preload" / "site.json"] = render_json(site)
     for rel, data in extra.items():

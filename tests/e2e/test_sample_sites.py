@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from room_servers import MEDIA_FLAGS, room_stats, running_delivery, running_sfu
 
 from waict.demo.browser import DemoBrowser
 from waict.demo.chromium import chromium_path
@@ -42,13 +45,22 @@ def demo_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoBrows
     workdir = tmp_path_factory.mktemp("demo-browser")
     with (
         running(workdir, Ports.free(31000)) as eco,
-        DemoBrowser(eco, headless=True, quiet=True) as browser,
+        # the room site's test below sends video (a fake camera) through an SFU on the
+        # loopback address, which a page of another address space needs the user's
+        # permission to reach (Local Network Access): granted here
+        DemoBrowser(
+            eco,
+            headless=True,
+            quiet=True,
+            extra_args=MEDIA_FLAGS,
+            permissions=("local-network-access",),
+        ) as browser,
     ):
         yield browser
 
 
 def test_every_sample_site_has_a_browser_expectation() -> None:
-    assert len(SITES) == 18
+    assert len(SITES) == 20  # 18 of one application, and the room twice (issue 13)
     for name in SITES:
         browser = json.loads((WEB / name / "expected.json").read_text())["browser"]
         assert isinstance(browser["block_page"], bool), name
@@ -94,3 +106,71 @@ def test_waict_demo_has_the_browser_options() -> None:
     assert on.browser is True and on.headless is None
     off = parser.parse_args(["demo", "--no-browser", "--headed"])
     assert off.browser is False and off.headless is False
+
+
+def test_room_runs_under_waict_and_the_tampered_room_never_joins(
+    demo_browser: DemoBrowser, tmp_path: Path
+) -> None:
+    """The room (published with `waict publish`, checked by the extension) works: two
+    members join through the delivery service, agree on a safety number and send video
+    through the SFU. A third tab opens the tampered room (its MLS worker changed after
+    publishing) on the same room: the extension refuses the worker, so that page never
+    joins the room and never publishes a frame (checked at the servers' side)."""
+    eco = demo_browser.eco
+    with running_delivery(tmp_path) as ds, running_sfu(tmp_path) as sfu:
+        query = f"#ds={ds}&room=waict&sfu={sfu}&chat=500"
+        room_url = eco.url(eco.sites["room"]) + query
+        tampered_url = eco.url(eco.sites["tampered-room"]) + query
+
+        def evaluate(page: Any, expression: str) -> Any:
+            """``page.evaluate``, or None while the tab is between documents (the
+            extension holds a navigation until it has judged the page)."""
+            from playwright.sync_api import Error
+
+            try:
+                return page.evaluate(expression)
+            except Error:
+                return None
+
+        def status(page: Any) -> dict[str, Any]:
+            return dict(evaluate(page, "window.roomStatus || {}") or {})
+
+        def scenario(open_tab: Callable[[str], Any]) -> dict[str, Any]:
+            members = [open_tab(room_url), open_tab(room_url)]
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                states = [status(p) for p in members]
+                frames = [s.get("stats", {}).get("decrypted", {}) for s in states]
+                if all(s.get("epoch") == 1 for s in states) and all(frames):
+                    break
+                time.sleep(0.3)
+            tampered = open_tab(tampered_url)
+            deadline = time.monotonic() + 20
+            dataset = "({...document.documentElement.dataset})"
+            while time.monotonic() < deadline:
+                if (evaluate(tampered, dataset) or {}).get("waictDone") == "1":
+                    break
+                time.sleep(0.2)
+            time.sleep(3)  # time enough to join and send frames, had the worker run
+            markers = evaluate(tampered, dataset) or {}
+            return {
+                "members": [status(p) for p in members],
+                "tampered": markers,
+                "urls": [p.url for p in (*members, tampered)],
+                "markers": [evaluate(p, dataset) for p in members],
+            }
+
+        seen = demo_browser.run(scenario)
+        stats = room_stats(sfu, "waict")
+    first, second = seen["members"]
+    assert first.get("epoch") == second.get("epoch") == 1, seen
+    assert first["safety"] == second["safety"] and first["members"] == [1, 2], seen
+    assert first["stats"]["decrypted"] and second["stats"]["decrypted"], seen
+    # the tampered page itself is allowed (its document is the listed one); its worker not
+    assert seen["urls"][2].startswith(eco.url(eco.sites["tampered-room"])), seen
+    assert seen["tampered"]["waictWorker"] == "error", seen
+    assert "roomEpoch" not in seen["tampered"], seen
+    # the servers' side: uid 3 never joined the room, never published a frame
+    assert first["alive"] == second["alive"] == [1, 2], seen
+    assert set(stats) == {"1", "2"}, stats
+    assert all(c["mls"] > 0 and c["not_mls"] == 0 for c in stats.values()), stats

@@ -146,8 +146,12 @@ class DemoBrowser:
         chromium: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         quiet: bool = False,
+        extra_args: tuple[str, ...] = (),
+        permissions: tuple[str, ...] = (),
     ) -> None:
         self.eco = eco
+        self.extra_args = extra_args  # more Chromium flags (e.g. fake media devices)
+        self.permissions = permissions  # granted to every origin (Playwright's names)
         self.headless = default_headless() if headless is None else headless
         self.chromium = chromium
         self.timeout = timeout
@@ -216,8 +220,13 @@ class DemoBrowser:
                 # the window's own size, no viewport emulation: with an emulated viewport,
                 # screenshots of the block page (which the extension opens with
                 # chrome.tabs.update) sometimes showed a stale copy of it in the lower part
-                args=[*chromium_args(self.ext_dir, [self.eco.spki]), "--window-size=1000,900"],
+                args=[
+                    *chromium_args(self.ext_dir, [self.eco.spki]),
+                    "--window-size=1000,900",
+                    *self.extra_args,
+                ],
                 no_viewport=True,
+                permissions=list(self.permissions),
             )
         except Error as exc:
             raise RuntimeError(f"Chromium did not start: {exc.message.splitlines()[0]}") from None
@@ -283,6 +292,34 @@ class DemoBrowser:
             error = f"Chromium did not answer in {seconds:.0f} s ({self._step})"
             self._abort()
             return self._failed(site, error, seconds)
+
+    def run(self, scenario: Callable[[Callable[[str], Any]], T], timeout: float = 120.0) -> T:
+        """Run ``scenario(open_tab)`` on the browser thread (Playwright's sync API is per
+        thread). ``open_tab(url)`` opens a tab once the extension gated it, navigates to
+        ``url`` and returns its Playwright page; the tabs are closed afterwards."""
+        if self._thread is None or self._stuck:
+            raise RuntimeError("the browser is not running")
+        pages: list[Any] = []
+
+        def open_tab(url: str) -> Any:
+            from playwright.sync_api import Error
+
+            page = self._context.new_page()
+            pages.append(page)
+            self._sw().evaluate(GATED_JS)
+            with contextlib.suppress(Error):
+                page.goto(url, wait_until="commit", timeout=self.timeout * 1000)
+            return page
+
+        def call() -> T:
+            try:
+                return scenario(open_tab)
+            finally:
+                for page in pages:
+                    with contextlib.suppress(Exception):
+                        page.close()
+
+        return self._thread.call(call, timeout=timeout + GRACE)
 
     def _failed(self, site: DemoSite, error: str, seconds: float) -> Observation:
         url = self.eco.url(site)

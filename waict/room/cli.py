@@ -6,6 +6,8 @@ import argparse
 import math
 from typing import Any
 
+from waict.common.serve import add_tls_options, tls_files
+
 
 def _positive(kind: type) -> Any:
     def parse(text: str) -> Any:
@@ -35,12 +37,14 @@ def _cmd_serve_room(args: argparse.Namespace) -> int:
             join_timeout=args.join_timeout,
             max_queue=args.max_queue,
         )
+        cert, key = tls_files(args)
     except ValueError as exc:
         print(f"waict serve-room: {exc}")
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    print(f"room delivery service on ws://{args.host}:{args.port}/rooms/NAME", flush=True)
-    serve_room(args.host, args.port, limits, log_level="warning")
+    scheme = "wss" if cert else "ws"
+    print(f"room delivery service on {scheme}://{args.host}:{args.port}/rooms/NAME", flush=True)
+    serve_room(args.host, args.port, limits, log_level="warning", tls=(cert, key))
     return 0
 
 
@@ -59,4 +63,43 @@ def add_room_parser(subparsers: Any) -> None:
     p.add_argument("--max-queue", type=_positive(int), default=1024, help="frames per member")
     p.add_argument("--heartbeat-timeout", type=_positive(float), default=10.0, help="seconds")
     p.add_argument("--join-timeout", type=_positive(float), default=10.0, help="seconds")
+    add_tls_options(p)  # wss:// (an HTTPS page may use ws:// only to a loopback address)
     p.set_defaults(func=_cmd_serve_room)
+
+
+def _cmd_serve_sfu(args: argparse.Namespace) -> int:
+    import logging
+
+    try:
+        from waict.room.sfu import serve_sfu
+    except ImportError as exc:
+        print(f"waict serve-sfu: {exc} (pip install -e '.[room]', or run scripts/setup.sh)")
+        return 2
+    try:
+        cert, key = tls_files(args)
+    except ValueError as exc:
+        print(f"waict serve-sfu: {exc}")
+        return 2
+    level = logging.DEBUG if args.frames else logging.INFO
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("waict.room.sfu").setLevel(level)
+    scheme = "https" if cert else "http"
+    print(f"room SFU on {scheme}://{args.host}:{args.port}/rooms/NAME/{{publish,subscribe}}/UID")
+    serve_sfu(args.host, args.port, tls=(cert, key))
+    return 0
+
+
+def add_sfu_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "serve-sfu",
+        help="run the SFU of the end-to-end encrypted room (forwards frames, never decodes)",
+        description="Selective forwarding unit of the room (aiortc): each member publishes "
+        "its video and subscribes to the others'; encoded frames are forwarded as they "
+        "came, without decoding. Logs frame sizes and kinds only; GET /stats counts the "
+        "frames that parse as MLS private messages, by epoch.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8021)
+    p.add_argument("--frames", action="store_true", help="log every frame (size, kind)")
+    add_tls_options(p)  # https:// for the signalling (media goes over DTLS-SRTP anyway)
+    p.set_defaults(func=_cmd_serve_sfu)

@@ -259,7 +259,15 @@ def ws_max_size(limits: Limits) -> int:
     return 2 * limits.max_message_bytes + 1024
 
 
-def serve_room(host: str, port: int, limits: Limits, *, log_level: str = "info") -> None:
+def serve_room(
+    host: str,
+    port: int,
+    limits: Limits,
+    *,
+    log_level: str = "info",
+    tls: tuple[str | None, str | None] = (None, None),
+) -> None:
+    """Run the delivery service; ``tls``: (certificate chain, key) PEM files for wss://."""
     import uvicorn
 
     uvicorn.run(
@@ -267,6 +275,8 @@ def serve_room(host: str, port: int, limits: Limits, *, log_level: str = "info")
         host=host,
         port=port,
         log_level=log_level,
+        ssl_certfile=tls[0],
+        ssl_keyfile=tls[1],
         ws_max_size=ws_max_size(limits),
         ws_ping_interval=None,  # liveness is the room's own heartbeat
         timeout_graceful_shutdown=2,
