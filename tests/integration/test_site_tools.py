@@ -705,9 +705,20 @@ def test_the_fake_service_enforces_the_enroll_rule(
     eco = ecosystem(tmp_path, serve, {host: root}, harness)
     publish(eco.options(root, host))
     token = SiteState(root / ".waict").read_token()
-    # anyone may call /enroll, and the site still serves its document (without prev)
+    # anyone may call /enroll, and the site still serves its document (without prev): the
+    # request that made the entry, sent again, is answered with that entry; nothing changes
     first = httpx.post(f"{eco.ts.url}/enroll/{host}", timeout=30)
-    assert first.status_code == 409 and first.json()["detail"] == "already_enrolled"
+    assert first.status_code == 200, first.text
+    assert len(eco.fake.nodes(host)) == 1
+    # a document without prev for an enrolled domain that is not that retry: refused
+    doc_path = root / ".well-known" / "waict-enroll"
+    served = doc_path.read_text()
+    other = json.loads(served)
+    other["resource_hash"] = base64.b64encode(bytes(32)).decode()
+    doc_path.write_text(json.dumps(other))
+    refused = httpx.post(f"{eco.ts.url}/enroll/{host}", timeout=30)
+    assert refused.status_code == 409 and refused.json()["detail"] == "already_enrolled"
+    doc_path.write_text(served)
     assert len(eco.fake.nodes(host)) == 1
     # the lost-token path: --re-enroll serves a document whose prev names the head
     eco.fake.now += 60
@@ -715,9 +726,9 @@ def test_the_fake_service_enforces_the_enroll_rule(
     assert again.enrolled and len(eco.fake.nodes(host)) == 2
     assert json.loads((root / ".well-known" / "waict-enroll").read_text())["prev"]
     assert SiteState(root / ".waict").read_token() != token
-    # that document applies once: replayed, its prev is stale, and nothing changes
+    # that document applies once: replayed, it is answered with the entry it made
     replay = httpx.post(f"{eco.ts.url}/enroll/{host}", timeout=30)
-    assert replay.status_code == 409 and replay.json()["detail"] == "stale_prev"
+    assert replay.status_code == 200, replay.text
     assert len(eco.fake.nodes(host)) == 2
     assert (
         eco.fake.tokens[host]
