@@ -304,8 +304,8 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             _ratio_row(
                 "first load after the worker was stopped, a site nothing is known about "
-                f"(fast path taken {results['cold_plain_fast_path']} of "
-                f"{len(results['cold_plain']['ratios'])})",
+                f"({len(results['cold_plain']['ratios'])} pairs; documents let through by "
+                f"the fast path: {results['cold_plain_fast_path']}, page and iframe)",
                 results["cold_plain"],
                 TARGETS["cold"],
             )
