@@ -42,9 +42,10 @@ from verifier.encoding import b64uencode
 from verifier.events import TreeEvent, apply_event
 from verifier.note import Witness
 from verifier.proof import ChainHeadWithProof
+from waict.log.accept import Pending
 from waict.log.api import create_ts_app, http_enroll_fetcher
 from waict.log.http import system_clock
-from waict.log.service import TransparencyService, _Pending
+from waict.log.service import TransparencyService
 from waict.log.store import SqliteStore
 from waict.log.witness import WitnessService, create_witness_app
 
@@ -108,7 +109,7 @@ def main() -> int:
     for i in range(n):
         d = f"d{i}.bench"
         ev = TreeEvent(d, ("https://assets.bench/",), sha256(d.encode()), now)
-        service._hold(_Pending(d, ev, apply_event(None, ev), token))
+        service._hold(Pending(d, ev, apply_event(None, ev), token))
     t_insert = time.perf_counter() - t0
     t1 = time.perf_counter()
     batches = 0

@@ -280,8 +280,9 @@ def pg_wal_syncs(url: str) -> int:
 
 def build(store_spec: str, work: Path, n: int) -> None:
     """N domains enrolled through the real batch code; witness 1 replays them."""
+    from waict.log.accept import Pending
     from waict.log.http import system_clock
-    from waict.log.service import TransparencyService, _Pending
+    from waict.log.service import TransparencyService
     from waict.log.store import open_store
     from waict.log.witness import WitnessService
 
@@ -306,7 +307,7 @@ def build(store_spec: str, work: Path, n: int) -> None:
             for i in range(start, min(n, start + 65535)):
                 d = domain(i)
                 event = TreeEvent(d, HOSTS, sha256(d.encode()), T0)
-                service._hold(_Pending(d, event, apply_event(None, event), token))
+                service._hold(Pending(d, event, apply_event(None, event), token))
             await service.cut_batch()
             say(f"built {min(n, start + 65535):,} / {n:,} domains")
 

@@ -262,9 +262,9 @@ def test_cache_headers_immutable_reads_and_moving_ones(tmp_path: Path) -> None:
     from verifier.chain import asset_hosts_hash
     from verifier.encoding import b64uencode
     from verifier.events import TreeEvent, apply_event
+    from waict.log.accept import Pending
     from waict.log.api import create_ts_app
     from waict.log.assets import create_assets_app
-    from waict.log.service import _Pending
 
     immutable = "public, max-age=31536000, immutable"
     hosts = ("https://assets.example/",)
@@ -275,7 +275,7 @@ def test_cache_headers_immutable_reads_and_moving_ones(tmp_path: Path) -> None:
         for k in range(260):  # a full tile of 256 entries and a partial one
             ev = TreeEvent("a.example", hosts if k == 0 else None, sha256(b"%d" % k), 1000 + k)
             node = apply_event(node, ev)
-            service._hold(_Pending("a.example", ev, node, sha256(b"tok") if k == 0 else None))
+            service._hold(Pending("a.example", ev, node, sha256(b"tok") if k == 0 else None))
         assert await service.cut_batch() == 0
         await cosign_count(service, 1)
         digest = "sha256-" + b64uencode(asset_hosts_hash(hosts))

@@ -63,7 +63,6 @@ def stopping_error() -> HttpError:
     return HttpError(503, "the service is stopping; try again shortly", "stopping")
 
 
-_Pending = Pending  # the name the benchmarks use
 __all__ = ["WELL_KNOWN_ENROLL", "EnrollFetcher", "Pending", "TransparencyService", "stopping_error"]
 
 
