@@ -149,11 +149,18 @@ async function fastPathDocument(src, t, p, url, loaderId) {
   if (!ok) return false;
   stats.fastPath++;
   stats.fastPathLastMs = Math.round(performance.now()); // since this worker started
+  await releaseUngated(src, t, p, url, origin, isMain, loaderId);
+  return true;
+}
+
+// A document WAICT does not gate (Python's plan, or the fast path that gives the same):
+// its frame and origin map to "none", it is released unchanged but for a stale CSP rule,
+// and a top document's badge says "not enrolled".
+async function releaseUngated(src, t, p, url, origin, isMain, loaderId) {
   await setFrameKey(src.tabId, p.frameId, "none", isMain, loaderId);
   if (isMain) await setOriginKey(origin, "none");
   await continueDocument(t, p, origin, null);
   if (isMain) await setTabStatus(src.tabId, { badge: "none", url });
-  return true;
 }
 
 // requestUrl: the URL the navigation was made for, before any redirect (the document is
@@ -212,10 +219,7 @@ async function judgeDocument(src, t, p, requestUrl) {
   const plan = await py.call("plan_navigation", base);
   if (plan.error) throw new Error(`plan_navigation: ${plan.error}`);
   if (!plan.gated) {
-    await setFrameKey(src.tabId, p.frameId, "none", isMain, loaderId);
-    if (isMain) await setOriginKey(origin, "none");
-    await continueDocument(t, p, origin, null);
-    if (isMain) await setTabStatus(src.tabId, { badge: "none", url });
+    await releaseUngated(src, t, p, url, origin, isMain, loaderId);
     return;
   }
   const fetched = plan.manifest_url
@@ -327,7 +331,8 @@ export async function turnOffPreloading() {
 export function onFrameRestored(src, frame) {
   if (!restoreFrameKey(src.tabId, frame)) {
     log("verdict of a restored page unknown: reloading tab", src.tabId);
-    send({ tabId: src.tabId }, "Page.reload", { ignoreCache: true }).catch(() => {});
+    send({ tabId: src.tabId }, "Page.reload", { ignoreCache: true })
+      .catch((e) => log("could not reload restored tab", src.tabId, String(e))); // stays no_verdict: fails closed
   }
 }
 

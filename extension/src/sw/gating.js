@@ -161,16 +161,16 @@ async function reloadStuckTabs() {
     }
     stats.restartReloads++;
     log("reloading tab", id, "after a service-worker restart");
+    // (chrome.tabs, not CDP: a CDP command to the stuck tab would wait for it.) A failure
+    // leaves the tab waiting on a response nobody releases: nothing of it runs; logged.
+    const failed = (e) => log("could not reload stuck tab", id, String(e));
     if (!pending) {
-      await chrome.tabs.reload(id, { bypassCache: true }).catch(() => {}); // (not CDP: it would wait)
+      await chrome.tabs.reload(id, { bypassCache: true }).catch(failed);
       continue;
     }
     const nav = await getSession(keys.session.nav(id));
-    if (nav && nav.url === pending && nav.method === "GET") {
-      await chrome.tabs.update(id, { url: pending }).catch(() => {});
-    } else {
-      await chrome.tabs.update(id, { url: interruptedPage(pending) }).catch(() => {});
-    }
+    const again = nav && nav.url === pending && nav.method === "GET";
+    await chrome.tabs.update(id, { url: again ? pending : interruptedPage(pending) }).catch(failed);
   }
 }
 

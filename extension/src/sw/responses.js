@@ -53,7 +53,9 @@ export async function onRequestPaused(src, p) {
     const requestUrl = takeRequestUrl(p);
     if (p.resourceType === "Document" && src.tabId !== undefined && !src.sessionId && !parentOf(p.frameId)) {
       // what the next instance needs if this one stops before releasing it (gating.js)
-      setSession({ [keys.session.nav(src.tabId)]: { url: p.request.url, method: p.request.method } }).catch(() => {});
+      // (not awaited; if it is lost, the next instance treats the navigation as not a GET)
+      setSession({ [keys.session.nav(src.tabId)]: { url: p.request.url, method: p.request.method } })
+        .catch((e) => log("navigation not recorded", String(e)));
     }
     // (no wait for Python here: every Python call waits for it, and what needs none goes
     // on at once: responses of frames not gated, the fast path of sw/fast_path.js)

@@ -3,7 +3,7 @@
 // check against a verdict, re-judging from the stored inputs after a restart (fail closed).
 
 import * as py from "../python.js";
-import { state, keys, getSession, setSession } from "./state.js";
+import { state, keys, log, getSession, setSession } from "./state.js";
 import { nowSeconds, b64ToBytes, bytesToB64 } from "./util.js";
 import { expandInputs } from "./storage.js";
 
@@ -50,7 +50,8 @@ export function restoreFrameKey(tabId, frame) {
     keyByFrame.set(frame.id, "no_verdict"); // fail closed until the reload judged it
     return false;
   }
-  setFrameKey(tabId, frame.id, key, !frame.parentId).catch(() => {});
+  // (in memory at once; if persisting fails, a later instance finds no key: fails closed)
+  setFrameKey(tabId, frame.id, key, !frame.parentId).catch((e) => log("restored frame key not stored", String(e)));
   return true;
 }
 
