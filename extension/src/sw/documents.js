@@ -16,7 +16,7 @@ import { destinationOf, secFetchDest } from "./destinations.js";
 import { unknownOrigin } from "./fast_path.js";
 import { forgetEarlierServiceWorkers } from "./workers.js";
 import { updateCspRule, ruleCsp } from "./rules.js";
-import { guardToken, guardHeader } from "./guard.js";
+import { guardToken, guardHeader, judgedMarkHeader } from "./guard.js";
 import { pluginRegistrations, askPlugins } from "./plugins.js";
 import { recordViolation, noteViolation, setTabStatus, showBlockPage, addFrameKey } from "./status.js";
 import { startReports, queueReport, flushReports, forgetReports } from "./reports.js";
@@ -336,27 +336,32 @@ export function onFrameRestored(src, frame) {
   }
 }
 
-// Continue a document response, with the inline CSP of its verdict (if any) and without a
-// stale CSP that our declarativeNetRequest rule added from an earlier verdict.
+// Release a document response: with the judged document's mark (sw/guard.js
+// judgedMarkHeader, which hold_check.js needs to let a top document of a gated tab run),
+// the inline CSP of its verdict (if any), and without a stale CSP that our
+// declarativeNetRequest rule added from an earlier verdict.
 async function continueDocument(t, p, origin, csp, body = null, wasm = null) {
   const stale = await ruleCsp(origin);
   const token = await guardToken();
   const headers = [];
-  let changed = false;
+  // Chromium parses a document's policies (CSP) before the response is paused: changing
+  // them needs Fetch.fulfillRequest with the same body (measured); the Server-Timing
+  // entries (mark, WebAssembly guard) are read by the page from the headers it gets, so
+  // Fetch.continueResponse carries them without sending the body back.
+  let policyChanged = false;
   for (const h of p.responseHeaders || []) {
     const name = h.name.toLowerCase();
     if (name === "server-timing" && h.value.includes(`waict-${token}`)) {
-      changed = true; // a forged guard policy: dropped
-      continue;
+      continue; // a forged mark or guard policy: dropped
     }
     if (stale && name === stale.header.toLowerCase()) {
       if (h.value === stale.value) {
-        changed = true;
+        policyChanged = true;
         continue;
       }
       if (h.value.endsWith(`, ${stale.value}`)) {
         headers.push({ name: h.name, value: h.value.slice(0, -(stale.value.length + 2)) });
-        changed = true;
+        policyChanged = true;
         continue;
       }
     }
@@ -364,24 +369,23 @@ async function continueDocument(t, p, origin, csp, body = null, wasm = null) {
   }
   if (csp) {
     headers.push({ name: csp.header, value: csp.value });
-    changed = true;
+    policyChanged = true;
   }
+  headers.push(judgedMarkHeader(token));
   const guard = guardHeader(token, wasm);
-  if (guard) {
-    headers.push(guard);
-    changed = true;
-  }
-  if (!changed) {
-    await cont(t, p.requestId);
-    return;
-  }
-  // Fetch.continueResponse changes the headers the page sees but not the policies Chromium
-  // already parsed from them (CSP included): fulfil with the very same body instead.
-  await send(t, "Fetch.fulfillRequest", {
+  if (guard) headers.push(guard);
+  const head = {
     requestId: p.requestId,
     responseCode: p.responseStatusCode,
     responsePhrase: p.responseStatusText || undefined,
     responseHeaders: headers,
+  };
+  if (!policyChanged) {
+    await send(t, "Fetch.continueResponse", head);
+    return;
+  }
+  await send(t, "Fetch.fulfillRequest", {
+    ...head,
     body: body === null ? await responseBody(t, p.requestId) : body,
   });
 }

@@ -6,19 +6,35 @@
 import { state, keys, log, getSession } from "./state.js";
 import { PROTOCOL, FETCH_PATTERNS, send } from "./cdp.js";
 import { updateSafetyRule, safetyRuleExemptions } from "./rules.js";
-import { registerGuard } from "./guard.js";
+import { registerGuard, guardToken, judgedMarkName } from "./guard.js";
 
 const { gatingByTab, stats, navigationErrors } = state.worker;
 const { gatedTabs } = state.session;
 
-// The gated tab's mark, checked by hold_check.js: registered in the tab's session, so it
-// runs first in each new document of a gated tab (before content scripts and the page).
-export const GATE_MARK_SOURCE =
-  'document.addEventListener("waict-gate-query", (e) => e.preventDefault(), { capture: true });';
+// The judged document's mark, checked by hold_check.js. Registered in the tab's session,
+// so it runs first in each new document of a gated tab (before content scripts and the
+// page); it answers for the document only when the document's own response carries the
+// secret Server-Timing entry `waict-<token>-judged` that documents.js adds to every
+// document it releases (and strips when a server sends it). A tab being gated is not
+// enough: a navigation whose request started before the tab's Fetch interception (as
+// the browser starts) reaches a gated tab unpaused (seen once in about 10 browser
+// restarts); its document has no entry, so hold_check.js holds it and it is loaded again.
+export function gateMarkSource(token) {
+  return `(() => {
+  let judged = false;
+  try {
+    const nav = performance.getEntriesByType("navigation")[0];
+    judged = !!nav && nav.serverTiming.some((e) => e.name === ${JSON.stringify(judgedMarkName(token))});
+  } catch (e) {
+    judged = false;
+  }
+  if (judged) document.addEventListener("waict-gate-query", (e) => e.preventDefault(), { capture: true });
+})();`;
+}
 
 export async function enableSession(t) {
   // not caught: a tab without its mark would be held again (and then get the block page)
-  await send(t, "Page.addScriptToEvaluateOnNewDocument", { source: GATE_MARK_SOURCE });
+  await send(t, "Page.addScriptToEvaluateOnNewDocument", { source: gateMarkSource(await guardToken()) });
   await registerGuard(t).catch((e) => log("guard not registered", String(e)));
   await send(t, "Network.enable", {});
   await send(t, "Network.setCacheDisabled", { cacheDisabled: true });

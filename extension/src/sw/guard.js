@@ -44,3 +44,15 @@ export function guardHeader(token, wasm) {
   const b64u = utf8ToB64(JSON.stringify(policy)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   return { name: "Server-Timing", value: `waict-${token};desc="${b64u}"` };
 }
+
+// The Server-Timing entry of every document documents.js releases: the judged document's
+// mark that the script registered by sw/gating.js (gateMarkSource) looks for. Its name
+// holds the secret token, so a server cannot send it (documents.js strips any entry
+// naming the token).
+export function judgedMarkName(token) {
+  return `waict-${token}-judged`;
+}
+
+export function judgedMarkHeader(token) {
+  return { name: "Server-Timing", value: judgedMarkName(token) };
+}
