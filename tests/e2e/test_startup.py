@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sites
 from harness import Browser, chromium_args, chromium_path, wait_settled
 from playwright.sync_api import expect
@@ -424,7 +423,9 @@ def test_a_tab_opened_while_the_worker_is_stopped_is_held_then_judged(
 #: records every fixture-page marker as it is set, across navigations (the page's own
 #: attribute writes, seen by a MutationObserver installed before any page script)
 MARK_RECORDER = """(() => {
-  const seen = (name) => { if (name && name.startsWith("data-m-")) window.waictMark(name.slice(7)); };
+  const seen = (name) => {
+    if (name && name.startsWith("data-m-")) window.waictMark(name.slice(7));
+  };
   new MutationObserver((records) => { for (const r of records) seen(r.attributeName); })
     .observe(document, { attributes: true, subtree: true }); // (no <html> element yet)
 })();"""
