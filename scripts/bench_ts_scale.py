@@ -248,6 +248,20 @@ def proc_kb(pid: int, field: str) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a running process has used (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of the waited-for children of this process (the load generator runs)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def http_json(url: str) -> dict[str, object]:
     import httpx
 
@@ -403,6 +417,12 @@ def main() -> int:
         help="start a throwaway PostgreSQL cluster (initdb + pg_ctl, tests/pg.py) and use it",
     )
     ap.add_argument("--dir", default=None, help="work directory (default: a temporary one)")
+    ap.add_argument(
+        "--http-parser",
+        choices=["httptools", "h11"],
+        default="httptools",
+        help="the servers' HTTP/1.1 parser (serve-ts --http-parser; default httptools)",
+    )
     args = ap.parse_args()
     if args.cmd == "loadgen":
         return loadgen(args)
@@ -450,6 +470,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
     ts_url = f"http://127.0.0.1:{ts_port}"
     ts_cmd = [py, "-m", "waict.cli", "serve-ts", "--database", store_spec, "--name", TS_NAME]
     ts_cmd += ["--quorum", "2", "--port", str(ts_port), "--max-connections", "8192"]
+    ts_cmd += ["--http-parser", args.http_parser]
     ts_cmd += ["--batch-interval", str(args.batch_interval), "--enroll-scheme", "http"]
     ts_cmd += ["--enroll-port", str(site_port), "--enroll-connect", "127.0.0.1"]
     for w in W:
@@ -480,8 +501,10 @@ def run(args: argparse.Namespace, work: Path) -> int:
                 raise RuntimeError(done.stderr[-2000:])
             return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
-        # appends/s
+        # appends/s, and the CPU time each process spent on them
         say(f"appends: {args.concurrency} connections for {args.seconds:g} s")
+        cpu_before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+        cpu_before["load generator"] = children_cpu_seconds()
         a = run_loadgen(
             "append",
             [
@@ -503,6 +526,21 @@ def run(args: argparse.Namespace, work: Path) -> int:
             )
         )
         say(json.dumps(a))
+        cpu = {name: cpu_seconds(p.pid) - cpu_before[name] for name, p in procs.items()}
+        cpu["load generator"] = children_cpu_seconds() - cpu_before["load generator"]
+        acked = max(int(a["acknowledged"]), 1)
+        per_append = {name: 1000 * used / acked for name, used in cpu.items()}
+        cores = os.cpu_count() or 1
+        rows.append(
+            (
+                "CPU per acknowledged append, by process (what the cores were spent on)",
+                ", ".join(f"{name} {ms:.3f} ms" for name, ms in per_append.items())
+                + f"; in all {sum(per_append.values()):.3f} ms: {cores} cores give at most "
+                f"{1000 * cores / sum(per_append.values()):,.0f}/s with every process here; "
+                f"the service alone on one core {1000 / per_append['ts']:,.0f}/s",
+                "(a profile, not a target)",
+            )
+        )
 
         # fsyncs per batch (strace slows the service: a separate, short run)
         if args.database or shutil.which("strace"):

@@ -449,10 +449,12 @@ def test_client_that_disconnects_is_not_an_error(tmp_path: Path) -> None:
 # --- class 5: slow and half-open clients do not starve the others ---------------------------
 
 
-def test_slow_clients_do_not_starve_a_normal_request(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_slow_clients_do_not_starve_a_normal_request(tmp_path: Path, parser: str) -> None:
     """300 connections that drip their headers or their body, one byte per half second,
     against a server allowed 256 file descriptors: a normal request is still answered, and
-    each slow connection is closed by its deadline (a per-read timeout never trips)."""
+    each slow connection is closed by its deadline (a per-read timeout never trips). With
+    either HTTP/1.1 parser (the limits are one subclass body over both)."""
     import resource
 
     port = free_port()
@@ -465,6 +467,8 @@ def test_slow_clients_do_not_starve_a_normal_request(tmp_path: Path) -> None:
         "3",
         "--body-timeout",
         "3",
+        "--http-parser",
+        parser,
     )
 
     def few_fds() -> None:
