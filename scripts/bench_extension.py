@@ -219,6 +219,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results[label] = _pairs(plain, page, fixture, label, args.n)
             results["profile_calls"] = sw.evaluate("waict.py.callStats || {}")
             results["profile_crypto"] = sw.evaluate(CRYPTO_STATS)
+            results["profile_cdp"] = sw.evaluate("({...waict.cdpStats})")
+            results["profile_held"] = sw.evaluate("({...waict.heldStats})")
+            results["profile_document"] = sw.evaluate("({...waict.documentPhases})")
+            results["profile_dest"] = sw.evaluate(
+                "({waits: waict.stats.destWaits, ms: waict.stats.destWaitMs,"
+                " timeouts: waict.stats.destWaitTimeouts, paused: waict.stats.paused})"
+            )
 
             print(f"bench: {args.restarts} loads right after the worker was stopped", flush=True)
             helper = ctx.new_page()
@@ -339,6 +346,30 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"- `{name}`: {c['n']} calls, queued {c['queue_ms'] / c['n']:.2f} ms "
             f"(max {c['max_queue_ms']:.1f}), in Python {c['run_ms'] / c['n']:.2f} ms"
+        )
+    held = results.get("profile_held") or {}
+    for kind, c in sorted(held.items(), key=lambda kv: -kv[1]["ms"]):
+        lines.append(
+            f"- responses of type {kind}: {c['n']} held, {c['ms'] / c['n']:.1f} ms mean from "
+            f"pause to release (max {c['max_ms']:.0f})"
+        )
+    phases = results.get("profile_document") or {}
+    if phases:
+        lines.append(
+            "- a judged document's hold by phase (mean ms): "
+            + ", ".join(f"{name} {c['ms'] / c['n']:.1f}" for name, c in phases.items())
+        )
+    cdp = results.get("profile_cdp") or {}
+    for method, c in sorted(cdp.items(), key=lambda kv: -kv[1]["ms"])[:8]:
+        lines.append(
+            f"- CDP `{method}`: {c['n']} calls, {c['ms'] / c['n']:.1f} ms mean until answered "
+            f"(max {c['max_ms']:.0f}), {c['ms']:.0f} ms summed over concurrent calls"
+        )
+    dest = results.get("profile_dest")
+    if dest:
+        lines.append(
+            f"- Sec-Fetch-Dest waits: {dest['waits']} of {dest['paused']} paused responses "
+            f"waited, {dest['ms']} ms in all, {dest['timeouts']} never got it (150 ms each)"
         )
     crypto = results["profile_crypto"]
     if crypto is not None:

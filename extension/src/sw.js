@@ -36,11 +36,13 @@ import { state, keys, getSession } from "./sw/state.js";
 import {
   gate, recoverTabs, holdTab, onDetach, onTabRemoved, onTabUpdated, onNavigationError,
 } from "./sw/gating.js";
-import { onRequestPaused } from "./sw/responses.js";
-import { onFrameRestored, turnOffPreloading } from "./sw/documents.js";
+import { onRequestPaused, heldStats } from "./sw/responses.js";
+import { cdpStats } from "./sw/cdp.js";
+import { onFrameRestored, turnOffPreloading, documentPhases } from "./sw/documents.js";
 import { onExtraInfo } from "./sw/destinations.js";
 import { onAttached, onScriptPaused } from "./sw/workers.js";
 import { onCommitted } from "./sw/status.js";
+import { onBeforeNavigate } from "./sw/manifests.js";
 import { onExternal } from "./sw/plugins.js";
 import { onPageMessage } from "./sw/pages.js";
 import { frameAttached, frameDetached, forgetTab, sweep, workerDetached } from "./sw/storage.js";
@@ -93,6 +95,7 @@ chrome.tabs.onRemoved.addListener(onTabRemoved);
 chrome.tabs.onRemoved.addListener(forgetTab);
 chrome.tabs.onUpdated.addListener(onTabUpdated);
 
+chrome.webNavigation.onBeforeNavigate.addListener(onBeforeNavigate, { url: [{ schemes: ["http", "https"] }] });
 chrome.webNavigation.onCommitted.addListener(onCommitted);
 chrome.webNavigation.onErrorOccurred.addListener(onNavigationError);
 
@@ -126,6 +129,9 @@ globalThis.waict = {
   pluginLog: state.worker.pluginLog,
   navigationErrors: state.worker.navigationErrors,
   workerTargets: state.session.workerByTarget,
+  cdpStats, // per CDP method: calls, wall ms (sw/cdp.js)
+  documentPhases, // a judged document's hold by phase (sw/documents.js)
+  heldStats, // per resource type: responses held, ms from pause to release (sw/responses.js)
   async whenAllTabsGated() {
     await startup;
     const all = await chrome.tabs.query({});

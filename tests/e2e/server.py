@@ -92,6 +92,10 @@ class FixtureServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as two writes: with Nagle's algorithm the body waits
+            # for the client's (delayed) ACK of the headers, up to tens of milliseconds per
+            # response on loopback, which no production server imposes (TCP_NODELAY)
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,38 @@ def test_second_tab_and_reload_behave_like_the_first(browser_env: Browser) -> No
         page.close()
 
 
+def test_a_prefetched_manifest_is_judged_like_a_fetched_one(browser_env: Browser) -> None:
+    """sw/manifests.js: once an origin was judged, its next navigation prefetches the
+    manifest as it starts; the document's check takes that fetch instead of making its own.
+    A valid site stays valid and a tampered one is still caught, with the prefetch used
+    (counted), and the server sees as many manifest requests per load as without it."""
+    env = browser_env
+    labels = ("valid2", "t-style")
+
+    def manifest_requests() -> list[int]:
+        return [len(env.server.requested_with(x, sites.MANIFEST_PATH)) for x in labels]
+
+    n0 = manifest_requests()
+    valid, seen = visit(env, "valid2")
+    tampered, seen_t = visit(env, "t-style")
+    assert seen == sites.ALL_MARKERS and "style" not in seen_t
+    n1 = manifest_requests()
+    before = env.sw.evaluate("({...waict.stats})")
+    for _ in range(2):
+        valid.reload(wait_until="load")
+        tampered.reload(wait_until="load")
+        assert wait_settled(valid) == sites.ALL_MARKERS
+        assert wait_settled(tampered) == seen_t
+    after = env.sw.evaluate("({...waict.stats})")
+    assert after["manifestPrefetchUsed"] - before["manifestPrefetchUsed"] >= 4, (before, after)
+    n2 = manifest_requests()
+    per_load = [b - a for a, b in zip(n0, n1, strict=True)]
+    assert all(per_load)
+    assert [b - a for a, b in zip(n1, n2, strict=True)] == [2 * n for n in per_load]
+    for page in (valid, tampered):
+        page.close()
+
+
 # --- the service worker killed during a navigation -------------------------------------
 
 
@@ -193,6 +226,16 @@ def _stop_extension_worker(env: Browser, page: Any) -> None:
         cdp.detach()
 
 
+def _wait_document_paused(env: Browser, judged_before: int) -> None:
+    """Until the worker has the navigation's document response paused (it started judging
+    it). The manifest request alone does not say so: a known origin's manifest is
+    prefetched as the navigation starts (sw/manifests.js), before the document arrives."""
+    deadline = time.monotonic() + 15
+    while env.sw.evaluate("waict.stats.navigations") <= judged_before:
+        assert time.monotonic() < deadline, "the document never reached the worker"
+        time.sleep(0.05)
+
+
 def test_killed_service_worker_lets_nothing_unverified_run(browser_env: Browser) -> None:
     env = browser_env
     server = env.server
@@ -200,8 +243,10 @@ def test_killed_service_worker_lets_nothing_unverified_run(browser_env: Browser)
     page = env.new_page()
     helper = env.new_page()
     env.sw.evaluate("globalThis.__beforeKill = true")
+    judged = env.sw.evaluate("waict.stats.navigations")
     page.evaluate("(url) => { location.href = url; }", env.fixture.url("slow"))
     assert server.manifest_requested["slow"].wait(15), "the extension never asked the manifest"
+    _wait_document_paused(env, judged)
     _stop_extension_worker(env, helper)
     server.release("slow")
     # the paused document must stay paused: nothing of the site may have been fetched or run
@@ -236,8 +281,10 @@ def test_a_tab_left_waiting_by_a_stopped_worker_is_reloaded_by_the_next(
     server.hold("slow")
     page = env.new_page()
     helper = env.new_page()
+    judged = env.sw.evaluate("waict.stats.navigations")
     page.evaluate("(url) => { location.href = url; }", env.fixture.url("slow"))
     assert server.manifest_requested["slow"].wait(15), "the extension never asked the manifest"
+    _wait_document_paused(env, judged)
     _stop_extension_worker(env, helper)
     server.release("slow")
     env.context.new_page().close()  # wakes the worker (tabs.onCreated)

@@ -238,3 +238,55 @@ def test_a_plain_call_is_deferred_to_a_promising_one_not_answered_by_the_fallbac
     backend.defer_to_promising = False
     assert crypto.ed25519_verify(*item) is True  # outside a plain call: counted fallback
     assert crypto.crypto_stats()["fallbacks"] == {"no_jspi": 1}
+
+
+#: the inputs of fetch_destination the extension sends: every Sec-Fetch-Dest it may see
+#: (and none), the CDP types, a WebAssembly response, both frame kinds, worker scripts
+FETCH_INPUTS = [
+    {
+        "sec_fetch_dest": sec,
+        "resource_type": rtype,
+        "content_type": ctype,
+        "main_frame": main,
+        "worker_script": worker,
+    }
+    for sec in (None, "", "script", "empty", "style", "image", "worker", "iframe", "bogus")
+    for rtype in ("Script", "Stylesheet", "Image", "Fetch", "XHR", "Document", "Other")
+    for ctype in (None, "application/wasm", "text/javascript")
+    for main in (False, True)
+    for worker in (None, "serviceworker", "sharedworker")
+]
+
+
+@pytest.mark.parametrize(("name", "scenario"), CASES[:6], ids=[c[0] for c in CASES[:6]])
+def test_check_with_fetch_inputs_equals_destination_then_check(
+    name: str, scenario: dict[str, Any]
+) -> None:
+    """``check_resource`` given the destination's inputs (one call, the extension's hot
+    path) answers what ``fetch_destination`` then ``check_resource`` answer, for every
+    resource of the scenario under every input combination, and names that destination."""
+    judged = _judge(scenario)
+    if judged.get("key") is None:
+        pytest.skip(f"{name}: nothing judged to check against")
+    key = judged["key"]
+    compared = 0
+    for r in scenario["resources"]:
+        digest = hashlib.sha256(base64.b64decode(r["body"])).hexdigest()
+        for fetch in FETCH_INPUTS:
+            dest = call(browser.fetch_destination, **fetch)["destination"]
+            two_step = call(
+                browser.check_resource, key=key, url=r["url"], destination=dest, sha256=digest
+            )
+            one = call(browser.check_resource, key=key, url=r["url"], fetch=fetch, sha256=digest)
+            assert one == {**two_step, "destination": dest}, (fetch, one, two_step)
+            compared += 1
+    assert compared
+
+
+def test_check_with_fetch_inputs_refuses_both_or_a_bad_fetch() -> None:
+    for request in (
+        {"key": "k", "url": "https://a.example/", "destination": "script", "fetch": {}},
+        {"key": "k", "url": "https://a.example/", "fetch": "script"},
+    ):
+        out = call(browser.check_resource, **request, sha256="00" * 32)
+        assert out["error"].startswith("ValueError"), out

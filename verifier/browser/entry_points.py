@@ -131,8 +131,25 @@ def check_resource(request: str) -> str:
     bytes can decide (a URL the manifest does not list, and delimited ``wildcard_hashes``):
     the caller asks again with the body. The rule is the same either way
     (:func:`verifier.check.check_fetch_digest`).
+
+    Instead of ``destination``, the request may carry ``"fetch"``: the inputs of
+    :func:`fetch_destination` (``sec_fetch_dest``, ``resource_type``, ...). The destination
+    is then worked out here by that same rule and named in the answer (``"destination"``):
+    one call into Python per response instead of two (the extension's hot path).
     """
-    return _entry(navigation.check, request)
+    return _entry(_check_fetch, request)
+
+
+def _check_fetch(obj: dict[str, Any]) -> dict[str, Any]:
+    fetch = obj.get("fetch")
+    if fetch is None:
+        return navigation.check(obj)
+    if not isinstance(fetch, dict):
+        raise ValueError("fetch must be an object (the inputs of fetch_destination)")
+    if "destination" in obj:
+        raise ValueError("give destination or fetch, not both")
+    dest = destinations.destination(fetch)["destination"]
+    return {**navigation.check({**obj, "destination": dest}), "destination": dest}
 
 
 def fast_path_facts(request: str) -> str:

@@ -15,8 +15,21 @@ export function target(src) {
   return t;
 }
 
-export function send(t, method, params = {}) {
-  return chrome.debugger.sendCommand(t, method, params);
+// Per CDP method: calls and wall time until the browser answered (the benchmark's profile
+// of the warm rows, scripts/bench_extension.py; read as waict.cdpStats).
+export const cdpStats = {};
+
+export async function send(t, method, params = {}) {
+  const started = performance.now();
+  try {
+    return await chrome.debugger.sendCommand(t, method, params);
+  } finally {
+    const c = cdpStats[method] || (cdpStats[method] = { n: 0, ms: 0, max_ms: 0 });
+    const ms = performance.now() - started;
+    c.n++;
+    c.ms += ms;
+    c.max_ms = Math.max(c.max_ms, ms);
+  }
 }
 
 export async function responseBody(t, requestId) {

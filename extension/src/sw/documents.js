@@ -13,6 +13,7 @@ import {
   frameKey, setFrameKey, parentOf, summary, setOriginKey, checkResource, restoreFrameKey,
 } from "./verdicts.js";
 import { destinationOf, secFetchDest } from "./destinations.js";
+import { manifestFor, rememberPlan } from "./manifests.js";
 import { unknownOrigin } from "./fast_path.js";
 import { forgetEarlierServiceWorkers } from "./workers.js";
 import { updateCspRule, ruleCsp } from "./rules.js";
@@ -26,55 +27,18 @@ const HEADER_NAME = "integrity-policy-waict-v1";
 
 const { stats } = state.worker;
 
-// Fetch a manifest within Python's bounds (plan_navigation): the body is read chunk by
-// chunk and dropped as soon as it is over `maxBytes`, and one deadline covers the headers
-// and the whole body (a server that drips a byte at a time cannot extend it).
-// -> {bytes: Uint8Array|null, error: null|"too_large"|"timeout"}; bytes null and no
-// error: unavailable (a network error or a non-2xx answer).
-async function fetchManifest(url, maxBytes, deadlineMs) {
-  const ctl = new AbortController();
-  let late = false;
-  const timer = setTimeout(() => {
-    late = true;
-    ctl.abort();
-  }, deadlineMs);
-  const tooLarge = () => {
-    ctl.abort();
-    stats.manifestTooLarge++;
-    return { bytes: null, error: "too_large" };
-  };
+// Where a gated document's hold goes, by phase (waict.documentPhases: the benchmark's
+// profile): calls and ms summed.
+export const documentPhases = {};
+
+async function phase(name, work) {
+  const started = performance.now();
   try {
-    const r = await fetch(url, { credentials: "omit", cache: "no-store", signal: ctl.signal });
-    if (!r.ok) {
-      ctl.abort();
-      return { bytes: null, error: null };
-    }
-    if (Number(r.headers.get("content-length") || 0) > maxBytes) return tooLarge();
-    const reader = r.body.getReader();
-    const chunks = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > maxBytes) return tooLarge();
-      chunks.push(value);
-    }
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      bytes.set(c, at);
-      at += c.length;
-    }
-    return { bytes, error: null };
-  } catch (e) {
-    if (late) {
-      stats.manifestTimeouts++;
-      return { bytes: null, error: "timeout" };
-    }
-    return { bytes: null, error: null }; // unavailable: judged as manifest_unavailable
+    return await work;
   } finally {
-    clearTimeout(timer);
+    const c = documentPhases[name] || (documentPhases[name] = { n: 0, ms: 0 });
+    c.n++;
+    c.ms += performance.now() - started;
   }
 }
 
@@ -216,25 +180,29 @@ async function judgeDocument(src, t, p, requestUrl) {
   const originState = (await chrome.storage.local.get(stateKey))[stateKey] || null;
   const now = nowSeconds();
   const base = { url, header, now, trust, preload, origin_state: originState };
-  const plan = await py.call("plan_navigation", base);
+  const plan = await phase("plan_navigation", py.call("plan_navigation", base));
   if (plan.error) throw new Error(`plan_navigation: ${plan.error}`);
+  if (plan.manifest_url) rememberPlan(origin, plan.manifest_url, plan.manifest_max_bytes, plan.manifest_deadline_ms);
   if (!plan.gated) {
     await releaseUngated(src, t, p, url, origin, isMain, loaderId);
     return;
   }
-  const fetched = plan.manifest_url
-    ? await fetchManifest(plan.manifest_url, plan.manifest_max_bytes, plan.manifest_deadline_ms)
-    : { bytes: null, error: null };
-  const body = await responseBody(t, p.requestId);
+  // the manifest and the document's body are fetched at once (each is waited for alone)
+  const [fetched, body] = await Promise.all([
+    plan.manifest_url
+      ? phase("fetch manifest", manifestFor(plan.manifest_url, plan.manifest_max_bytes, plan.manifest_deadline_ms))
+      : { bytes: null, error: null },
+    phase("Fetch.getResponseBody", responseBody(t, p.requestId)),
+  ]);
   const inputs = {
     ...base,
     manifest_response: fetched.bytes ? bytesToB64(fetched.bytes) : null,
     manifest_error: fetched.error,
     resources: [{ url, destination: "document", body, ...(requestUrl !== url ? { request_url: requestUrl } : {}) }],
-    registrations: await pluginRegistrations(),
+    registrations: await phase("plugin registrations", pluginRegistrations()),
     plugins: null,
   };
-  let out = await py.call("judge_navigation", inputs);
+  let out = await phase("judge_navigation", py.call("judge_navigation", inputs));
   if (out.error) throw new Error(`judge_navigation: ${out.error}`);
   if (out.navigation === "pending") {
     // registered plugins approve or veto the manifest; their answers are Python's inputs
@@ -259,16 +227,17 @@ async function judgeDocument(src, t, p, requestUrl) {
   };
   state.session.verdictByKey.set(key, brief);
   // persist before anything of the document can run
-  if (out.origin_state) await chrome.storage.local.set({ [stateKey]: out.origin_state });
-  else await chrome.storage.local.remove(stateKey);
+  await phase("store origin state", out.origin_state
+    ? chrome.storage.local.set({ [stateKey]: out.origin_state })
+    : chrome.storage.local.remove(stateKey));
   // design.md 6: on the first WAICT header of an origin, or a new manifest URL, a service
   // worker registered earlier must not answer for it before its script is checked
   // (Python decides: effective_header.forgets_service_workers)
   if (out.forget_service_workers) {
     await forgetEarlierServiceWorkers(origin);
   }
-  await persistVerdict(src.tabId, p.frameId, isMain, origin, key, brief, inputs, fetched.bytes, loaderId);
-  await updateCspRule(origin, out.csp ? { header: out.csp_header, value: out.csp } : null);
+  await phase("persist verdict", persistVerdict(src.tabId, p.frameId, isMain, origin, key, brief, inputs, fetched.bytes, loaderId));
+  await phase("CSP rule", updateCspRule(origin, out.csp ? { header: out.csp_header, value: out.csp } : null));
   const doc = out.resources[0];
   // reports of this navigation go to the endpoints its (ratcheted) header names; a new top
   // document: the previous page's batches go (sent first)
@@ -284,7 +253,7 @@ async function judgeDocument(src, t, p, requestUrl) {
     queueReport(src.tabId, key, { ...item, detail: out.manifest.detail, report_only: doc.allowed });
   }
   if (isMain) {
-    await setTabStatus(src.tabId, {
+    await phase("tab status", setTabStatus(src.tabId, {
       badge: out.badge,
       url,
       manifest: out.manifest,
@@ -294,7 +263,7 @@ async function judgeDocument(src, t, p, requestUrl) {
       key,
       judged: now,
       violations: doc && doc.reason ? [{ url, destination: "document", reason: doc.reason, detail: out.manifest.detail, allowed: doc.allowed }] : [],
-    });
+    }));
   } else {
     await addFrameKey(src.tabId, key); // its violations belong to the page's status too
   }
@@ -308,9 +277,9 @@ async function judgeDocument(src, t, p, requestUrl) {
     flushReports(src.tabId, key);
     return;
   }
-  await continueDocument(
+  await phase("release", continueDocument(
     t, p, origin, out.csp ? { header: out.csp_header, value: out.csp } : null, body, out.wasm,
-  );
+  ));
 }
 
 // Prerendered and prefetched documents (speculation rules) are fetched outside every

@@ -31,7 +31,25 @@ function takeRequestUrl(p) {
 }
 
 // Fetch.requestPaused
+// How long each paused response was held here, by resource type (waict.heldStats: the
+// benchmark's profile; the time from the event to its release or refusal).
+export const heldStats = {};
+
 export async function onRequestPaused(src, p) {
+  const started = performance.now();
+  try {
+    await handlePaused(src, p);
+  } finally {
+    const kind = p.responseErrorReason ? "error" : isRedirect(p) ? "redirect" : p.resourceType;
+    const c = heldStats[kind] || (heldStats[kind] = { n: 0, ms: 0, max_ms: 0 });
+    const ms = performance.now() - started;
+    c.n++;
+    c.ms += ms;
+    c.max_ms = Math.max(c.max_ms, ms);
+  }
+}
+
+async function handlePaused(src, p) {
   stats.paused++;
   py.noteActivity(); // an idle boot of Python waits until the pages are served
   if (src.tabId !== undefined) state.worker.pausedTabs.add(src.tabId);

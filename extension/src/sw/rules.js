@@ -88,6 +88,7 @@ async function writeCspRule(origin, csp) {
     await chrome.storage.local.remove(storeKey);
     return;
   }
+  if (id && (await cspRuleInForce(id, origin, csp))) return; // unchanged: no rule rewrite
   if (!id) {
     const used = new Set(Object.values(cspRules));
     id = CSP_RULE_BASE;
@@ -110,6 +111,21 @@ async function writeCspRule(origin, csp) {
     ],
   });
   await chrome.storage.local.set({ [storeKey]: csp });
+}
+
+// The origin's rule is in force with exactly this CSP (read back from Chromium, not from
+// our own record of it): rewriting an unchanged rule cost 4-9 ms of every judged document
+// (measured, session 4).
+async function cspRuleInForce(id, origin, csp) {
+  const storeKey = keys.local.csp(origin);
+  const [[rule], stored] = await Promise.all([
+    chrome.declarativeNetRequest.getDynamicRules({ ruleIds: [id] }),
+    chrome.storage.local.get(storeKey).then((got) => got[storeKey]),
+  ]);
+  const h = rule && rule.action.responseHeaders && rule.action.responseHeaders[0];
+  return !!h && !!stored && stored.header === csp.header && stored.value === csp.value
+    && rule.priority === CSP_RULE_PRIORITY && rule.condition.urlFilter === `|${origin}/`
+    && h.operation === "append" && h.header === csp.header && h.value === csp.value;
 }
 
 // The CSP our rule added to the origin's documents (stripped when a fresher one is set).

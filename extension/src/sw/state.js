@@ -78,6 +78,8 @@ export const state = {
       quotaErrors: 0, sweeps: 0, swept: 0, manifestTooLarge: 0, manifestTimeouts: 0,
       failRequestErrors: 0, failRequestGone: 0, continueRequestErrors: 0, continueRequestGone: 0, unknownWorkerPauses: 0, workersForgotten: 0,
       startupNavigationsRestored: 0, fastPath: 0, restartReloads: 0, restartReloadsSpared: 0,
+      destWaits: 0, destWaitMs: 0, destWaitTimeouts: 0, // Sec-Fetch-Dest waits (destinations.js)
+      manifestPrefetches: 0, manifestPrefetchUsed: 0, manifestPrefetchUnused: 0, // manifests.js
     },
     logs: [], // recent log lines
     violations: [], // recent blocked/reported resources (tests, popup)

@@ -11,7 +11,7 @@ import { state, log } from "./state.js";
 import { bytesToB64 } from "./util.js";
 import { send, responseBytes, fail, cont } from "./cdp.js";
 import { keyForResponse, summary, workerOf, checkResource } from "./verdicts.js";
-import { destinationOf } from "./destinations.js";
+import { destinationInputs } from "./destinations.js";
 import { gateSharedWorker } from "./workers.js";
 import { recordViolation, noteViolation } from "./status.js";
 import { queueReport } from "./reports.js";
@@ -46,9 +46,11 @@ export async function onSubresource(src, t, p, requestUrl = p.request.url) {
   const w = await workerOf(src.targetId || p.frameId);
   const ownKind = w && (w.kind === "serviceworker" || w.kind === "sharedworker") ? w.kind : null;
   const own = ownKind && w.url === p.request.url && p.resourceType === "Other" ? ownKind : null;
-  const destination = await destinationOf(p, false, own);
+  const fetch = await destinationInputs(p, false, own);
   const body = await responseBytes(t, p.requestId);
-  const res = await checkResource(key, p.request.url, destination, body, requestUrl);
+  const res = await checkResource(key, p.request.url, { fetch }, body, requestUrl);
+  // Python's destination for it (absent only with an internal error: refused below anyway)
+  const destination = res.destination || "";
   stats.checked++;
   if (res.reason) {
     const item = { url: p.request.url, destination, reason: res.reason, allowed: res.allowed };

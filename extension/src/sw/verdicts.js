@@ -147,9 +147,13 @@ export async function rejudge(key) {
 // `body`: the bytes (cdp.responseBytes) or standard base64. Python gets their SHA-256, not
 // the body (the rule is Python's: it asks for the body only when the digest cannot decide).
 // requestUrl: the URL the fetch was made for, before any redirect (the lookup uses it).
+// `destination`: the destination, or {fetch: the inputs of its rule} (destinations.js
+// destinationInputs): Python then works it out in the same call and names it in the
+// answer (`destination`), one call per response instead of two.
 export async function checkResource(key, url, destination, body, requestUrl = null) {
   const bytes = typeof body === "string" ? b64ToBytes(body) : body;
-  const req = { key, url, destination, sha256: await py.sha256Hex(bytes) };
+  const dest = typeof destination === "string" ? { destination } : { fetch: destination.fetch };
+  const req = { key, url, ...dest, sha256: await py.sha256Hex(bytes) };
   if (requestUrl && requestUrl !== url) req.request_url = requestUrl;
   let out = await py.call("check_resource", req);
   if (out.error === "unknown_key" && (await rejudge(key))) {
