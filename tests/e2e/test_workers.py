@@ -84,7 +84,17 @@ def test_an_updated_service_worker_that_was_not_committed_never_runs(
         )
         # the browser takes the new script from its update check, never through a Fetch
         # session: the extension refuses it right before it runs, so the update fails
-        assert "AbortError" in outcome or "TypeError" in outcome, outcome
+        # (what matters most first: the changed script never ran; then the diagnostics of
+        # the one full run where the update was answered 'updated', session 4)
+        time.sleep(1.5)
+        assert "/evil-ran" not in env.server.requested("sw-update"), outcome
+        assert "AbortError" in outcome or "TypeError" in outcome, (
+            outcome,
+            env.server.requested("sw-update"),
+            env.sw.evaluate("waict.logs"),
+            env.sw.evaluate("({...waict.stats})"),
+            violations(env, "sw-update"),
+        )
         refused = [v for v in violations(env, "sw-update") if v.get("stage") == "execution"]
         assert [(v["url"], v["reason"], v["allowed"]) for v in refused] == [
             (env.fixture.url("sw-update", "/sw.js"), "no_manifest_match", False)
