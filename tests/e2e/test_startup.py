@@ -316,6 +316,7 @@ def test_tabs_restored_when_the_browser_restarts_are_judged_again(
         stats = cdp.evaluate("({...waict.stats})")
         assert stats["navigations"] >= len(labels), stats
         assert stats["failRequestErrors"] == 0 and stats["continueRequestErrors"] == 0, stats
+        assert stats["continueResponseErrors"] == 0, stats
 
 
 def navigation_errors(sw: Any) -> list[dict[str, Any]]:

@@ -48,7 +48,8 @@ export async function responseBytes(t, requestId) {
 // navigation to the block page replaced it (documents.js fails it anyway). Such a request
 // can run nowhere. Nothing is hidden: those are counted as `...Gone`, any other failure as
 // `...Errors` (stats.failRequestGone/failRequestErrors, continueRequestGone/
-// continueRequestErrors) and logged; tests assert the error counts stay 0.
+// continueRequestErrors, continueResponseGone/continueResponseErrors) and logged; tests
+// assert the error counts stay 0.
 const GONE = /Invalid InterceptionId|No tab with given id|not attached|No target with given id|No session/i;
 
 function counted(verb, requestId, e) {
@@ -63,6 +64,15 @@ export async function fail(t, requestId) {
     await send(t, "Fetch.failRequest", { requestId, errorReason: "BlockedByClient" });
   } catch (e) {
     counted("failRequest", requestId, e);
+  }
+}
+
+// Release a paused response with changed headers (its body untouched): counted as cont().
+export async function contResponse(t, head) {
+  try {
+    await send(t, "Fetch.continueResponse", head);
+  } catch (e) {
+    counted("continueResponse", head.requestId, e);
   }
 }
 

@@ -6,7 +6,7 @@
 
 import * as py from "../python.js";
 import { state, keys, log, setSession, withLock, StorageFullError } from "./state.js";
-import { send, responseBody, fail, cont } from "./cdp.js";
+import { send, responseBody, fail, cont, contResponse } from "./cdp.js";
 import { bytesToB64, headerValue, nowSeconds } from "./util.js";
 import { settings, preloadSha256 } from "./settings.js";
 import {
@@ -350,7 +350,7 @@ async function continueDocument(t, p, origin, csp, body = null, wasm = null) {
     responseHeaders: headers,
   };
   if (!policyChanged) {
-    await send(t, "Fetch.continueResponse", head);
+    await contResponse(t, head);
     return;
   }
   await send(t, "Fetch.fulfillRequest", {

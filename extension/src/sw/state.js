@@ -76,7 +76,8 @@ export const state = {
       paused: 0, checked: 0, blocked: 0, navigations: 0, rejudged: 0, errors: 0,
       pluginAsks: 0, reportsSent: 0, reportErrors: 0, workersGated: 0, holds: 0,
       quotaErrors: 0, sweeps: 0, swept: 0, manifestTooLarge: 0, manifestTimeouts: 0,
-      failRequestErrors: 0, failRequestGone: 0, continueRequestErrors: 0, continueRequestGone: 0, unknownWorkerPauses: 0, workersForgotten: 0,
+      failRequestErrors: 0, failRequestGone: 0, continueRequestErrors: 0, continueRequestGone: 0,
+      continueResponseErrors: 0, continueResponseGone: 0, unknownWorkerPauses: 0, workersForgotten: 0,
       startupNavigationsRestored: 0, fastPath: 0, restartReloads: 0, restartReloadsSpared: 0,
       destWaits: 0, destWaitMs: 0, destWaitTimeouts: 0, // Sec-Fetch-Dest waits (destinations.js)
       manifestPrefetches: 0, manifestPrefetchUsed: 0, manifestPrefetchUnused: 0, // manifests.js
