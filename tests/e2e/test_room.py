@@ -150,11 +150,13 @@ def test_three_members_one_safety_number_then_the_committer_leaves(
     context = chromium.new_context()
     try:
         pages = [open_member(context, room_site, delivery, "three") for _ in range(3)]
-        uids = [status(p).get("uid") for p in pages]
         wait_for(
             f"three members at epoch 2 ({describe(pages)})",
             lambda: converged(pages, 2, [1, 2, 3]),
         )
+        # each page's uid, in the order they joined (read once converged: a page reports
+        # its uid with the worker's next status post, which came after the read once)
+        uids = [status(p).get("uid") for p in pages]
         assert uids == [1, 2, 3]
         before = [status(p) for p in pages]
         safety = before[0]["safety"]
