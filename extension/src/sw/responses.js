@@ -30,11 +30,11 @@ function takeRequestUrl(p) {
   return first || p.request.url;
 }
 
-// Fetch.requestPaused
 // How long each paused response was held here, by resource type (waict.heldStats: the
 // benchmark's profile; the time from the event to its release or refusal).
 export const heldStats = {};
 
+// Fetch.requestPaused
 export async function onRequestPaused(src, p) {
   const started = performance.now();
   try {
