@@ -226,13 +226,14 @@ def _guarded_protocol(limits: Limits) -> type[Any]:
         def _headers_fit(self, data: bytes) -> bool:
             """Whether the headers end within the bound (or have not reached it yet)."""
             room = limits.max_header_bytes - self._head_bytes
-            seen = self._tail + data
+            tail = self._tail
             self._head_bytes += len(data)
-            self._tail = seen[-3:]
+            self._tail = data[-3:] if len(data) >= 3 else (tail + data)[-3:]
             if len(data) <= room:
-                return True
+                return True  # (the common case: no copy of the read)
+            seen = tail + data
             ends = [i + len(m) for m in (b"\r\n\r\n", b"\n\n") if (i := seen.find(m)) >= 0]
-            return bool(ends) and min(ends) - (len(seen) - len(data)) <= room
+            return bool(ends) and min(ends) - len(tail) <= room
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
