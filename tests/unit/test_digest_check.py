@@ -55,6 +55,14 @@ def _judge(scenario: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def _judged_key(name: str, scenario: dict[str, Any]) -> str:
+    """The verdict key of the scenario's navigation (the test is skipped without one)."""
+    judged = _judge(scenario)
+    if judged.get("key") is None:
+        pytest.skip(f"{name}: nothing judged to check against")
+    return str(judged["key"])
+
+
 def _scenarios() -> list[tuple[str, dict[str, Any]]]:
     cases = [(name, scenario) for name, scenario, _ in generate()]
     for path in sorted((VECTORS / "scenarios").glob("*.json")):
@@ -70,10 +78,7 @@ EXTRA_DESTINATIONS = ("script", "image", "wasm", "fetch", "iframe")
 
 @pytest.mark.parametrize(("name", "scenario"), CASES, ids=[c[0] for c in CASES])
 def test_digest_verdict_equals_body_verdict(name: str, scenario: dict[str, Any]) -> None:
-    judged = _judge(scenario)
-    if judged.get("key") is None:
-        pytest.skip(f"{name}: nothing judged to check against")
-    key = judged["key"]
+    key = _judged_key(name, scenario)
     compared = 0
     for r in scenario["resources"]:
         body_b64 = r["body"]
@@ -265,10 +270,7 @@ def test_check_with_fetch_inputs_equals_destination_then_check(
     """``check_resource`` given the destination's inputs (one call, the extension's hot
     path) answers what ``fetch_destination`` then ``check_resource`` answer, for every
     resource of the scenario under every input combination, and names that destination."""
-    judged = _judge(scenario)
-    if judged.get("key") is None:
-        pytest.skip(f"{name}: nothing judged to check against")
-    key = judged["key"]
+    key = _judged_key(name, scenario)
     compared = 0
     for r in scenario["resources"]:
         digest = hashlib.sha256(base64.b64decode(r["body"])).hexdigest()
