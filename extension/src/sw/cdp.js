@@ -1,7 +1,7 @@
 // chrome.debugger (CDP) plumbing: debuggee targets, commands, and the Fetch verbs that
 // release or refuse a paused response.
 
-import { utf8ToB64, b64ToBytes } from "./util.js";
+import { utf8ToB64, b64ToBytes, timed } from "./util.js";
 import { state, log } from "./state.js";
 
 export const PROTOCOL = "1.3";
@@ -19,17 +19,9 @@ export function target(src) {
 // of the warm rows, scripts/bench_extension.py; read as waict.cdpStats).
 export const cdpStats = {};
 
+// (async: a command Chromium refuses at once is a rejection too, never a throw)
 export async function send(t, method, params = {}) {
-  const started = performance.now();
-  try {
-    return await chrome.debugger.sendCommand(t, method, params);
-  } finally {
-    const c = cdpStats[method] || (cdpStats[method] = { n: 0, ms: 0, max_ms: 0 });
-    const ms = performance.now() - started;
-    c.n++;
-    c.ms += ms;
-    c.max_ms = Math.max(c.max_ms, ms);
-  }
+  return timed(cdpStats, method, chrome.debugger.sendCommand(t, method, params));
 }
 
 export async function responseBody(t, requestId) {

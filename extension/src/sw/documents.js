@@ -7,7 +7,7 @@
 import * as py from "../python.js";
 import { state, keys, log, setSession, withLock, StorageFullError } from "./state.js";
 import { send, responseBody, fail, cont, contResponse } from "./cdp.js";
-import { bytesToB64, headerValue, nowSeconds } from "./util.js";
+import { bytesToB64, headerValue, nowSeconds, timed } from "./util.js";
 import { settings, preloadSha256 } from "./settings.js";
 import {
   frameKey, setFrameKey, parentOf, summary, setOriginKey, checkResource, restoreFrameKey,
@@ -28,18 +28,11 @@ const HEADER_NAME = "integrity-policy-waict-v1";
 const { stats } = state.worker;
 
 // Where a gated document's hold goes, by phase (waict.documentPhases: the benchmark's
-// profile): calls and ms summed.
+// profile).
 export const documentPhases = {};
 
-async function phase(name, work) {
-  const started = performance.now();
-  try {
-    return await work;
-  } finally {
-    const c = documentPhases[name] || (documentPhases[name] = { n: 0, ms: 0 });
-    c.n++;
-    c.ms += performance.now() - started;
-  }
+function phase(name, work) {
+  return timed(documentPhases, name, work);
 }
 
 // Persist a verdict before anything of its document can run: the summary, the judged

@@ -9,7 +9,7 @@ import * as py from "../python.js";
 import { state, keys, log, setSession } from "./state.js";
 import { parentOf } from "./verdicts.js";
 import { target, fail, cont } from "./cdp.js";
-import { headerValue } from "./util.js";
+import { headerValue, timed } from "./util.js";
 import { onDocument } from "./documents.js";
 import { onSubresource } from "./subresources.js";
 
@@ -36,17 +36,8 @@ export const heldStats = {};
 
 // Fetch.requestPaused
 export async function onRequestPaused(src, p) {
-  const started = performance.now();
-  try {
-    await handlePaused(src, p);
-  } finally {
-    const kind = p.responseErrorReason ? "error" : isRedirect(p) ? "redirect" : p.resourceType;
-    const c = heldStats[kind] || (heldStats[kind] = { n: 0, ms: 0, max_ms: 0 });
-    const ms = performance.now() - started;
-    c.n++;
-    c.ms += ms;
-    c.max_ms = Math.max(c.max_ms, ms);
-  }
+  const kind = p.responseErrorReason ? "error" : isRedirect(p) ? "redirect" : p.resourceType;
+  return timed(heldStats, kind, handlePaused(src, p));
 }
 
 async function handlePaused(src, p) {

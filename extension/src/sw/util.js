@@ -1,4 +1,4 @@
-// Small pure helpers: base64, headers, the clock. No state, no chrome.* calls.
+// Small pure helpers: base64, headers, the clock, profile tallies. No chrome.* calls.
 
 export function bytesToB64(bytes) {
   let s = "";
@@ -30,4 +30,19 @@ export function headerValue(headers, name) {
 
 export function nowSeconds() {
   return Math.floor(Date.now() / 1000);
+}
+
+// Profile tallies (waict.cdpStats, waict.heldStats, waict.documentPhases): count and time
+// `work` (a promise) under `name` in `table` ({n, ms, max_ms} per name), whatever its end.
+export async function timed(table, name, work) {
+  const started = performance.now();
+  try {
+    return await work;
+  } finally {
+    const ms = performance.now() - started;
+    const c = table[name] || (table[name] = { n: 0, ms: 0, max_ms: 0 });
+    c.n++;
+    c.ms += ms;
+    c.max_ms = Math.max(c.max_ms, ms);
+  }
 }
