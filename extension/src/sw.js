@@ -47,6 +47,7 @@ import { onExternal } from "./sw/plugins.js";
 import { onPageMessage } from "./sw/pages.js";
 import { frameAttached, frameDetached, forgetTab, sweep, workerDetached } from "./sw/storage.js";
 import { refreshFastPathFacts } from "./sw/settings.js";
+import { originsMayBeHidden } from "./sw/background_workers.js";
 
 // ---------------------------------------------------------------------------------------
 // Listeners (registered synchronously at start-up, so events wake this worker)
@@ -93,10 +94,12 @@ chrome.debugger.onDetach.addListener(onDetach);
 chrome.tabs.onCreated.addListener((tab) => gate(tab.id));
 chrome.tabs.onRemoved.addListener(onTabRemoved);
 chrome.tabs.onRemoved.addListener(forgetTab);
+chrome.tabs.onRemoved.addListener(() => originsMayBeHidden());
 chrome.tabs.onUpdated.addListener(onTabUpdated);
 
 chrome.webNavigation.onBeforeNavigate.addListener(onBeforeNavigate, { url: [{ schemes: ["http", "https"] }] });
 chrome.webNavigation.onCommitted.addListener(onCommitted);
+chrome.webNavigation.onCommitted.addListener(() => originsMayBeHidden());
 chrome.webNavigation.onErrorOccurred.addListener(onNavigationError);
 
 chrome.runtime.onMessage.addListener(onPageMessage);

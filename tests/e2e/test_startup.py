@@ -432,15 +432,11 @@ MARK_RECORDER = """(() => {
 })();"""
 
 
-def test_a_document_that_reached_a_gated_tab_unjudged_never_runs(browser_env: Browser) -> None:
-    """The path of a navigation that started before its tab's interception (as the browser
-    starts), made deterministic: the extension's Fetch interception of a gated tab is
-    switched off, so the next document (t-inline: a tampered inline script) reaches the
-    tab without being paused or judged. Its document carries no judged mark, so
-    hold_check.js stops it at document_start and holds it; held again and again (still not
-    paused), it ends on the block page. Before the mark was per document, the gated tab's
-    mark let it run: its tampered inline script ran (seen first, 2026-11-30)."""
-    env = browser_env
+def _unjudged_tampered_document_is_held(env: Browser) -> None:
+    """A gated tab whose Fetch interception is switched off: its next document (t-inline, a
+    tampered inline script) reaches it without being paused or judged. It must be stopped
+    at document_start (no judged mark) and held; held again and again (still not paused),
+    it ends on the block page, and nothing of it ran."""
     page = env.new_page()
     page.goto(env.fixture.url("valid"), wait_until="load")
     assert wait_settled(page) == sites.ALL_MARKERS
@@ -463,3 +459,37 @@ def test_a_document_that_reached_a_gated_tab_unjudged_never_runs(browser_env: Br
         assert env.sw.evaluate("waict.stats.holds") > held_before
     finally:
         page.close()
+
+
+def test_a_document_that_reached_a_gated_tab_unjudged_never_runs(browser_env: Browser) -> None:
+    """The path of a navigation that started before its tab's interception (as the browser
+    starts), made deterministic by switching the tab's interception off. Before the mark
+    was per document, the gated tab's mark let it run: its tampered inline script ran
+    (seen first, 2026-11-30)."""
+    _unjudged_tampered_document_is_held(browser_env)
+
+
+def test_a_judged_mark_a_page_read_does_not_open_another_tab(browser_env: Browser) -> None:
+    """Every judged document carries its mark in its own Server-Timing entries, which its
+    scripts can read and send home. A server that learned it sends it on a document that
+    reaches another gated tab unjudged (the start-up window, made deterministic as above):
+    the mark's secret is the other tab's debugger session's, so that document is still
+    held. Before the secret was per debugger session (one per browser session), the
+    forged mark let the tampered inline script run (seen first, 2026-11-30)."""
+    env = browser_env
+    spy = env.new_page()
+    try:
+        spy.goto(env.fixture.url("valid"), wait_until="load")
+        names = spy.evaluate(
+            "performance.getEntriesByType('navigation')[0].serverTiming.map((e) => e.name)"
+        )
+    finally:
+        spy.close()
+    leaked = [n for n in names if n.startswith("waict-") and n.endswith("-judged")]
+    assert len(leaked) == 1, names
+    site = env.fixture.sites["t-inline"]
+    site.extra_headers["Server-Timing"] = leaked[0]
+    try:
+        _unjudged_tampered_document_is_held(env)
+    finally:
+        del site.extra_headers["Server-Timing"]

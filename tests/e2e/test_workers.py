@@ -104,3 +104,66 @@ def test_an_updated_service_worker_that_was_not_committed_never_runs(
         assert "/evil-ran" not in env.server.requested("sw-update")
     finally:
         site.files["/sw.js"] = original
+
+
+def background_rule_origins(env: Browser) -> list[str]:
+    """The origins whose worker scripts fetched outside any tab are blocked now."""
+    found: list[str] = env.sw.evaluate(
+        """async () => (await chrome.declarativeNetRequest.getSessionRules())
+            .filter((r) => r.id >= 10000 && r.condition.urlFilter)
+            .map((r) => r.condition.urlFilter.slice(1, -1))"""
+    )
+    return found
+
+
+def wait_background_rule(env: Browser, origin: str, present: bool, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while (origin in background_rule_origins(env)) != present:
+        assert time.monotonic() < deadline, (origin, present, background_rule_origins(env))
+        time.sleep(0.1)
+
+
+def test_an_update_checked_while_no_tab_shows_the_site_never_runs_uncommitted_code(
+    browser_env: Browser,
+) -> None:
+    """A service worker can start, and the browser can check it for updates, while no tab
+    of its origin is open (a push message, a background sync; here the update check is
+    asked for through DevTools from a tab of another site). No tab's debugger session
+    auto-attaches that version. Its scripts fetched outside any tab are blocked while no
+    tab shows the origin, so the update check fails and the installed, checked version
+    stays. Without the rule the changed script ran (seen first, 2026-11-30: `/evil-ran`
+    requested)."""
+    env = browser_env
+    origin = env.fixture.origin("sw-update")
+    page = env.new_page()
+    page.goto(env.fixture.url("sw-update"), wait_until="load")
+    assert settle(page) == sites.SW_MARKERS
+    assert origin not in background_rule_origins(env)  # shown: its workers are checked
+    scope = env.fixture.url("sw-update", "/")
+    page.close()
+    wait_background_rule(env, origin, present=True)
+    site = env.fixture.sites["sw-update"]
+    original = site.files["/sw.js"]
+    site.files["/sw.js"] = original + b"fetch('/evil-ran');\n"
+    other = env.new_page()
+    other.goto(env.fixture.url("valid"), wait_until="load")
+    cdp = env.context.new_cdp_session(other)
+    try:
+        cdp.send("ServiceWorker.enable")
+        before = len(env.server.requested("sw-update"))
+        cdp.send("ServiceWorker.updateRegistration", {"scopeURL": scope})
+        time.sleep(3)
+        after = env.server.requested("sw-update")[before:]
+        assert "/evil-ran" not in after, (after, env.sw.evaluate("waict.logs"))
+        assert "/sw.js" not in after, after  # blocked before it reached the server
+    finally:
+        cdp.detach()
+        other.close()
+        site.files["/sw.js"] = original
+    # a tab that shows the site lifts the rule before its page runs: its worker is checked
+    # (and installed, updated) as usual
+    page = env.new_page()
+    page.goto(env.fixture.url("sw-update"), wait_until="load")
+    assert settle(page) == sites.SW_MARKERS
+    assert origin not in background_rule_origins(env)
+    page.close()

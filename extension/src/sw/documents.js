@@ -17,7 +17,8 @@ import { manifestFor, rememberPlan } from "./manifests.js";
 import { unknownOrigin } from "./fast_path.js";
 import { forgetEarlierServiceWorkers } from "./workers.js";
 import { updateCspRule, ruleCsp } from "./rules.js";
-import { guardToken, guardHeader, judgedMarkHeader } from "./guard.js";
+import { guardToken, guardHeader, markSecret, judgedMarkHeader } from "./guard.js";
+import { originShown } from "./background_workers.js";
 import { pluginRegistrations, askPlugins } from "./plugins.js";
 import { recordViolation, noteViolation, setTabStatus, showBlockPage, addFrameKey } from "./status.js";
 import { startReports, queueReport, flushReports, forgetReports } from "./reports.js";
@@ -303,8 +304,10 @@ export function onFrameRestored(src, frame) {
 // the inline CSP of its verdict (if any), and without a stale CSP that our
 // declarativeNetRequest rule added from an earlier verdict.
 async function continueDocument(t, p, origin, csp, body = null, wasm = null) {
+  await originShown(t.tabId, origin); // its workers' scripts may be fetched once it runs
   const stale = await ruleCsp(origin);
   const token = await guardToken();
+  const secret = await markSecret(t.tabId);
   const headers = [];
   // Chromium parses a document's policies (CSP) before the response is paused: changing
   // them needs Fetch.fulfillRequest with the same body (measured); the Server-Timing
@@ -313,8 +316,8 @@ async function continueDocument(t, p, origin, csp, body = null, wasm = null) {
   let policyChanged = false;
   for (const h of p.responseHeaders || []) {
     const name = h.name.toLowerCase();
-    if (name === "server-timing" && h.value.includes(`waict-${token}`)) {
-      continue; // a forged mark or guard policy: dropped
+    if (name === "server-timing" && /waict-/i.test(h.value)) {
+      continue; // a forged mark or guard policy (whichever secret it names): dropped
     }
     if (stale && name === stale.header.toLowerCase()) {
       if (h.value === stale.value) {
@@ -333,7 +336,7 @@ async function continueDocument(t, p, origin, csp, body = null, wasm = null) {
     headers.push({ name: csp.header, value: csp.value });
     policyChanged = true;
   }
-  headers.push(judgedMarkHeader(token));
+  headers.push(judgedMarkHeader(secret));
   const guard = guardHeader(token, wasm);
   if (guard) headers.push(guard);
   const head = {

@@ -6,7 +6,7 @@
 import { state, keys, log, getSession } from "./state.js";
 import { PROTOCOL, FETCH_PATTERNS, send } from "./cdp.js";
 import { updateSafetyRule, safetyRuleExemptions } from "./rules.js";
-import { registerGuard, guardToken, judgedMarkName } from "./guard.js";
+import { registerGuard, markSecret, forgetMarkSecret, judgedMarkName } from "./guard.js";
 
 const { gatingByTab, stats, navigationErrors } = state.worker;
 const { gatedTabs } = state.session;
@@ -14,17 +14,19 @@ const { gatedTabs } = state.session;
 // The judged document's mark, checked by hold_check.js. Registered in the tab's session,
 // so it runs first in each new document of a gated tab (before content scripts and the
 // page); it answers for the document only when the document's own response carries the
-// secret Server-Timing entry `waict-<token>-judged` that documents.js adds to every
-// document it releases (and strips when a server sends it). A tab being gated is not
+// Server-Timing entry `waict-<secret>-judged` that documents.js adds to every document it
+// releases (and strips when a server sends it). The secret is this debugger session's
+// (sw/guard.js markSecret): one that a page of another tab, or of an earlier session of
+// this tab, read from its own entry does not open this one. A tab being gated is not
 // enough: a navigation whose request started before the tab's Fetch interception (as
 // the browser starts) reaches a gated tab unpaused (seen once in about 10 browser
 // restarts); its document has no entry, so hold_check.js holds it and it is loaded again.
-export function gateMarkSource(token) {
+export function gateMarkSource(secret) {
   return `(() => {
   let judged = false;
   try {
     const nav = performance.getEntriesByType("navigation")[0];
-    judged = !!nav && nav.serverTiming.some((e) => e.name === ${JSON.stringify(judgedMarkName(token))});
+    judged = !!nav && nav.serverTiming.some((e) => e.name === ${JSON.stringify(judgedMarkName(secret))});
   } catch (e) {
     judged = false;
   }
@@ -32,9 +34,12 @@ export function gateMarkSource(token) {
 })();`;
 }
 
-export async function enableSession(t) {
+// `fresh`: the tab's debugger session was just attached (not kept from before a restart
+// of this worker): its mark gets a new secret. Sessions auto-attached under the tab's
+// (iframes in other processes) use the tab's.
+export async function enableSession(t, fresh = false) {
   // not caught: a tab without its mark would be held again (and then get the block page)
-  await send(t, "Page.addScriptToEvaluateOnNewDocument", { source: gateMarkSource(await guardToken()) });
+  await send(t, "Page.addScriptToEvaluateOnNewDocument", { source: gateMarkSource(await markSecret(t.tabId, fresh)) });
   await registerGuard(t).catch((e) => log("guard not registered", String(e)));
   await send(t, "Network.enable", {});
   await send(t, "Network.setCacheDisabled", { cacheDisabled: true });
@@ -95,9 +100,11 @@ async function restoreLostNavigation(tabId, url) {
 async function doGate(tabId) {
   const t = { tabId };
   const startUrl = await startupTarget(tabId);
+  let fresh = true;
   try {
     await chrome.debugger.attach(t, PROTOCOL);
   } catch (e) {
+    fresh = false;
     const msg = String(e && e.message ? e.message : e);
     // Our own session from before a service-worker restart is still attached: use it.
     if (!/already attached/i.test(msg)) {
@@ -108,7 +115,7 @@ async function doGate(tabId) {
     }
   }
   try {
-    await enableSession(t);
+    await enableSession(t, fresh);
   } catch (e) {
     log("cannot enable interception on tab", tabId, String(e));
     gatingByTab.delete(tabId);
@@ -229,6 +236,7 @@ export function onTabRemoved(tabId) {
   state.worker.pausedTabs.delete(tabId);
   if (gatedTabs.delete(tabId)) updateSafetyRule();
   chrome.storage.session.remove([keys.session.tab(tabId), keys.session.top(tabId)]);
+  forgetMarkSecret(tabId);
 }
 
 // chrome.tabs.onUpdated

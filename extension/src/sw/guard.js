@@ -45,14 +45,40 @@ export function guardHeader(token, wasm) {
   return { name: "Server-Timing", value: `waict-${token};desc="${b64u}"` };
 }
 
-// The Server-Timing entry of every document documents.js releases: the judged document's
-// mark that the script registered by sw/gating.js (gateMarkSource) looks for. Its name
-// holds the secret token, so a server cannot send it (documents.js strips any entry
-// naming the token).
-export function judgedMarkName(token) {
-  return `waict-${token}-judged`;
+// The judged document's mark: the Server-Timing entry documents.js adds to every document
+// it releases into a tab, which the script sw/gating.js registers in that tab's debugger
+// session (gateMarkSource) looks for. Its name holds a secret of that one debugger
+// session (`mark:<tabId>` in chrome.storage.session), made afresh each time the tab is
+// attached. Pages read their own Server-Timing entries, so a judged page learns the
+// secret of its tab's session; a browser-wide secret would let a server that learned it
+// in one tab forge the mark for a document that reaches another tab unpaused (as the
+// browser starts). Such a document only exists before its session's Fetch interception,
+// when no document of that session has been judged yet, so no page knows that session's
+// secret (docs/decisions.md). documents.js drops every `waict-` entry a server sends.
+export function markSecret(tabId, fresh = false) {
+  const name = keys.session.mark(tabId);
+  const bySecret = state.worker.markSecretByTab;
+  if (!fresh && bySecret.has(tabId)) return Promise.resolve(bySecret.get(tabId));
+  return withLock(name, async () => {
+    let secret = fresh ? null : await getSession(name);
+    if (!secret) {
+      secret = crypto.randomUUID().replace(/-/g, "");
+      await setSession({ [name]: secret });
+    }
+    bySecret.set(tabId, secret);
+    return secret;
+  });
 }
 
-export function judgedMarkHeader(token) {
-  return { name: "Server-Timing", value: judgedMarkName(token) };
+export function forgetMarkSecret(tabId) {
+  state.worker.markSecretByTab.delete(tabId);
+  return chrome.storage.session.remove(keys.session.mark(tabId));
+}
+
+export function judgedMarkName(secret) {
+  return `waict-${secret}-judged`;
+}
+
+export function judgedMarkHeader(secret) {
+  return { name: "Server-Timing", value: judgedMarkName(secret) };
 }

@@ -14,6 +14,7 @@
 // rules vanish at browser restart, exactly when the debugger sessions do.
 
 import { state, keys, withLock } from "./state.js";
+import { backgroundRulesReady } from "./background_workers.js";
 
 const SAFETY_RULE_ID = 1;
 const SAFETY_RULE_PRIORITY = 2; // above the static hold rules
@@ -44,6 +45,8 @@ const HOLD_RULES = [
 }));
 
 export async function updateSafetyRule() {
+  // the scripts of no tab of WAICT origins no tab shows stay blocked (sw/background_workers.js)
+  await backgroundRulesReady();
   const gated = [...state.session.gatedTabs];
   const rules = [
     {

@@ -25,6 +25,9 @@
 // | worker.defaults                | -                 | until settings change | - (files trust.json, preload.waict) |
 // | worker.guardSource             | -                 | this instance         | - (wasm_guard.js + `guardToken`)    |
 // | worker.gatingByTab             | tab               | until tab detaches    | -                                   |
+// | worker.markSecretByTab         | tab               | until tab detaches    | `mark:<tabId>` (sw/guard.js)        |
+// | worker.backgroundRuleOrigins   | origin            | this instance         | session rules >= 10000 (read back)  |
+// | worker.releasedAtByTabOrigin   | tab + origin      | 2 s after a release   | -                                   |
 // | worker.parentByFrame           | frame             | until frame or tab go | -                                   |
 // | worker.tabByFrame              | frame             | until frame or tab go | -                                   |
 // | worker.lockByName              | storage key       | while a lock is held  | -                                   |
@@ -75,6 +78,7 @@ export const state = {
     stats: {
       paused: 0, checked: 0, blocked: 0, navigations: 0, rejudged: 0, errors: 0,
       pluginAsks: 0, reportsSent: 0, reportErrors: 0, workersGated: 0, holds: 0,
+      backgroundRuleUpdates: 0, backgroundRulesCapped: 0,
       quotaErrors: 0, sweeps: 0, swept: 0, manifestTooLarge: 0, manifestTimeouts: 0,
       failRequestErrors: 0, failRequestGone: 0, continueRequestErrors: 0, continueRequestGone: 0,
       continueResponseErrors: 0, continueResponseGone: 0, unknownWorkerPauses: 0, workersForgotten: 0,
@@ -89,6 +93,9 @@ export const state = {
     // caches of the extension's own files
     defaults: null, // {trust, preload} shipped in the extension (null: read again)
     guardSource: null, // Promise<wasm_guard.js with this browser session's token>
+    markSecretByTab: new Map(), // tabId -> the judged mark's secret (copy of `mark:<tabId>`)
+    backgroundRuleOrigins: new Set(), // origins blocked by a background-script rule (sw/background_workers.js)
+    releasedAtByTabOrigin: new Map(), // `<tabId> <origin>` -> {tabId, origin, at}: a document released (same)
     // read-modify-writes of stored keys (withLock)
     lockByName: new Map(), // name -> the tail of its queue
     sweepTimer: null, // the pending debounced sweep (cleanup.js)
@@ -136,6 +143,7 @@ export const keys = {
     worker: (targetId) => `worker:${targetId}`,
     workerSession: (sessionId) => `wsession:${sessionId}`,
     tab: (tabId) => `tab:${tabId}`,
+    mark: (tabId) => `mark:${tabId}`, // the judged mark's secret of the tab's debugger session
   },
   local: {
     settings: "settings",

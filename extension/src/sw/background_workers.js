@@ -1,0 +1,162 @@
+// Worker scripts fetched while no tab shows their origin. A service worker can start, and
+// the browser can check it for an update, with no tab of its origin open (a push message,
+// a background sync, the browser's own update check after an event). Its new version is
+// then auto-attached to no tab's debugger session, so neither the network check nor the
+// check right before it runs (sw/workers.js) applies: measured, the changed script ran
+// (tests/e2e/test_workers.py, test_an_update_checked_while_no_tab_shows_the_site_...).
+//
+// So the scripts fetched outside any tab (resource type "script", tab -1: service and
+// shared workers' scripts and their imports, update checks) of every WAICT origin that no
+// tab shows are blocked, by one session rule per origin, above the exemption of tab -1
+// (sw/rules.js). The background update check fails and the installed version stays: it
+// was checked when it was installed, and only what is installed runs without the network.
+// A document of the origin lifts its rule before it is released (a tab that shows the
+// origin auto-attaches its workers, which are then checked as usual); the rule comes back
+// once no tab shows the origin. WAICT origins are those with a ratchet state
+// (`origin:<origin>`, unexpired): a service worker exists only for an origin a tab showed.
+//
+// Until this is computed (a browser start), the static hold rules block every request of
+// no tab (sw/rules.js), so there is no window.
+
+import { state, keys, log, withLock } from "./state.js";
+
+const { stats, backgroundRuleOrigins: blocked, releasedAtByTabOrigin: releasedAt } = state.worker;
+
+const RULE_BASE = 10000; // session rule ids RULE_BASE .. RULE_BASE + MAX_RULES - 1
+const MAX_RULES = 4000; // session rules are capped at 5,000 in all
+const PRIORITY = 4; // above the exemption (2) and the CSP rules (3)
+const SHOWN_GRACE_MS = 2000; // a released document counts as shown until it committed
+const RECOMPUTE_DEBOUNCE_MS = 300;
+
+let loaded = null; // Promise: `blocked` read from the session rules (this worker's start)
+
+function loadBlocked() {
+  if (loaded === null) {
+    loaded = chrome.declarativeNetRequest.getSessionRules().then((rules) => {
+      for (const r of rules) {
+        if (r.id >= RULE_BASE && r.id < RULE_BASE + MAX_RULES) {
+          const m = /^\|(https?:\/\/[^/]+)\/$/.exec(r.condition.urlFilter || "");
+          if (m) blocked.add(m[1]);
+        }
+      }
+    });
+  }
+  return loaded;
+}
+
+async function waictOrigins() {
+  const names = (await chrome.storage.local.getKeys()).filter((n) => n.startsWith("origin:"));
+  if (!names.length) return [];
+  const got = await chrome.storage.local.get(names);
+  const now = Date.now() / 1000;
+  const origins = [];
+  for (const name of names) {
+    const s = got[name];
+    if (s && s.expiry > now) origins.push(name.slice("origin:".length));
+  }
+  return origins;
+}
+
+function originOf(url) {
+  try {
+    const u = new URL(url);
+    return /^https?:$/.test(u.protocol) ? u.origin : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+// The origins some tab shows now: every frame of every tab, the navigation a tab is
+// making, and a document released in the last moments into a tab still open (not
+// committed yet; looked at again once that moment is over).
+async function shownOrigins() {
+  const shown = new Set();
+  const now = Date.now();
+  const tabs = await chrome.tabs.query({});
+  const open = new Set(tabs.map((tab) => tab.id));
+  for (const [name, r] of releasedAt) {
+    if (now - r.at < SHOWN_GRACE_MS && open.has(r.tabId)) shown.add(r.origin);
+    else releasedAt.delete(name);
+  }
+  if (releasedAt.size) originsMayBeHidden(SHOWN_GRACE_MS);
+  for (const tab of tabs) {
+    for (const url of [tab.url, tab.pendingUrl]) {
+      const o = url && originOf(url);
+      if (o) shown.add(o);
+    }
+    const frames = await chrome.webNavigation.getAllFrames({ tabId: tab.id }).catch(() => null);
+    for (const f of frames || []) {
+      const o = originOf(f.url);
+      if (o) shown.add(o);
+    }
+  }
+  return shown;
+}
+
+function rule(origin, i) {
+  return {
+    id: RULE_BASE + i,
+    priority: PRIORITY,
+    action: { type: "block" },
+    condition: { tabIds: [-1], resourceTypes: ["script"], urlFilter: `|${origin}/` },
+  };
+}
+
+// Writes the rules: one per WAICT origin no tab shows (`also`: an origin about to be
+// shown, whose document is being released).
+export function updateBackgroundRules(also = null) {
+  return withLock("backgroundRules", async () => {
+    await loadBlocked();
+    const shown = await shownOrigins();
+    if (also) shown.add(also);
+    let want = (await waictOrigins()).filter((o) => !shown.has(o)).sort();
+    if (want.length > MAX_RULES) {
+      // fails open for the rest, so counted and logged: more WAICT origins than rules
+      stats.backgroundRulesCapped++;
+      log("more WAICT origins than background rules:", want.length);
+      want = want.slice(0, MAX_RULES);
+    }
+    const same = want.length === blocked.size && want.every((o) => blocked.has(o));
+    if (same) return;
+    const old = (await chrome.declarativeNetRequest.getSessionRules())
+      .map((r) => r.id)
+      .filter((id) => id >= RULE_BASE && id < RULE_BASE + MAX_RULES);
+    await chrome.declarativeNetRequest.updateSessionRules({
+      removeRuleIds: old,
+      addRules: want.map(rule),
+    });
+    blocked.clear();
+    for (const o of want) blocked.add(o);
+    stats.backgroundRuleUpdates++;
+  });
+}
+
+// Called before a document of `origin` is released: its workers' scripts may be fetched
+// as soon as it runs. Costs nothing when the origin has no rule.
+export async function originShown(tabId, origin) {
+  releasedAt.set(`${tabId} ${origin}`, { tabId, origin, at: Date.now() });
+  await loadBlocked();
+  if (blocked.has(origin)) await updateBackgroundRules(origin);
+}
+
+// A tab closed or navigated: the origins it showed may now be shown by none (debounced).
+let timer = null;
+export function originsMayBeHidden(delayMs = RECOMPUTE_DEBOUNCE_MS) {
+  if (timer !== null) clearTimeout(timer);
+  timer = setTimeout(() => {
+    timer = null;
+    updateBackgroundRules().catch((e) => log("background rules not updated", String(e)));
+  }, delayMs);
+}
+
+// Once per instance of this worker, before the exemption of tab -1 is first written.
+let first = null;
+export function backgroundRulesReady() {
+  if (first === null) {
+    first = updateBackgroundRules().catch((e) => {
+      first = null;
+      throw e;
+    });
+  }
+  return first;
+}
