@@ -26,7 +26,7 @@ const RULE_BASE = 10000; // session rule ids RULE_BASE .. RULE_BASE + MAX_RULES 
 const MAX_RULES = 4000; // session rules are capped at 5,000 in all
 const PRIORITY = 4; // above the exemption (2) and the CSP rules (3)
 const SHOWN_GRACE_MS = 2000; // a released document counts as shown until it committed
-const RECOMPUTE_DEBOUNCE_MS = 300;
+const RECOMPUTE_DELAY_MS = 300;
 
 let loaded = null; // Promise: `blocked` read from the session rules (this worker's start)
 
@@ -139,23 +139,35 @@ export async function originShown(tabId, origin) {
   if (blocked.has(origin)) await updateBackgroundRules(origin);
 }
 
-// A tab closed or navigated: the origins it showed may now be shown by none (debounced).
+// A tab closed or navigated: the origins it showed may now be shown by none. Throttled,
+// not debounced: a page that navigates a frame again and again cannot put it off.
 let timer = null;
-export function originsMayBeHidden(delayMs = RECOMPUTE_DEBOUNCE_MS) {
+let dueAt = 0;
+export function originsMayBeHidden(delayMs = RECOMPUTE_DELAY_MS) {
+  const at = Date.now() + delayMs;
+  if (timer !== null && dueAt <= at) return; // one is due sooner
   if (timer !== null) clearTimeout(timer);
+  dueAt = at;
   timer = setTimeout(() => {
     timer = null;
-    updateBackgroundRules().catch((e) => log("background rules not updated", String(e)));
+    updateBackgroundRules().catch((e) => {
+      stats.backgroundRuleErrors++;
+      log("background rules not updated", String(e));
+    });
   }, delayMs);
 }
 
-// Once per instance of this worker, before the exemption of tab -1 is first written.
+// Once per instance of this worker, before the exemption of tab -1 is first written
+// (sw/rules.js). A failure is counted and logged, and the exemption is written anyway:
+// holding every tab because of it would block every site, not only the background
+// workers of WAICT ones.
 let first = null;
 export function backgroundRulesReady() {
   if (first === null) {
     first = updateBackgroundRules().catch((e) => {
       first = null;
-      throw e;
+      stats.backgroundRuleErrors++;
+      log("background rules not written", String(e));
     });
   }
   return first;

@@ -78,7 +78,8 @@ export const state = {
     stats: {
       paused: 0, checked: 0, blocked: 0, navigations: 0, rejudged: 0, errors: 0,
       pluginAsks: 0, reportsSent: 0, reportErrors: 0, workersGated: 0, holds: 0,
-      backgroundRuleUpdates: 0, backgroundRulesCapped: 0,
+      backgroundRuleUpdates: 0, backgroundRulesCapped: 0, backgroundRuleErrors: 0, // background_workers.js
+      workerPausesUnchecked: 0, // workers.js: a script paused in a worker session, resumed without a check
       quotaErrors: 0, sweeps: 0, swept: 0, manifestTooLarge: 0, manifestTimeouts: 0,
       failRequestErrors: 0, failRequestGone: 0, continueRequestErrors: 0, continueRequestGone: 0,
       continueResponseErrors: 0, continueResponseGone: 0, unknownWorkerPauses: 0, workersForgotten: 0,

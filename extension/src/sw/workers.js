@@ -183,7 +183,11 @@ export async function onScriptPaused(src, params) {
     }
     const checked = w && (w.kind !== "worker" || data.url === w.url); // a nested worker: its main script
     if (!checked || !code) {
-      await resume(); // not ours to check (a `debugger;` statement, an eval'd script)
+      // not ours to check (a `debugger;` statement, an eval'd script, a nested worker's
+      // import); counted and logged, so a script that should have been checked is seen
+      stats.workerPausesUnchecked++;
+      if (w && w.kind === "serviceworker") log("service worker pause resumed unchecked:", params.reason, data.url || "(no url)");
+      await resume();
       return;
     }
     const key = await originKey(w.origin);
