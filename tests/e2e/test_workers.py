@@ -67,6 +67,15 @@ def test_an_updated_service_worker_that_was_not_committed_never_runs(
     page = env.new_page()
     page.goto(env.fixture.url("sw-update"), wait_until="load")
     assert settle(page) == sites.SW_MARKERS
+    # no job of the registration under way (an update() joins an equivalent job already
+    # queued, which may have fetched the script before the change below)
+    page.wait_for_function(
+        """async () => {
+            const reg = await navigator.serviceWorker.getRegistration();
+            return !!reg && !reg.installing && !reg.waiting && reg.active.state === 'activated';
+        }""",
+        timeout=10000,
+    )
     # the server now serves a changed sw.js (not in the manifest) that would call home
     site = env.fixture.sites["sw-update"]
     original = site.files["/sw.js"]
