@@ -135,6 +135,7 @@ globalThis.waict = {
   cdpStats, // per CDP method: calls, wall ms (sw/cdp.js)
   documentPhases, // a judged document's hold by phase (sw/documents.js)
   heldStats, // per resource type: responses held, ms from pause to release (sw/responses.js)
+  testDelays: state.worker.testDelays, // tests only: widen a race on purpose (sw/workers.js)
   async whenAllTabsGated() {
     await startup;
     const all = await chrome.tabs.query({});

@@ -60,9 +60,21 @@ def test_a_tampered_worker_script_is_blocked(browser_env: Browser, label: str) -
     page.close()
 
 
+@pytest.mark.parametrize("gating_delay_ms", [0, 1500])
 def test_an_updated_service_worker_that_was_not_committed_never_runs(
-    browser_env: Browser,
+    browser_env: Browser, gating_delay_ms: int
 ) -> None:
+    """The browser takes an updated version's scripts from its update check, never through
+    a Fetch session: they are checked right before they run (instrumentation breakpoint).
+    Another debugger client of the worker (here Playwright, which attaches to every
+    service worker; DevTools, another extension) may let it start while the extension
+    still decides whether it is a WAICT origin's (the second case widens that on purpose).
+    The changed script ran in 2 of 20 runs under load (2026-11-30): the breakpoint was
+    asked for only after that decision, and the extension's own late
+    Runtime.runIfWaitingForDebugger ended the pause at its breakpoint (in a worker it
+    does). With the breakpoint first but that call still sent, both cases ran it
+    (checked). The breakpoint is now asked for first, and the call is not sent to a
+    worker already paused at it."""
     env = browser_env
     page = env.new_page()
     page.goto(env.fixture.url("sw-update"), wait_until="load")
@@ -80,6 +92,8 @@ def test_an_updated_service_worker_that_was_not_committed_never_runs(
     site = env.fixture.sites["sw-update"]
     original = site.files["/sw.js"]
     site.files["/sw.js"] = original + b"fetch('/evil-ran');\n"
+    env.sw.evaluate(f"waict.testDelays.serviceWorkerGatingMs = {gating_delay_ms}")
+    since = env.sw.evaluate("Date.now()")  # this run's violations only
     try:
         outcome = page.evaluate(
             """async () => {
@@ -96,7 +110,13 @@ def test_an_updated_service_worker_that_was_not_committed_never_runs(
         # (what matters most first: the changed script never ran; then the diagnostics of
         # the one full run where the update was answered 'updated', session 4)
         time.sleep(1.5)
-        assert "/evil-ran" not in env.server.requested("sw-update"), outcome
+        assert "/evil-ran" not in env.server.requested("sw-update"), (
+            outcome,
+            env.server.requested("sw-update"),
+            [line for line in env.sw.evaluate("waict.logs") if "sw-update" in line],
+            env.sw.evaluate("({...waict.stats})"),
+            violations(env, "sw-update"),
+        )
         assert "AbortError" in outcome or "TypeError" in outcome, (
             outcome,
             env.server.requested("sw-update"),
@@ -104,7 +124,11 @@ def test_an_updated_service_worker_that_was_not_committed_never_runs(
             env.sw.evaluate("({...waict.stats})"),
             violations(env, "sw-update"),
         )
-        refused = [v for v in violations(env, "sw-update") if v.get("stage") == "execution"]
+        refused = [
+            v
+            for v in violations(env, "sw-update")
+            if v.get("stage") == "execution" and v["time"] >= since
+        ]
         assert [(v["url"], v["reason"], v["allowed"]) for v in refused] == [
             (env.fixture.url("sw-update", "/sw.js"), "no_manifest_match", False)
         ]
@@ -112,6 +136,7 @@ def test_an_updated_service_worker_that_was_not_committed_never_runs(
         time.sleep(1.5)
         assert "/evil-ran" not in env.server.requested("sw-update")
     finally:
+        env.sw.evaluate("waict.testDelays.serviceWorkerGatingMs = 0")
         site.files["/sw.js"] = original
 
 

@@ -25,6 +25,8 @@
 // | worker.defaults                | -                 | until settings change | - (files trust.json, preload.waict) |
 // | worker.guardSource             | -                 | this instance         | - (wasm_guard.js + `guardToken`)    |
 // | worker.gatingByTab             | tab               | until tab detaches    | -                                   |
+// | worker.swGatingBySession       | worker session    | until it detaches     | - (`wsession:` once gated)          |
+// | worker.pausedWorkerSessions    | worker session    | until it detaches     | -                                   |
 // | worker.markSecretByTab         | tab               | until tab detaches    | `mark:<tabId>` (sw/guard.js)        |
 // | worker.backgroundRuleOrigins   | origin            | this instance         | session rules >= 10000 (read back)  |
 // | worker.releasedAtByTabOrigin   | tab + origin      | 2 s after a release   | -                                   |
@@ -80,6 +82,7 @@ export const state = {
       pluginAsks: 0, reportsSent: 0, reportErrors: 0, workersGated: 0, holds: 0,
       backgroundRuleUpdates: 0, backgroundRulesCapped: 0, backgroundRuleErrors: 0, // background_workers.js
       workerPausesUnchecked: 0, // workers.js: a script paused in a worker session, resumed without a check
+      workerStartsReleasedByOthers: 0, // workers.js: a service worker another debugger client let run first
       quotaErrors: 0, sweeps: 0, swept: 0, manifestTooLarge: 0, manifestTimeouts: 0,
       failRequestErrors: 0, failRequestGone: 0, continueRequestErrors: 0, continueRequestGone: 0,
       continueResponseErrors: 0, continueResponseGone: 0, unknownWorkerPauses: 0, workersForgotten: 0,
@@ -102,6 +105,9 @@ export const state = {
     sweepTimer: null, // the pending debounced sweep (cleanup.js)
     // per tab
     gatingByTab: new Map(), // tabId -> Promise<boolean> (gated?)
+    swGatingBySession: new Map(), // service-worker session id -> Promise<boolean> (a WAICT origin's, gated?)
+    pausedWorkerSessions: new Set(), // worker session ids that paused at our breakpoint (workers.js)
+    testDelays: { serviceWorkerGatingMs: 0 }, // tests only: widen a race on purpose (waict.testDelays)
     pausedTabs: new Set(), // tabIds with a response paused in this instance (restart reloads)
     // per frame
     parentByFrame: new Map(), // frameId -> parentFrameId (from Page.frameAttached)

@@ -128,6 +128,8 @@ function forgetFrame(frameId) {
 // Service workers and shared workers are left to the sweep (their targets are listed).
 export async function workerDetached(params) {
   const { sessionId, targetId } = params;
+  state.worker.swGatingBySession.delete(sessionId);
+  state.worker.pausedWorkerSessions.delete(sessionId);
   const { workerByTarget, workerBySession } = state.session;
   const remembered = workerBySession.get(sessionId) || workerByTarget.get(targetId);
   const stored = remembered || (await chrome.storage.session.get(keys.session.workerSession(sessionId)).catch(() => ({})))[keys.session.workerSession(sessionId)];

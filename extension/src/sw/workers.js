@@ -14,7 +14,7 @@ import { queueReport } from "./reports.js";
 
 const SHARED_WORKER_WAIT_MS = 1000; // how long to look for a shared worker's target
 
-const { stats, attachedWorkers } = state.worker;
+const { stats, attachedWorkers, swGatingBySession, pausedWorkerSessions } = state.worker;
 
 // A shared worker is not auto-attached to any tab; its main script is fetched through the
 // page's session. While that response is paused, the worker's target exists: attach to it
@@ -89,8 +89,18 @@ export async function onAttached(src, params) {
       const parent = await workerOfSession(src.sessionId);
       await gateDedicatedWorker(t, info, !!parent && parent.kind === "worker");
     } else if (type === "service_worker") {
+      log("service worker attached", info.url, info.targetId, "waiting:", params.waitingForDebugger);
+      // The instrumentation breakpoint is asked for first, before anything is awaited:
+      // another debugger client of the same worker (DevTools, another extension; in the
+      // tests, Playwright) may let it run as soon as it resumes it, and a script that
+      // starts before our breakpoint is set is never checked. Until this session's gating
+      // is decided, its pauses wait for it (onScriptPaused).
+      send(t, "Debugger.enable", {}).catch(() => {});
+      send(t, "Debugger.setInstrumentationBreakpoint", { instrumentation: "beforeScriptExecution" }).catch(() => {});
+      const gating = gateServiceWorker(t, info);
+      swGatingBySession.set(t.sessionId, gating.catch(() => true)); // failed: never resumed
       try {
-        await gateServiceWorker(t, info);
+        if (!(await gating)) send(t, "Debugger.disable", {}).catch(() => {}); // not ours to check
       } catch (e) {
         // fail closed: a WAICT origin's service worker we cannot gate is never resumed,
         // and removed (left paused, it would run once our session detaches)
@@ -101,6 +111,15 @@ export async function onAttached(src, params) {
     }
   } catch (e) {
     log("could not gate", type, info.url, String(e));
+  }
+  // In a worker, Runtime.runIfWaitingForDebugger also ends a pause at a breakpoint
+  // (measured: a refused service-worker script, paused at our breakpoint, then ran). If
+  // another debugger client already let the worker start and it paused at our breakpoint,
+  // that pause is the check: it is not ended here (counted).
+  if (pausedWorkerSessions.has(t.sessionId)) {
+    stats.workerStartsReleasedByOthers++;
+    log("worker started by another debugger client; its pause is ours:", info.url);
+    return;
   }
   await send(t, "Runtime.runIfWaitingForDebugger", {}).catch(() => {});
 }
@@ -132,26 +151,28 @@ async function gateDedicatedWorker(t, info, nested) {
 // enabled now pauses it, and every script it imports, in this session. Only Fetch.enable
 // is awaited: the worker's other domains answer only once it runs (they would wait forever
 // here), so they are sent without waiting, before the worker is resumed.
+// Answers whether the worker is a WAICT origin's (then gated), false when not ours.
 async function gateServiceWorker(t, info) {
   let origin = null;
   try {
     origin = new URL(info.url).origin;
   } catch (e) {
-    return;
+    return false;
   }
-  if (!/^https?:/.test(origin) || (await originKey(origin)) === "none") return;
+  const delay = state.worker.testDelays.serviceWorkerGatingMs; // 0 but in the race's test
+  if (delay) await new Promise((r) => setTimeout(r, delay));
+  if (!/^https?:/.test(origin) || (await originKey(origin)) === "none") return false;
   const w = await rememberWorker(info.targetId, info.url, "serviceworker");
   await rememberWorkerSession(t.sessionId, w);
   await send(t, "Fetch.enable", { patterns: FETCH_PATTERNS });
   send(t, "Network.enable", {}).catch(() => {});
   send(t, "Network.setCacheDisabled", { cacheDisabled: true }).catch(() => {});
-  // Second gate: every script pauses before it runs (instrumentation breakpoint) and its
-  // source is checked. This covers what never crosses the network in this session: an
-  // updated version's scripts (taken from the update check's copy) and scripts started
-  // from the service-worker script cache.
-  send(t, "Debugger.enable", {}).catch(() => {});
-  send(t, "Debugger.setInstrumentationBreakpoint", { instrumentation: "beforeScriptExecution" }).catch(() => {});
+  // Second gate (asked for in onAttached, before this): every script pauses before it
+  // runs (instrumentation breakpoint) and its source is checked. This covers what never
+  // crosses the network in this session: an updated version's scripts (taken from the
+  // update check's copy) and scripts started from the service-worker script cache.
   stats.workersGated++;
+  return true;
 }
 
 // Debugger.paused: a service worker's script is about to run: check its source against the
@@ -167,12 +188,20 @@ async function gateServiceWorker(t, info) {
 // register()/update() rejects. Measured: the refused code never runs, also after the tab
 // closed. The site's valid worker goes too; its page registers it again on the next visit.
 export async function onScriptPaused(src, params) {
+  if (src.sessionId) pausedWorkerSessions.add(src.sessionId); // before anything is awaited
   const t = target(src);
   const resume = () => send(t, "Debugger.resume", {}).catch(() => {});
   try {
+    // a service worker's session whose gating is under way: decided first
+    const gating = swGatingBySession.get(src.sessionId);
+    const ours = gating === undefined ? null : await gating;
     const w = await workerOfSession(src.sessionId);
     const data = params.data || {};
     const code = params.reason === "instrumentation" && /^(https?|blob|data):/.test(data.url || "");
+    if (ours === false) {
+      await resume(); // not a WAICT origin's worker (our breakpoint came before we knew)
+      return;
+    }
     if (code && !w) {
       // Our instrumentation breakpoint is set only in sessions we remembered; a pause in a
       // session we no longer know (its entry lost) cannot be judged: fail closed, never
@@ -192,6 +221,7 @@ export async function onScriptPaused(src, params) {
     }
     const key = await originKey(w.origin);
     const v = key !== "none" && key !== "no_verdict" ? await summary(key) : null;
+    if (w.kind === "serviceworker") log("service worker script paused", data.url, "key:", key, "gated:", !!v && v.gated);
     if (key === "none" || (v && !v.gated)) {
       await resume();
       return;
