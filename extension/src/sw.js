@@ -47,7 +47,7 @@ import { onExternal } from "./sw/plugins.js";
 import { onPageMessage } from "./sw/pages.js";
 import { frameAttached, frameDetached, forgetTab, sweep, workerDetached } from "./sw/storage.js";
 import { refreshFastPathFacts } from "./sw/settings.js";
-import { originsMayBeHidden } from "./sw/background_workers.js";
+import { originsMayBeHidden, settleBackgroundRules, RECHECK_ALARM } from "./sw/background_workers.js";
 
 // ---------------------------------------------------------------------------------------
 // Listeners (registered synchronously at start-up, so events wake this worker)
@@ -100,6 +100,9 @@ chrome.tabs.onUpdated.addListener(onTabUpdated);
 chrome.webNavigation.onBeforeNavigate.addListener(onBeforeNavigate, { url: [{ schemes: ["http", "https"] }] });
 chrome.webNavigation.onCommitted.addListener(onCommitted);
 chrome.webNavigation.onCommitted.addListener(() => originsMayBeHidden());
+chrome.alarms.onAlarm.addListener((alarm) => {
+  if (alarm.name === RECHECK_ALARM) originsMayBeHidden(0);
+});
 chrome.webNavigation.onErrorOccurred.addListener(onNavigationError);
 
 chrome.runtime.onMessage.addListener(onPageMessage);
@@ -146,4 +149,5 @@ globalThis.waict = {
     return getSession(keys.session.tab(tabId));
   },
   sweepNow: sweep, // remove what nothing refers to now (tests)
+  settleBackgroundRules, // the background-worker rules as they should be now (tests)
 };

@@ -20,13 +20,21 @@
 
 import { state, keys, log, withLock } from "./state.js";
 
-const { stats, backgroundRuleOrigins: blocked, releasedAtByTabOrigin: releasedAt } = state.worker;
+const {
+  stats, backgroundRuleOrigins: blocked, shownUntilByTabOrigin: shownUntil, originsShownByTab,
+} = state.worker;
 
 const RULE_BASE = 10000; // session rule ids RULE_BASE .. RULE_BASE + MAX_RULES - 1
 const MAX_RULES = 4000; // session rules are capped at 5,000 in all
 const PRIORITY = 4; // above the exemption (2) and the CSP rules (3)
-const SHOWN_GRACE_MS = 2000; // a released document counts as shown until it committed
+const RELEASED_GRACE_MS = 2000; // a released document counts as shown until it committed
+// A tab that left an origin still counts as showing it for a while: every change of the
+// rules evicts the browser's back/forward cache (measured: a page restored 1 s after an
+// unrelated rule change was loaded again instead), so re-blocking at once would cost every
+// "back" to a WAICT site its instant restore.
+const LEFT_GRACE_MS = 60000;
 const RECOMPUTE_DELAY_MS = 300;
+export const RECHECK_ALARM = "waict-background-rules";
 
 let loaded = null; // Promise: `blocked` read from the session rules (this worker's start)
 
@@ -67,30 +75,58 @@ function originOf(url) {
 }
 
 // The origins some tab shows now: every frame of every tab, the navigation a tab is
-// making, and a document released in the last moments into a tab still open (not
-// committed yet; looked at again once that moment is over).
+// making, a document released in the last moments into a tab still open (not committed
+// yet), and an origin a tab still open left less than LEFT_GRACE_MS ago (looked at again
+// once that time is over).
 async function shownOrigins() {
   const shown = new Set();
   const now = Date.now();
   const tabs = await chrome.tabs.query({});
   const open = new Set(tabs.map((tab) => tab.id));
-  for (const [name, r] of releasedAt) {
-    if (now - r.at < SHOWN_GRACE_MS && open.has(r.tabId)) shown.add(r.origin);
-    else releasedAt.delete(name);
-  }
-  if (releasedAt.size) originsMayBeHidden(SHOWN_GRACE_MS);
+  const nowByTab = new Map();
   for (const tab of tabs) {
+    const mine = new Set();
     for (const url of [tab.url, tab.pendingUrl]) {
       const o = url && originOf(url);
-      if (o) shown.add(o);
+      if (o) mine.add(o);
     }
     const frames = await chrome.webNavigation.getAllFrames({ tabId: tab.id }).catch(() => null);
     for (const f of frames || []) {
       const o = originOf(f.url);
-      if (o) shown.add(o);
+      if (o) mine.add(o);
+    }
+    nowByTab.set(tab.id, mine);
+    for (const o of mine) shown.add(o);
+  }
+  for (const [tabId, before] of originsShownByTab) {
+    const mine = nowByTab.get(tabId);
+    if (!mine) continue; // closed: its origins are not shown any more
+    for (const o of before) if (!mine.has(o)) extendShown(tabId, o, now + LEFT_GRACE_MS);
+  }
+  originsShownByTab.clear();
+  for (const [tabId, mine] of nowByTab) originsShownByTab.set(tabId, mine);
+  let next = Infinity;
+  for (const [name, r] of shownUntil) {
+    if (now < r.until && open.has(r.tabId)) {
+      shown.add(r.origin);
+      next = Math.min(next, r.until);
+    } else {
+      shownUntil.delete(name);
     }
   }
+  if (next !== Infinity) {
+    originsMayBeHidden(next - now + 50);
+    // this worker may be stopped when idle before then: an alarm wakes it (a new instance
+    // knows no grace and writes the rules as they are)
+    chrome.alarms.create(RECHECK_ALARM, { when: next + 50 });
+  }
   return shown;
+}
+
+function extendShown(tabId, origin, until) {
+  const name = `${tabId} ${origin}`;
+  const r = shownUntil.get(name);
+  if (!r || r.until < until) shownUntil.set(name, { tabId, origin, until });
 }
 
 function rule(origin, i) {
@@ -134,7 +170,7 @@ export function updateBackgroundRules(also = null) {
 // Called before a document of `origin` is released: its workers' scripts may be fetched
 // as soon as it runs. Costs nothing when the origin has no rule.
 export async function originShown(tabId, origin) {
-  releasedAt.set(`${tabId} ${origin}`, { tabId, origin, at: Date.now() });
+  extendShown(tabId, origin, Date.now() + RELEASED_GRACE_MS);
   await loadBlocked();
   if (blocked.has(origin)) await updateBackgroundRules(origin);
 }
@@ -155,6 +191,13 @@ export function originsMayBeHidden(delayMs = RECOMPUTE_DELAY_MS) {
       log("background rules not updated", String(e));
     });
   }, delayMs);
+}
+
+// Tests: the rules as they should be now, with no recompute left pending.
+export async function settleBackgroundRules() {
+  if (timer !== null) clearTimeout(timer);
+  timer = null;
+  await updateBackgroundRules();
 }
 
 // Once per instance of this worker, before the exemption of tab -1 is first written

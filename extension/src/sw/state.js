@@ -29,7 +29,8 @@
 // | worker.pausedWorkerSessions    | worker session    | until it detaches     | -                                   |
 // | worker.markSecretByTab         | tab               | until tab detaches    | `mark:<tabId>` (sw/guard.js)        |
 // | worker.backgroundRuleOrigins   | origin            | this instance         | session rules >= 10000 (read back)  |
-// | worker.releasedAtByTabOrigin   | tab + origin      | 2 s after a release   | -                                   |
+// | worker.shownUntilByTabOrigin   | tab + origin      | 2 s after a release, 60 s after the tab left it | -         |
+// | worker.originsShownByTab       | tab               | until the next recompute | -                                |
 // | worker.parentByFrame           | frame             | until frame or tab go | -                                   |
 // | worker.tabByFrame              | frame             | until frame or tab go | -                                   |
 // | worker.lockByName              | storage key       | while a lock is held  | -                                   |
@@ -99,7 +100,8 @@ export const state = {
     guardSource: null, // Promise<wasm_guard.js with this browser session's token>
     markSecretByTab: new Map(), // tabId -> the judged mark's secret (copy of `mark:<tabId>`)
     backgroundRuleOrigins: new Set(), // origins blocked by a background-script rule (sw/background_workers.js)
-    releasedAtByTabOrigin: new Map(), // `<tabId> <origin>` -> {tabId, origin, at}: a document released (same)
+    shownUntilByTabOrigin: new Map(), // `<tabId> <origin>` -> {tabId, origin, until}: counts as shown (same)
+    originsShownByTab: new Map(), // tabId -> Set(origin) its frames showed at the last recompute (same)
     // read-modify-writes of stored keys (withLock)
     lockByName: new Map(), // name -> the tail of its queue
     sweepTimer: null, // the pending debounced sweep (cleanup.js)
