@@ -139,6 +139,7 @@ globalThis.waict = {
   documentPhases, // a judged document's hold by phase (sw/documents.js)
   heldStats, // per resource type: responses held, ms from pause to release (sw/responses.js)
   testDelays: state.worker.testDelays, // tests only: widen a race on purpose (sw/workers.js)
+  testLimits: state.worker.testLimits, // tests only: a lower cap (sw/background_workers.js)
   async whenAllTabsGated() {
     await startup;
     const all = await chrome.tabs.query({});

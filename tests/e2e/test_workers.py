@@ -42,6 +42,8 @@ def test_a_valid_service_worker_and_shared_worker_run(browser_env: Browser) -> N
     # the worker scripts really went through the extension
     requested = browser_env.server.requested("sw")
     assert {"/sw.js", "/sw-import.js", "/shared-imp.js", "/shared-import.js"} <= set(requested)
+    # its Debugger commands (the breakpoint before its scripts run) never failed
+    assert browser_env.sw.evaluate("waict.stats.workerDebuggerErrors") == 0
     page.close()
 
 
@@ -140,25 +142,33 @@ def test_an_updated_service_worker_that_was_not_committed_never_runs(
         site.files["/sw.js"] = original
 
 
-def background_rule_origins(env: Browser) -> list[str]:
-    """The origins whose worker scripts fetched outside any tab are blocked now."""
-    found: list[str] = env.sw.evaluate(
-        """async () => (await chrome.declarativeNetRequest.getSessionRules())
-            .filter((r) => r.id >= 10000 && r.condition.urlFilter)
-            .map((r) => r.condition.urlFilter.slice(1, -1))"""
+def background_blocked(env: Browser, origin: str) -> bool:
+    """Whether the session rules block the origin's worker scripts fetched outside any tab
+    (a block rule for it, or the block rule for all with no allow rule for it)."""
+    found: bool = env.sw.evaluate(
+        """async (origin) => {
+            const mine = (await chrome.declarativeNetRequest.getSessionRules())
+                .filter((r) => r.id >= 10000);
+            const named = mine.filter((r) => r.condition.urlFilter === `|${origin}/`);
+            const all = mine.some((r) => !r.condition.urlFilter && r.action.type === "block");
+            return all ? !named.some((r) => r.action.type === "allow")
+                : named.some((r) => r.action.type === "block");
+        }""",
+        origin,
     )
     return found
 
 
 def wait_background_rule(env: Browser, origin: str, present: bool, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
-    while (origin in background_rule_origins(env)) != present:
-        assert time.monotonic() < deadline, (origin, present, background_rule_origins(env))
+    while background_blocked(env, origin) != present:
+        assert time.monotonic() < deadline, (origin, present, env.sw.evaluate("waict.logs"))
         time.sleep(0.1)
 
 
+@pytest.mark.parametrize("cap", [None, 1])
 def test_an_update_checked_while_no_tab_shows_the_site_never_runs_uncommitted_code(
-    browser_env: Browser,
+    browser_env: Browser, cap: int | None
 ) -> None:
     """A service worker can start, and the browser can check it for updates, while no tab
     of its origin is open (a push message, a background sync; here the update check is
@@ -166,16 +176,35 @@ def test_an_update_checked_while_no_tab_shows_the_site_never_runs_uncommitted_co
     auto-attaches that version. Its scripts fetched outside any tab are blocked while no
     tab shows the origin, so the update check fails and the installed, checked version
     stays. Without the rule the changed script ran (seen first, 2026-11-30: `/evil-ran`
-    requested)."""
+    requested). With more WAICT origins than rules (`cap`: the earlier tests' sites are
+    more than 1), one rule blocks every origin's and the shown ones are let through."""
     env = browser_env
+    if cap is not None:
+        env.sw.evaluate(f"waict.testLimits.backgroundRules = {cap}")
+    try:
+        _update_checked_while_no_tab_shows_the_site(env, capped=cap is not None)
+        if cap is not None:
+            assert env.sw.evaluate("waict.stats.backgroundRulesCapped") > 0
+    finally:
+        env.sw.evaluate("waict.testLimits.backgroundRules = Infinity")
+
+
+def _update_checked_while_no_tab_shows_the_site(env: Browser, capped: bool) -> None:
     origin = env.fixture.origin("sw-update")
     page = env.new_page()
     page.goto(env.fixture.url("sw-update"), wait_until="load")
     assert settle(page) == sites.SW_MARKERS
-    assert origin not in background_rule_origins(env)  # shown: its workers are checked
+    assert not background_blocked(env, origin)  # shown: its workers are checked
     scope = env.fixture.url("sw-update", "/")
     page.close()
     wait_background_rule(env, origin, present=True)
+    # over the cap: one rule for all, not a choice of origins (which a hostile site that
+    # has the browser see many WAICT origins could steer)
+    every = env.sw.evaluate(
+        """async () => (await chrome.declarativeNetRequest.getSessionRules())
+            .some((r) => r.id >= 10000 && !r.condition.urlFilter && r.action.type === "block")"""
+    )
+    assert every == capped
     site = env.fixture.sites["sw-update"]
     original = site.files["/sw.js"]
     site.files["/sw.js"] = original + b"fetch('/evil-ran');\n"
@@ -199,5 +228,5 @@ def test_an_update_checked_while_no_tab_shows_the_site_never_runs_uncommitted_co
     page = env.new_page()
     page.goto(env.fixture.url("sw-update"), wait_until="load")
     assert settle(page) == sites.SW_MARKERS
-    assert origin not in background_rule_origins(env)
+    assert not background_blocked(env, origin)
     page.close()

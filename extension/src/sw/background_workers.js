@@ -21,11 +21,11 @@
 import { state, keys, log, withLock } from "./state.js";
 
 const {
-  stats, backgroundRuleOrigins: blocked, shownUntilByTabOrigin: shownUntil, originsShownByTab,
+  stats, backgroundRules: written, shownUntilByTabOrigin: shownUntil, originsShownByTab, testLimits,
 } = state.worker;
 
 const RULE_BASE = 10000; // session rule ids RULE_BASE .. RULE_BASE + MAX_RULES - 1
-const MAX_RULES = 4000; // session rules are capped at 5,000 in all
+const MAX_RULES = 4000; // session rules are capped at 5,000 in all (testLimits may lower it)
 const PRIORITY = 4; // above the exemption (2) and the CSP rules (3)
 const RELEASED_GRACE_MS = 2000; // a released document counts as shown until it committed
 // A tab that left an origin still counts as showing it for a while: every change of the
@@ -36,20 +36,34 @@ const LEFT_GRACE_MS = 60000;
 const RECOMPUTE_DELAY_MS = 300;
 export const RECHECK_ALARM = "waict-background-rules";
 
-let loaded = null; // Promise: `blocked` read from the session rules (this worker's start)
+let loaded = null; // Promise: `written` read back from the session rules (this worker's start)
 
-function loadBlocked() {
+function inRange(r) {
+  return r.id >= RULE_BASE && r.id < RULE_BASE + MAX_RULES;
+}
+
+function urlFilterOrigin(r) {
+  const m = /^\|(https?:\/\/[^/]+)\/$/.exec(r.condition.urlFilter || "");
+  return m ? m[1] : null;
+}
+
+function loadWritten() {
   if (loaded === null) {
     loaded = chrome.declarativeNetRequest.getSessionRules().then((rules) => {
-      for (const r of rules) {
-        if (r.id >= RULE_BASE && r.id < RULE_BASE + MAX_RULES) {
-          const m = /^\|(https?:\/\/[^/]+)\/$/.exec(r.condition.urlFilter || "");
-          if (m) blocked.add(m[1]);
-        }
+      const mine = rules.filter(inRange);
+      written.all = mine.some((r) => !r.condition.urlFilter);
+      for (const r of mine) {
+        const o = urlFilterOrigin(r);
+        if (o) written.origins.add(o);
       }
     });
   }
   return loaded;
+}
+
+// Whether the origin's scripts of no tab are blocked now.
+function isBlocked(origin) {
+  return written.all ? !written.origins.has(origin) : written.origins.has(origin);
 }
 
 async function waictOrigins() {
@@ -129,40 +143,55 @@ function extendShown(tabId, origin, until) {
   if (!r || r.until < until) shownUntil.set(name, { tabId, origin, until });
 }
 
-function rule(origin, i) {
+const SCRIPTS_OF_NO_TAB = { tabIds: [-1], resourceTypes: ["script"] };
+
+// The rules: one block rule per WAICT origin no tab shows. Over the cap (a hostile site can
+// have a browser see thousands of WAICT origins, and any choice of which to leave out could
+// be steered), one rule blocks the scripts of no tab of every origin and allow rules above
+// it let the shown origins' through: fails closed, counted and logged.
+function rulesFor(hidden, shown) {
+  const cap = Math.min(MAX_RULES, testLimits.backgroundRules);
+  if (hidden.length <= cap) {
+    return {
+      all: false,
+      origins: hidden,
+      rules: hidden.map((o, i) => ({
+        id: RULE_BASE + i, priority: PRIORITY, action: { type: "block" },
+        condition: { ...SCRIPTS_OF_NO_TAB, urlFilter: `|${o}/` },
+      })),
+    };
+  }
+  stats.backgroundRulesCapped++;
+  log("more WAICT origins than background rules:", hidden.length, "(all scripts of no tab blocked)");
+  const allowed = [...shown].sort().slice(0, MAX_RULES - 1);
   return {
-    id: RULE_BASE + i,
-    priority: PRIORITY,
-    action: { type: "block" },
-    condition: { tabIds: [-1], resourceTypes: ["script"], urlFilter: `|${origin}/` },
+    all: true,
+    origins: allowed,
+    rules: [
+      { id: RULE_BASE, priority: PRIORITY, action: { type: "block" }, condition: SCRIPTS_OF_NO_TAB },
+      ...allowed.map((o, i) => ({
+        id: RULE_BASE + 1 + i, priority: PRIORITY + 1, action: { type: "allow" },
+        condition: { ...SCRIPTS_OF_NO_TAB, urlFilter: `|${o}/` },
+      })),
+    ],
   };
 }
 
-// Writes the rules: one per WAICT origin no tab shows (`also`: an origin about to be
-// shown, whose document is being released).
-export function updateBackgroundRules(also = null) {
+// Writes the rules: one per WAICT origin no tab shows.
+export function updateBackgroundRules() {
   return withLock("backgroundRules", async () => {
-    await loadBlocked();
+    await loadWritten();
     const shown = await shownOrigins();
-    if (also) shown.add(also);
-    let want = (await waictOrigins()).filter((o) => !shown.has(o)).sort();
-    if (want.length > MAX_RULES) {
-      // fails open for the rest, so counted and logged: more WAICT origins than rules
-      stats.backgroundRulesCapped++;
-      log("more WAICT origins than background rules:", want.length);
-      want = want.slice(0, MAX_RULES);
-    }
-    const same = want.length === blocked.size && want.every((o) => blocked.has(o));
+    const hidden = (await waictOrigins()).filter((o) => !shown.has(o)).sort();
+    const want = rulesFor(hidden, shown);
+    const same = want.all === written.all && want.origins.length === written.origins.size
+      && want.origins.every((o) => written.origins.has(o));
     if (same) return;
-    const old = (await chrome.declarativeNetRequest.getSessionRules())
-      .map((r) => r.id)
-      .filter((id) => id >= RULE_BASE && id < RULE_BASE + MAX_RULES);
-    await chrome.declarativeNetRequest.updateSessionRules({
-      removeRuleIds: old,
-      addRules: want.map(rule),
-    });
-    blocked.clear();
-    for (const o of want) blocked.add(o);
+    const old = (await chrome.declarativeNetRequest.getSessionRules()).filter(inRange).map((r) => r.id);
+    await chrome.declarativeNetRequest.updateSessionRules({ removeRuleIds: old, addRules: want.rules });
+    written.all = want.all;
+    written.origins.clear();
+    for (const o of want.origins) written.origins.add(o);
     stats.backgroundRuleUpdates++;
   });
 }
@@ -170,9 +199,9 @@ export function updateBackgroundRules(also = null) {
 // Called before a document of `origin` is released: its workers' scripts may be fetched
 // as soon as it runs. Costs nothing when the origin has no rule.
 export async function originShown(tabId, origin) {
-  extendShown(tabId, origin, Date.now() + RELEASED_GRACE_MS);
-  await loadBlocked();
-  if (blocked.has(origin)) await updateBackgroundRules(origin);
+  extendShown(tabId, origin, Date.now() + RELEASED_GRACE_MS); // (counts as shown from now)
+  await loadWritten();
+  if (isBlocked(origin)) await updateBackgroundRules();
 }
 
 // A tab closed or navigated: the origins it showed may now be shown by none. Throttled,

@@ -24,11 +24,12 @@
 // | worker.navigationErrors        | (last 200)        | this instance         | -                                   |
 // | worker.defaults                | -                 | until settings change | - (files trust.json, preload.waict) |
 // | worker.guardSource             | -                 | this instance         | - (wasm_guard.js + `guardToken`)    |
+// | worker.guardToken              | -                 | this instance         | session `guardToken`                |
 // | worker.gatingByTab             | tab               | until tab detaches    | -                                   |
 // | worker.swGatingBySession       | worker session    | until it detaches     | - (`wsession:` once gated)          |
 // | worker.pausedWorkerSessions    | worker session    | until it detaches     | -                                   |
 // | worker.markSecretByTab         | tab               | until tab detaches    | `mark:<tabId>` (sw/guard.js)        |
-// | worker.backgroundRuleOrigins   | origin            | this instance         | session rules >= 10000 (read back)  |
+// | worker.backgroundRules         | origin            | this instance         | session rules >= 10000 (read back)  |
 // | worker.shownUntilByTabOrigin   | tab + origin      | 2 s after a release, 60 s after the tab left it | -         |
 // | worker.originsShownByTab       | tab               | until the next recompute | -                                |
 // | worker.parentByFrame           | frame             | until frame or tab go | -                                   |
@@ -84,6 +85,7 @@ export const state = {
       backgroundRuleUpdates: 0, backgroundRulesCapped: 0, backgroundRuleErrors: 0, // background_workers.js
       workerPausesUnchecked: 0, // workers.js: a script paused in a worker session, resumed without a check
       workerStartsReleasedByOthers: 0, // workers.js: a service worker another debugger client let run first
+      workerDebuggerGone: 0, workerDebuggerErrors: 0, // workers.js: a worker's Debugger command failed
       quotaErrors: 0, sweeps: 0, swept: 0, manifestTooLarge: 0, manifestTimeouts: 0,
       failRequestErrors: 0, failRequestGone: 0, continueRequestErrors: 0, continueRequestGone: 0,
       continueResponseErrors: 0, continueResponseGone: 0, unknownWorkerPauses: 0, workersForgotten: 0,
@@ -98,8 +100,9 @@ export const state = {
     // caches of the extension's own files
     defaults: null, // {trust, preload} shipped in the extension (null: read again)
     guardSource: null, // Promise<wasm_guard.js with this browser session's token>
+    guardToken: null, // copy of session `guardToken` (sw/guard.js)
     markSecretByTab: new Map(), // tabId -> the judged mark's secret (copy of `mark:<tabId>`)
-    backgroundRuleOrigins: new Set(), // origins blocked by a background-script rule (sw/background_workers.js)
+    backgroundRules: { all: false, origins: new Set() }, // as written (sw/background_workers.js): origins blocked, or with `all` the ones let through
     shownUntilByTabOrigin: new Map(), // `<tabId> <origin>` -> {tabId, origin, until}: counts as shown (same)
     originsShownByTab: new Map(), // tabId -> Set(origin) its frames showed at the last recompute (same)
     // read-modify-writes of stored keys (withLock)
@@ -110,6 +113,7 @@ export const state = {
     swGatingBySession: new Map(), // service-worker session id -> Promise<boolean> (a WAICT origin's, gated?)
     pausedWorkerSessions: new Set(), // worker session ids that paused at our breakpoint (workers.js)
     testDelays: { serviceWorkerGatingMs: 0 }, // tests only: widen a race on purpose (waict.testDelays)
+    testLimits: { backgroundRules: Infinity }, // tests only: a lower cap (waict.testLimits)
     pausedTabs: new Set(), // tabIds with a response paused in this instance (restart reloads)
     // per frame
     parentByFrame: new Map(), // frameId -> parentFrameId (from Page.frameAttached)
