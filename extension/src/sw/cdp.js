@@ -42,11 +42,16 @@ export async function responseBytes(t, requestId) {
 // `...Errors` (stats.failRequestGone/failRequestErrors, continueRequestGone/
 // continueRequestErrors, continueResponseGone/continueResponseErrors) and logged; tests
 // assert the error counts stay 0.
-const GONE = /Invalid InterceptionId|No tab with given id|not attached|No target with given id|No session/i;
+const GONE = /Invalid InterceptionId|No tab with given id|not attached|No target with given id|No session|Inspected target navigated or closed/i;
+
+// Whether a command failed because its target or session is gone (not an error of ours).
+export function isGone(e) {
+  return GONE.test(String(e && e.message ? e.message : e));
+}
 
 function counted(verb, requestId, e) {
   const msg = String(e && e.message ? e.message : e);
-  const gone = GONE.test(msg);
+  const gone = isGone(e);
   state.worker.stats[`${verb}${gone ? "Gone" : "Errors"}`]++;
   log(`Fetch.${verb} failed`, requestId, msg);
 }

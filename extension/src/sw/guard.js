@@ -8,13 +8,16 @@ import { utf8ToB64 } from "./util.js";
 // The secret Server-Timing entry name that carries the guard's policy; one per browser
 // session (chrome.storage.session), since the registered scripts outlive this worker.
 // Read or made under the lock: tabs gated at once (a first start) all get the same one.
+// Read from storage once per instance of this worker (every released document needs it).
 export function guardToken() {
+  if (state.worker.guardToken) return Promise.resolve(state.worker.guardToken);
   return withLock(keys.session.guardToken, async () => {
     let token = await getSession(keys.session.guardToken);
     if (!token) {
       token = crypto.randomUUID().replace(/-/g, "");
       await setSession({ [keys.session.guardToken]: token });
     }
+    state.worker.guardToken = token;
     return token;
   });
 }

@@ -3,7 +3,7 @@
 // on the network and again before they run).
 
 import { state, log } from "./state.js";
-import { PROTOCOL, FETCH_PATTERNS, target, send } from "./cdp.js";
+import { PROTOCOL, FETCH_PATTERNS, target, send, isGone } from "./cdp.js";
 import { utf8ToB64 } from "./util.js";
 import {
   originKey, summary, checkResource, rememberWorker, rememberWorkerSession, workerOfSession,
@@ -95,12 +95,15 @@ export async function onAttached(src, params) {
       // tests, Playwright) may let it run as soon as it resumes it, and a script that
       // starts before our breakpoint is set is never checked. Until this session's gating
       // is decided, its pauses wait for it (onScriptPaused).
-      send(t, "Debugger.enable", {}).catch(() => {});
-      send(t, "Debugger.setInstrumentationBreakpoint", { instrumentation: "beforeScriptExecution" }).catch(() => {});
+      debuggerCommand(t, "Debugger.enable", {}, info.url);
+      debuggerCommand(t, "Debugger.setInstrumentationBreakpoint", { instrumentation: "beforeScriptExecution" }, info.url, async () => {
+        // without the breakpoint its scripts would run unchecked: removed if it is ours
+        if (await gating.catch(() => true)) await refuseScript({ origin: new URL(info.url).origin });
+      });
       const gating = gateServiceWorker(t, info);
       swGatingBySession.set(t.sessionId, gating.catch(() => true)); // failed: never resumed
       try {
-        if (!(await gating)) send(t, "Debugger.disable", {}).catch(() => {}); // not ours to check
+        if (!(await gating)) debuggerCommand(t, "Debugger.disable", {}, info.url); // not ours to check
       } catch (e) {
         // fail closed: a WAICT origin's service worker we cannot gate is never resumed,
         // and removed (left paused, it would run once our session detaches)
@@ -124,6 +127,21 @@ export async function onAttached(src, params) {
   await send(t, "Runtime.runIfWaitingForDebugger", {}).catch(() => {});
 }
 
+// A worker's Debugger command, sent without waiting (answered only once the worker runs).
+// A failure is counted: a worker gone meanwhile as workerDebuggerGone, anything else as
+// workerDebuggerErrors (logged; tests assert it stays 0), then `onError` runs.
+function debuggerCommand(t, method, params, url, onError = null) {
+  send(t, method, params).catch((e) => {
+    if (isGone(e)) {
+      stats.workerDebuggerGone++;
+      return;
+    }
+    stats.workerDebuggerErrors++;
+    log(`${method} failed for worker`, url, String(e && e.message ? e.message : e));
+    if (onError) onError().catch((err) => log("could not remove the worker", url, String(err)));
+  });
+}
+
 // A dedicated worker, auto-attached paused. A page's worker loads its script and what it
 // imports through the page's session (already gated); it starts its own workers (nested)
 // outside any session that has Fetch (a worker target has no Fetch domain, measured): a
@@ -140,8 +158,8 @@ async function gateDedicatedWorker(t, info, nested) {
   send(t, "Network.setBypassServiceWorker", { bypass: true }).catch(() => {});
   await send(t, "Target.setAutoAttach", { autoAttach: true, waitForDebuggerOnStart: true, flatten: true }).catch(() => {});
   if (nested) {
-    send(t, "Debugger.enable", {}).catch(() => {});
-    send(t, "Debugger.setInstrumentationBreakpoint", { instrumentation: "beforeScriptExecution" }).catch(() => {});
+    debuggerCommand(t, "Debugger.enable", {}, info.url);
+    debuggerCommand(t, "Debugger.setInstrumentationBreakpoint", { instrumentation: "beforeScriptExecution" }, info.url);
   }
   stats.workersGated++;
 }
@@ -221,7 +239,6 @@ export async function onScriptPaused(src, params) {
     }
     const key = await originKey(w.origin);
     const v = key !== "none" && key !== "no_verdict" ? await summary(key) : null;
-    if (w.kind === "serviceworker") log("service worker script paused", data.url, "key:", key, "gated:", !!v && v.gated);
     if (key === "none" || (v && !v.gated)) {
       await resume();
       return;
