@@ -142,11 +142,13 @@ def test_a_worker_started_by_a_worker_is_checked(browser_env: Browser) -> None:
         "unknownWorkerPauses",
         "workerDebuggerErrors",
     )
-    assert all(stats[k] == 0 for k in errors), repr((
-        stats,
-        {k: stats[k] for k in errors},
-        [line for line in env.sw.evaluate("waict.logs") if " failed" in str(line)],
-    ))
+    assert all(stats[k] == 0 for k in errors), repr(
+        (
+            stats,
+            {k: stats[k] for k in errors},
+            [line for line in env.sw.evaluate("waict.logs") if " failed" in str(line)],
+        )
+    )
     # its workers end with the document: their stored entries go at once (Target.
     # detachedFromTarget), not only when the tab closes
     origin = env.fixture.origin("x-nested")
